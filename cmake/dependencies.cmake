@@ -1,0 +1,9 @@
+# Third-party libraries, all from Debian 12 packages (scripts/setup installs them).
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(fmt 9 REQUIRED)
+pkg_check_modules(TOMLPLUSPLUS REQUIRED IMPORTED_TARGET tomlplusplus)
+if(UTT_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()

@@ -1,0 +1,24 @@
+// Which compute devices this machine and this build offer. The CUDA build implements this in
+// backend/cuda/device.cu; a build without CUDA in backend/no_cuda/device.cpp.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace utt {
+
+struct GpuInfo {
+  std::string name;
+  int64_t memory_bytes = 0;
+};
+
+struct CudaStatus {
+  bool built = false;          // this binary has the CUDA backend
+  std::vector<GpuInfo> gpus;   // visible GPUs (empty without a driver or a device)
+  std::string problem;         // why none is visible, when built but empty
+};
+
+CudaStatus query_cuda();
+
+}  // namespace utt

@@ -1,0 +1,115 @@
+// `utt train --dry-run`: everything the run would do, resolved and printed, nothing done.
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "cli/run_plan.h"
+#include "cli/train_flags.h"
+#include "config/memory_estimate.h"
+#include "train/lr_schedule.h"
+#include "util/text.h"
+
+namespace utt {
+namespace {
+
+void print_model(const RunPlan& plan) {
+  const ModelConfig& m = plan.model.config;
+  const ParameterCount count = count_parameters(m);
+  fmt::print("Model: {}\n", plan.model.source);
+  fmt::print("  Architecture: {}\n", describe_architecture(m));
+  fmt::print("  d_model {}, layers {}, heads {} (head size {}), kv heads {}, d_ff {}, seq_len {}, "
+             "vocab {}\n",
+             m.d_model, m.num_layers, m.num_heads, m.head_dim(), m.num_kv_heads, m.d_ff,
+             m.seq_len, with_thousands(m.vocab_size));
+  if (plan.config.auto_vocab_size) {
+    fmt::print("  Vocabulary: chosen from the data within [{}, {}] when the tokenizer is trained; "
+               "counted here at --vocab-size {}\n",
+               plan.config.min_vocab_size, plan.config.max_vocab_size, m.vocab_size);
+  }
+  if (plan.config.use_lora) fmt::print("  LoRA: rank {}\n", plan.config.lora_rank);
+  fmt::print("Parameters: {}\n", with_thousands(count.total));
+  fmt::print("  embedding {}, non-embedding {}, per layer {} ({})\n",
+             with_thousands(count.embedding), with_thousands(count.non_embedding),
+             with_thousands(count.per_layer), human_count(count.total));
+}
+
+void print_memory(const RunPlan& plan) {
+  const TrainConfig& c = plan.config;
+  const TrainingMemory memory =
+      estimate_training_memory(plan.model.config, c.batch_size, c.use_mixed_precision);
+  fmt::print("\nTraining memory (estimate; batch {} x seq_len {}, {} activations):\n", c.batch_size,
+             plan.model.config.seq_len, c.use_mixed_precision ? "bf16" : "fp32");
+  fmt::print("  weights      {:>12}\n", human_bytes(memory.weights_bytes));
+  fmt::print("  gradients    {:>12}\n", human_bytes(memory.gradients_bytes));
+  fmt::print("  optimizer    {:>12}   (AdamW moments)\n", human_bytes(memory.optimizer_bytes));
+  fmt::print("  activations  {:>12}   (one micro-batch)\n", human_bytes(memory.activations_bytes));
+  fmt::print("  total        {:>12}\n", human_bytes(memory.total_bytes()));
+}
+
+void print_schedule(const RunPlan& plan) {
+  const TrainConfig& c = plan.config;
+  const int64_t tokens_per_step =
+      c.batch_size * c.gradient_accumulation_steps * plan.model.config.seq_len;
+  fmt::print("\nLearning-rate schedule: linear warmup over {} steps to {}, then cosine decay to {} "
+             "(10% of peak)\n",
+             c.warmup_steps, c.learning_rate, c.learning_rate * 0.1);
+  fmt::print("  {} tokens per optimizer step (batch {} x accumulation {} x seq_len {})\n",
+             with_thousands(tokens_per_step), c.batch_size, c.gradient_accumulation_steps,
+             plan.model.config.seq_len);
+  if (!c.max_steps) {
+    fmt::print("  total steps: {} epochs of the training data, counted when the data is read "
+               "(--max-steps N fixes it)\n",
+               c.epochs);
+    return;
+  }
+  const LrSchedule schedule{c.learning_rate, c.warmup_steps, *c.max_steps, 0.1};
+  fmt::print("  total steps: {} (--max-steps)\n", with_thousands(*c.max_steps));
+  const int64_t last = *c.max_steps - 1;
+  const int64_t steps[] = {0, std::max<int64_t>(0, c.warmup_steps - 1),
+                           c.warmup_steps + (last - c.warmup_steps) / 4,
+                           c.warmup_steps + (last - c.warmup_steps) / 2,
+                           c.warmup_steps + 3 * (last - c.warmup_steps) / 4, last};
+  fmt::print("  step:");
+  for (int64_t step : steps) fmt::print(" {:>10}", step + 1);
+  fmt::print("\n  lr:  ");
+  for (int64_t step : steps) fmt::print(" {:>10.3e}", learning_rate_at(schedule, step));
+  fmt::print("\n");
+}
+
+void print_configuration(const RunPlan& plan) {
+  fmt::print("\nConfiguration (* = set on the command line or in --config):\n");
+  TrainConfig resolved = plan.config;  // show the dimensions the preset or budget chose
+  resolved.model = plan.model.config;
+  for (const FlagSpec& flag : train_flags()) {
+    const bool set = plan.config.was_set(flag.name);
+    std::string value = flag.shown_value(resolved);
+    if (flag.secret && value != "None") value = "(hidden)";
+    fmt::print("  {} {:<30} {}\n", set ? '*' : ' ', flag.spelling(), value);
+  }
+}
+
+}  // namespace
+
+void print_dry_run(const RunPlan& plan) {
+  fmt::print("Dry run: the configuration is resolved and checked; nothing is trained or written.\n\n");
+  fmt::print("Backend: {}\nDevices: {}\n{}\n\n", plan.device.backend, plan.device.devices,
+             plan.device.note);
+  const TrainConfig& c = plan.config;
+  fmt::print("Dataset: {}\n", plan.dataset);
+  fmt::print("  text column '{}', split '{}', validation {}\n", c.text_column, c.split,
+             c.val_split ? "split '" + *c.val_split + "'" : std::string("none"));
+  fmt::print("Output: {}\n\n", c.output_dir);
+  print_model(plan);
+  print_memory(plan);
+  print_schedule(plan);
+  print_configuration(plan);
+  if (!plan.unsupported.empty()) {
+    fmt::print("\nNot supported yet in this build (a run without --dry-run refuses these):\n");
+    for (const UnsupportedRequest& request : plan.unsupported) {
+      fmt::print("  {:<24} {}\n", request.flag, request.what);
+    }
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace utt

@@ -1,0 +1,42 @@
+#include "config/presets.h"
+#include "config/sizing.h"
+#include "config/train_config.h"
+#include "util/text.h"
+
+namespace utt {
+namespace {
+
+// The dimension flags a preset or a parameter budget decides.
+constexpr const char* kDimensionFlags[] = {"d-model", "num-layers", "num-heads", "d-ff"};
+
+}  // namespace
+
+ResolvedModel resolve_model(const TrainConfig& config) {
+  ResolvedModel resolved{config.model, "explicit dimensions"};
+  ModelConfig& model = resolved.config;
+  if (!config.was_set("num-kv-heads")) model.num_kv_heads = model.num_heads;
+
+  if (config.model_preset) {
+    const ModelPreset& preset = find_preset(*config.model_preset);
+    resolved.source = "preset " + preset.name;
+    // Explicit dimension flags override the preset's, so `--model-preset small --d-ff 1536`
+    // means "small, but with that d_ff".
+    if (!config.was_set("d-model")) model.d_model = preset.d_model;
+    if (!config.was_set("num-layers")) model.num_layers = preset.num_layers;
+    if (!config.was_set("num-heads")) model.num_heads = preset.num_heads;
+    if (!config.was_set("d-ff")) model.d_ff = preset.d_ff;
+    if (!config.was_set("num-kv-heads")) model.num_kv_heads = model.num_heads;
+    for (const char* flag : kDimensionFlags) {
+      if (config.was_set(flag)) resolved.source += ", --" + std::string(flag) + " overridden";
+    }
+  } else if (config.target_params) {
+    ModelConfig base = model;
+    if (!config.was_set("num-kv-heads")) base.num_kv_heads = 0;  // follow the chosen heads
+    model = size_for_target_params(*config.target_params, config.prefer_depth, base);
+    resolved.source = "--target-params " + with_thousands(*config.target_params) +
+                      (config.prefer_depth ? " with --prefer-depth" : "");
+  }
+  return resolved;
+}
+
+}  // namespace utt

@@ -1,0 +1,107 @@
+// TrainConfig: everything `utt train` was asked to do, filled from the command line and an
+// optional --config file (src/cli/train_flags.cpp), resolved and validated once
+// (resolve.cpp, validate.cpp), printed by --dry-run and saved with every checkpoint.
+//
+// Field names follow the guide's flags with dashes turned into underscores.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "config/model_config.h"
+
+namespace utt {
+
+struct TrainConfig {
+  // Dataset
+  std::string dataset_id;  // required: a Hub id (org/name) or a local file/directory
+  std::string text_column = "text";
+  std::optional<std::string> dataset_config;
+  std::string split = "train";
+  std::optional<std::string> val_split;
+  std::optional<int64_t> max_train_examples;
+  std::optional<int64_t> max_val_examples;
+
+  // Tokenizer
+  bool auto_vocab_size = false;
+  int64_t min_vocab_size = 5000;
+  int64_t max_vocab_size = 50000;
+  int64_t tokenizer_train_examples = 10000;
+  bool retrain_tokenizer = false;
+  std::optional<std::string> tokenizer_path;
+
+  // Model: a preset, a parameter budget, or explicit dimensions (model.*).
+  std::optional<std::string> model_preset;
+  std::optional<int64_t> target_params;
+  bool prefer_depth = false;
+  ModelConfig model;  // vocab_size, dimensions and architecture switches
+  bool use_lora = false;
+  int64_t lora_rank = 8;
+
+  // Training
+  int64_t epochs = 3;
+  int64_t batch_size = 32;
+  int64_t gradient_accumulation_steps = 1;
+  double learning_rate = 5e-4;
+  double weight_decay = 0.01;
+  int64_t warmup_steps = 500;
+  double grad_clip = 1.0;
+  std::optional<int64_t> max_steps;
+  int64_t seed = 42;
+
+  // Data loading
+  bool use_streaming = true;
+  int64_t shuffle_buffer_size = 10000;
+  std::optional<int64_t> stride;  // default: seq_len
+
+  // Optimization
+  bool use_mixed_precision = false;
+
+  // Checkpoint & logging
+  std::string output_dir = "output_ultimate";
+  int64_t log_every = 10;
+  int64_t save_every = 1000;
+  int64_t eval_every = 500;
+  std::optional<std::string> resume_from;
+
+  // Cloud storage
+  std::optional<std::string> cloud_provider;  // s3 | gcs | azure
+  std::optional<std::string> cloud_bucket;
+  std::optional<std::string> cloud_region;
+  std::string cloud_prefix = "checkpoints";
+  std::optional<std::string> azure_sas_token;
+  std::optional<std::string> azure_account_name;
+
+  // Run
+  std::optional<std::string> config_file;
+  std::string device = "auto";  // auto | cpu | cuda
+  int64_t threads = 0;          // 0: one per core
+  bool dry_run = false;
+
+  // Flags (by name, without dashes) given on the command line or in the config file, so
+  // resolution can tell "the user asked for 512" from "512 is the default".
+  std::set<std::string> explicitly_set;
+  bool was_set(const std::string& flag) const { return explicitly_set.count(flag) > 0; }
+};
+
+// Where the model's dimensions came from, for the dry run's explanation.
+struct ResolvedModel {
+  ModelConfig config;
+  std::string source;  // "preset tiny", "--target-params 10,000,000", "explicit dimensions"
+};
+
+// Applies the preset or the parameter budget, then the explicit dimension flags that
+// override it. Throws UserError when the request cannot be met.
+ResolvedModel resolve_model(const TrainConfig& config);
+
+// Every rule the flags must satisfy together; throws UserError naming the first broken one
+// and its fix. Runs before resolve_model.
+void validate(const TrainConfig& config);
+
+// Every rule a resolved architecture must satisfy (divisibility, positive sizes, RoPE's even
+// head size). Runs after resolve_model, so it also catches a preset overridden badly.
+void validate_model(const ModelConfig& model);
+
+}  // namespace utt

@@ -1,0 +1,84 @@
+// What a dry run prints: resolved configuration, architecture, exact parameter count, memory
+// estimate and schedule; and that it writes nothing.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "e2e/run_utt.h"
+
+namespace utt::test {
+namespace {
+
+int64_t parameters_line(const std::string& out) {
+  const std::regex pattern("\nParameters: ([0-9,]+)\n");
+  std::smatch match;
+  if (!std::regex_search(out, match, pattern)) return -1;
+  std::string digits = match[1];
+  digits.erase(std::remove(digits.begin(), digits.end(), ','), digits.end());
+  return std::stoll(digits);
+}
+
+TEST(DryRun, PrintsEverySectionAndWritesNothing) {
+  const std::string dir = scratch_dir("dry");
+  const RunResult r = run_utt({"train", "--dataset-id", "org/data", "--model-preset", "tiny",
+                               "--max-steps", "2000", "--dry-run"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* part : {"Backend: ", "Devices: ", "Dataset: Hugging Face Hub dataset org/data",
+                           "Model: preset tiny", "Architecture: RMSNorm, SwiGLU, RoPE",
+                           "Training memory", "weights", "gradients", "optimizer", "activations",
+                           "Learning-rate schedule", "total steps: 2,000", "Configuration",
+                           "--batch-size", "Not supported yet"}) {
+    EXPECT_NE(r.out.find(part), std::string::npos) << "missing '" << part << "' in\n" << r.out;
+  }
+  EXPECT_EQ(parameters_line(r.out), 12'488'960);
+  EXPECT_TRUE(is_empty_dir(dir));
+}
+
+TEST(DryRun, TargetParamsLandWithinFivePercent) {
+  for (const char* target : {"10000000", "10M", "1.5B"}) {
+    const RunResult r = run_utt({"train", "--dataset-id", "org/data", "--target-params", target,
+                                 "--prefer-depth", "--dry-run"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const double expected = std::string(target) == "1.5B" ? 1.5e9 : 1e7;
+    EXPECT_NEAR(static_cast<double>(parameters_line(r.out)), expected, 0.05 * expected) << r.out;
+  }
+}
+
+TEST(DryRun, ArchitectureSwitchesChangeTheCount) {
+  const RunResult llama = run_utt({"train", "--dataset-id", "d/x", "--model-preset", "nano", "--dry-run"});
+  const RunResult gpt = run_utt({"train", "--dataset-id", "d/x", "--model-preset", "nano", "--no-rmsnorm",
+                                 "--no-swiglu", "--no-rope", "--dry-run"});
+  ASSERT_EQ(gpt.exit_code, 0) << gpt.err;
+  EXPECT_NE(gpt.out.find("LayerNorm, MLP (gelu), learned positions"), std::string::npos);
+  // LayerNorm adds 13 norm biases of 128, learned positions 256x128; MLP drops one 128x512 matrix per layer.
+  EXPECT_EQ(parameters_line(gpt.out), parameters_line(llama.out) + 13 * 128 + 256 * 128 - 6 * 128 * 512);
+}
+
+TEST(DryRun, ConfigFileAndCommandLineTogether) {
+  const std::string dir = scratch_dir("cfg");
+  std::ofstream(dir + "/run.toml") << "dataset_id = \"org/data\"\nmodel_preset = \"nano\"\nbatch_size = 4\n";
+  const RunResult r = run_utt({"train", "--config", "run.toml", "--batch-size", "8", "--dry-run"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("batch 8 x seq_len 256"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Model: preset nano"), std::string::npos);
+}
+
+TEST(DryRun, LocalDatasetIsDescribed) {
+  const std::string dir = scratch_dir("local");
+  std::ofstream(dir + "/corpus.txt") << "one line\nanother line\n";
+  const RunResult r = run_utt({"train", "--dataset-id", "corpus.txt", "--dry-run"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Dataset: local file corpus.txt (22 B)"), std::string::npos) << r.out;
+}
+
+TEST(DryRun, DeviceCudaWithoutAGpuIsRefused) {
+  const RunResult r = run_utt({"train", "--dataset-id", "d/x", "--device", "cuda", "--dry-run"});
+  if (r.exit_code == 0) GTEST_SKIP() << "a CUDA GPU is visible here: nothing to refuse";
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--device cuda: "), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace utt::test
