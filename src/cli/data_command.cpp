@@ -56,6 +56,11 @@ int run_data_stats(const std::vector<std::string>& args) {
   const std::vector<std::string> files =
       resolve_dataset_split(config.dataset_id, config.dataset_config, config.split);
   const DatasetStats stats = compute_dataset_stats(files, config.text_column);
+  if (stats.documents == 0) {
+    throw UserError("no documents in split '" + config.split + "' of " + config.dataset_id + ": " +
+                    std::to_string(stats.skipped) + " rows, all NULL or empty in column '" +
+                    config.text_column + "'; check --text-column and --split");
+  }
   fmt::print("{}", format_dataset_stats(stats));
   return 0;
 }
