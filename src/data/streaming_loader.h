@@ -16,48 +16,20 @@
 #include <string>
 #include <vector>
 
+#include "data/batch_loader.h"
 #include "data/token_pipeline.h"
 #include "data/window_packer.h"
 
 namespace utt {
 
-struct LoaderConfig {
-  std::vector<std::string> files;
-  std::string text_column = "text";
-  DocumentSelection selection;
-  int64_t batch_size = 1;  // B
-  int64_t seq_len = 1;     // T
-  int64_t stride = 0;      // 0: seq_len
-  size_t shuffle_buffer_size = 0;
-  uint64_t seed = 0;
-  int64_t epochs = 1;  // 0: no end
-  int worker_threads = 2;
-};
-
-struct LoaderState {
-  int64_t epoch = 0;
-  int64_t documents_taken = 0;  // shuffled documents packed so far this epoch
-  int64_t batches_in_epoch = 0;
-  uint64_t shuffle_seed = 0;    // the shuffle RNG's seed for this epoch
-  std::vector<uint32_t> pending_tokens;
-  std::string settings;  // what the state is valid for (files, selection, shapes, seed)
-
-  std::string to_json() const;
-  static LoaderState from_json(const std::string& json);  // UserError when malformed
-};
-
-class StreamingLoader {
+class StreamingLoader final : public BatchLoader {
  public:
   StreamingLoader(LoaderConfig config, const TokenEncoder& encoder,
                   std::optional<LoaderState> resume = std::nullopt);
 
-  // Fills `tokens` with B * (T + 1) ids (row-major, one window per row). False once the
-  // last epoch has no full batch left.
-  bool next_batch(std::vector<uint32_t>& tokens);
+  bool next_batch(std::vector<uint32_t>& tokens) override;
 
-  // Where the loader stands after the last batch returned.
-  LoaderState state() const;
-  int64_t epoch() const { return epoch_; }
+  LoaderState state() const override;
 
  private:
   void start_epoch(int64_t epoch, int64_t skip_documents);
