@@ -12,3 +12,6 @@ find_package(simdjson REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(Snappy REQUIRED)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+# Hugging Face Hub downloads, and sha256 checks of what they bring.
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "data/hub_dataset.h"
 #include "data/row_reader.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -59,30 +60,30 @@ std::vector<std::string> data_files_under(const fs::path& root) {
   std::vector<std::string> files;
   for (const auto& entry : fs::recursive_directory_iterator(root)) {
     if (!entry.is_regular_file()) continue;
-    if (is_hidden(fs::relative(entry.path(), root))) continue;
+    if (is_hidden(entry.path().lexically_relative(root))) continue;
     if (is_supported_data_file(entry.path().string())) files.push_back(entry.path().string());
   }
   std::sort(files.begin(), files.end());
   return files;
 }
 
-// The words of a path a split name can be: folder names, and the pieces of the file name
-// split at '-', '_', '.' and ' ' ("train-00000-of-00002.parquet" -> train, 00000, of, ...).
+// The words of a path a split name can be: the pieces of every folder and file name split
+// at '-', '_', '.' and ' ' ("data/train-00000-of-00002.parquet" -> data, train, 00000, ...;
+// "partial-train/0000.parquet" -> partial, train, 0000, parquet).
 std::vector<std::string> split_words(const fs::path& relative) {
   std::vector<std::string> words;
-  const fs::path parent = relative.parent_path();
-  for (const fs::path& part : parent) words.push_back(part.string());
-  const std::string name = relative.filename().string();
-  std::string word;
-  for (char c : name) {
-    if (c == '-' || c == '_' || c == '.' || c == ' ') {
-      if (!word.empty()) words.push_back(word);
-      word.clear();
-    } else {
-      word += c;
+  for (const fs::path& part : relative) {
+    std::string word;
+    for (char c : part.string()) {
+      if (c == '-' || c == '_' || c == '.' || c == ' ') {
+        if (!word.empty()) words.push_back(word);
+        word.clear();
+      } else {
+        word += c;
+      }
     }
+    if (!word.empty()) words.push_back(word);
   }
-  if (!word.empty()) words.push_back(word);
   return words;
 }
 
@@ -142,25 +143,46 @@ LocalLayout layout_of(const std::string& dataset_id, const std::optional<std::st
   return {root, files};
 }
 
-// split name -> files. In a folder, files whose path names no split all go to "train" when
-// no file names one (a plain folder of data), and are ignored otherwise.
+// split name -> files, by the split names in their paths relative to the layout's root.
 std::map<std::string, std::vector<std::string>> files_by_split(const LocalLayout& layout) {
   // A file or a glob given directly is the "train" split, as data_files= is on the Hub.
   if (layout.root.empty()) return {{"train", layout.files}};
-  std::map<std::string, std::vector<std::string>> splits;
-  bool any_named = false;
+  std::vector<std::string> relative;
   for (const std::string& file : layout.files) {
-    const fs::path relative = fs::relative(file, layout.root);
-    const std::string split = split_of(relative);
-    if (!split.empty()) any_named = true;
-    splits[split].push_back(file);
+    relative.push_back(fs::path(file).lexically_relative(layout.root).string());
   }
-  if (!any_named) return {{"train", layout.files}};
-  splits.erase("");
+  std::map<std::string, std::vector<std::string>> splits;
+  for (auto& [split, paths] : assign_splits(relative)) {
+    for (const std::string& path : paths) splits[split].push_back((layout.root / path).string());
+  }
   return splits;
 }
 
 }  // namespace
+
+std::string canonical_split_name(const std::string& name) { return canonical_split(name); }
+
+std::map<std::string, std::vector<std::string>> assign_splits(
+    const std::vector<std::string>& relative_paths) {
+  // Files whose path names no split all go to "train" when no file names one (a plain folder
+  // of data), and are ignored otherwise.
+  std::map<std::string, std::vector<std::string>> splits;
+  bool any_named = false;
+  for (const std::string& path : relative_paths) {
+    const std::string split = split_of(path);
+    if (!split.empty()) any_named = true;
+    splits[split].push_back(path);
+  }
+  if (!any_named) return {{"train", relative_paths}};
+  splits.erase("");
+  return splits;
+}
+
+std::string describe_splits(const std::map<std::string, std::vector<std::string>>& splits) {
+  std::vector<std::string> names;
+  for (const auto& [name, files] : splits) names.push_back(name);
+  return join(names);
+}
 
 bool is_local_dataset(const std::string& dataset_id) {
   if (has_glob(dataset_id)) return !glob_files(dataset_id).empty();
@@ -197,14 +219,12 @@ namespace utt {
 std::vector<std::string> resolve_dataset_split(const std::string& dataset_id,
                                                const std::optional<std::string>& config,
                                                const std::string& split) {
-  if (is_local_dataset(dataset_id) || dataset_id.find('/') == std::string::npos ||
-      dataset_id[0] == '.' || dataset_id[0] == '/') {
+  // Anything that exists here, or looks like a path, is local; "org/name" is a Hub id.
+  if (is_local_dataset(dataset_id) || dataset_id[0] == '.' || dataset_id[0] == '/' ||
+      dataset_id.find('/') == std::string::npos || has_glob(dataset_id)) {
     return resolve_local_split(dataset_id, config, split);
   }
-  throw UserError("dataset " + dataset_id + " is not a local file or directory, and this build "
-                  "of utt cannot download from the Hugging Face Hub: download the dataset "
-                  "(for example with `huggingface-cli download --repo-type dataset " +
-                  dataset_id + " --local-dir DIR`) and pass --dataset-id DIR");
+  return fetch_hub_split(dataset_id, config, split, hub_settings_from_environment());
 }
 
 }  // namespace utt

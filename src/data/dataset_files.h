@@ -6,15 +6,23 @@
 // with no split names is all "train".
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace utt {
 
-struct SplitFiles {
-  std::vector<std::string> files;  // in a stable (sorted) order
-};
+// split name -> the paths (relative to a dataset's root) that belong to it, by the Hub's
+// rules: a split keyword in a folder or file name; everything "train" when nothing is named.
+std::map<std::string, std::vector<std::string>> assign_splits(
+    const std::vector<std::string>& relative_paths);
+
+// "dev" -> "validation", "training" -> "train", ...; other names unchanged.
+std::string canonical_split_name(const std::string& name);
+
+// "test, train, validation"
+std::string describe_splits(const std::map<std::string, std::vector<std::string>>& splits);
 
 // True when `dataset_id` names something on this machine (a path that exists, or a glob
 // matching at least one file) rather than a Hub repository.
@@ -27,7 +35,7 @@ std::vector<std::string> resolve_local_split(const std::string& dataset_id,
                                              const std::string& split);
 
 // The files of `split` of any --dataset-id: local paths are resolved here; a Hub id
-// (org/name) that is not a local path is refused with a message saying to download it.
+// (org/name) that is not a local path is fetched into the Hub cache (hub_dataset.h).
 std::vector<std::string> resolve_dataset_split(const std::string& dataset_id,
                                                const std::optional<std::string>& config,
                                                const std::string& split);
