@@ -2,6 +2,7 @@
 // (compressed with zlib and zstd, independent of utt's readers), and every row of a file.
 #pragma once
 
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -15,11 +16,28 @@
 
 namespace utt::test {
 
+// Scratch folders are removed when the test process ends.
+struct ScratchDirs {
+  std::vector<std::filesystem::path> dirs;
+  ~ScratchDirs() {
+    std::error_code ignored;
+    for (const auto& dir : dirs) std::filesystem::remove_all(dir, ignored);
+  }
+};
+
+inline ScratchDirs& scratch_dirs() {
+  static ScratchDirs dirs;
+  return dirs;
+}
+
+// Named by process too: CTest runs tests of one binary in parallel processes, and other
+// checkouts may run the same tests at the same time.
 inline std::string make_scratch_dir(const std::string& name) {
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("utt-data-test-" + name);
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    ("utt-data-test-" + std::to_string(::getpid()) + "-" + name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  scratch_dirs().dirs.push_back(dir);
   return dir.string();
 }
 
