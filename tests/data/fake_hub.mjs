@@ -5,11 +5,29 @@
 //               validation in one; a README that is not data
 //   org/gated   401 unless "Authorization: Bearer secret-token"
 //   org/dropped an LFS file whose first download is cut off mid-file (resume test)
+//   org/scripted no data files on main (a loading script), Parquet on refs/convert/parquet
+//               (written by DuckDB: the Hub's auto-conversion)
 //   anything else: 404 RepoNotFound
 // Prints the port on stdout once listening. The CDN ("localhost" rather than 127.0.0.1)
 // refuses requests that carry a token: the token must never leave the endpoint's host.
 import http from 'node:http';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+// Usage: node fake_hub.mjs NODE_MODULES_DIR
+const modules = process.argv[2];
+const { DuckDBInstance } = await import(path.join(modules, '@duckdb/node-api/lib/index.js'));
+const db = await (await DuckDBInstance.create(':memory:')).connect();
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-hub-'));
+const parquet = async (rows) => {
+  const file = path.join(scratch, `${rows}.parquet`);
+  await db.run(`COPY (SELECT 'converted row ' || i AS text FROM range(${rows}) r(i)) TO '${file}' (FORMAT parquet)`);
+  const bytes = fs.readFileSync(file);
+  fs.rmSync(file);
+  return bytes;
+};
 
 const jsonl = (name, n) =>
   Array.from({ length: n }, (_, i) => JSON.stringify({ text: `${name} document ${i} ` + 'z'.repeat(i % 50) })).join('\n') + '\n';
@@ -17,6 +35,17 @@ const sha1 = (s) => crypto.createHash('sha1').update(s).digest('hex');
 const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
 
 const repos = {
+  'org/scripted': {
+    commit: 'd'.repeat(40),
+    files: { 'scripted.py': { content: 'print("a loading script")\n', lfs: false } },
+    convert: {
+      commit: 'e'.repeat(40),
+      files: {
+        'default/train/0000.parquet': { content: await parquet(25), lfs: true },
+        'default/validation/0000.parquet': { content: await parquet(4), lfs: true },
+      },
+    },
+  },
   'org/plain': {
     commit: 'a'.repeat(40),
     files: {
@@ -35,11 +64,18 @@ const repos = {
     files: { 'train.jsonl': { content: jsonl('big', 4000), lfs: true, dropFirst: true } },
   },
 };
-for (const repo of Object.values(repos)) {
-  for (const file of Object.values(repo.files)) file.etag = file.lfs ? sha256(file.content) : sha1(file.content);
-}
+// A repository's revisions: main, and the Parquet conversion where there is one.
+const revisions = (repo) => [repo, ...(repo.convert ? [repo.convert] : [])];
 const blobs = {};
-for (const repo of Object.values(repos)) for (const f of Object.values(repo.files)) blobs[f.etag] = f;
+for (const repo of Object.values(repos)) {
+  for (const revision of revisions(repo)) {
+    for (const file of Object.values(revision.files)) {
+      file.etag = file.lfs ? sha256(file.content) : sha1(file.content);
+      blobs[file.etag] = file;
+    }
+  }
+}
+const atCommit = (repo, commit) => revisions(repo).find((r) => r.commit === commit);
 
 let port = 0;
 const server = http.createServer((req, res) => {
@@ -83,12 +119,17 @@ const server = http.createServer((req, res) => {
     return send(401, { error: 'Invalid credentials' });
   }
   if (api && api[2] === 'revision') {
-    if (decodeURIComponent(api[3]) !== 'main') return send(404, {}, { 'X-Error-Code': 'RevisionNotFound' });
-    return send(200, { id, sha: repo.commit, siblings: Object.keys(repo.files).map((p) => ({ rfilename: p })) });
+    const name = decodeURIComponent(api[3]);
+    const revision = name === 'main' ? repo : name === 'refs/convert/parquet' ? repo.convert : undefined;
+    if (!revision) return send(404, {}, { 'X-Error-Code': 'RevisionNotFound' });
+    return send(200, { id, sha: revision.commit,
+                       siblings: Object.keys(revision.files).map((p) => ({ rfilename: p })) });
   }
   if (api && api[2] === 'tree') {
+    const revision = atCommit(repo, api[3]);
+    if (!revision) return send(404, {}, { 'X-Error-Code': 'RevisionNotFound' });
     // Two entries a page, to exercise the Link header.
-    const entries = Object.entries(repo.files).map(([p, f]) => ({
+    const entries = Object.entries(revision.files).map(([p, f]) => ({
       type: 'file', path: p, size: f.content.length, oid: sha1(f.content),
       ...(f.lfs ? { lfs: { oid: f.etag, size: f.content.length } } : {}) }));
     entries.unshift({ type: 'directory', path: 'data', oid: '0'.repeat(40) });
@@ -100,9 +141,10 @@ const server = http.createServer((req, res) => {
     return send(200, entries.slice(cursor, cursor + 2), headers);
   }
   if (resolve) {
-    const file = repo.files[decodeURIComponent(resolve[3])];
+    const revision = atCommit(repo, resolve[2]);
+    const file = revision?.files[decodeURIComponent(resolve[3])];
     if (!file) return send(404, {}, { 'X-Error-Code': 'EntryNotFound', 'X-Repo-Commit': repo.commit });
-    const common = { 'X-Repo-Commit': repo.commit };
+    const common = { 'X-Repo-Commit': revision.commit };
     if (file.lfs) {
       res.writeHead(302, { ...common, Location: `http://localhost:${port}/cdn/${file.etag}`,
                            'X-Linked-Etag': `"${file.etag}"`, 'X-Linked-Size': String(file.content.length) });
@@ -112,6 +154,10 @@ const server = http.createServer((req, res) => {
     return res.end(req.method === 'HEAD' ? undefined : file.content);
   }
   send(404, { error: 'not found' });
+});
+process.on('SIGTERM', () => {
+  fs.rmSync(scratch, { recursive: true, force: true });
+  process.exit(0);
 });
 server.listen(0, '127.0.0.1', () => {
   port = server.address().port;

@@ -29,7 +29,8 @@ class FakeHub {
       ::dup2(pipe_fds[1], STDOUT_FILENO);
       ::close(pipe_fds[0]);
       const std::string script = source_dir() + "/tests/data/fake_hub.mjs";
-      ::execlp("node", "node", script.c_str(), static_cast<char*>(nullptr));
+      const std::string modules = source_dir() + "/tests/tools/node_modules";
+      ::execlp("node", "node", script.c_str(), modules.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     ::close(pipe_fds[1]);
@@ -70,7 +71,9 @@ bool contains(const std::string& text, const std::string& part) {
 
 TEST(Hub, DownloadsASplitIntoTheHubCacheLayoutAndReadsIt) {
   FakeHub hub;
-  ASSERT_FALSE(hub.endpoint().empty()) << "the fake Hub did not start (is node installed?)";
+  ASSERT_FALSE(hub.endpoint().empty())
+      << "the fake Hub did not start: it needs node and tests/tools/node_modules "
+         "(scripts/setup --tests, or npm ci in tests/tools)";
   const std::string dir = scratch_dir("hub-plain");
   const std::vector<std::string> env = {"HF_ENDPOINT=" + hub.endpoint(), "HF_HOME=" + dir + "/hf"};
   const RunResult r = stats(env, {"--dataset-id", "org/plain"}, dir);
@@ -141,6 +144,19 @@ TEST(Hub, ADroppedConnectionIsResumedAndTheContentChecked) {
   for (const auto& entry : fs::recursive_directory_iterator(dir + "/hf")) {
     EXPECT_NE(entry.path().extension(), ".incomplete") << "left behind: " << entry.path();
   }
+}
+
+TEST(Hub, ADatasetWithoutDataFilesIsReadFromItsParquetConversion) {
+  FakeHub hub;
+  ASSERT_FALSE(hub.endpoint().empty());
+  const std::string dir = scratch_dir("hub-converted");
+  const std::vector<std::string> env = {"HF_ENDPOINT=" + hub.endpoint(), "HF_HOME=" + dir + "/hf"};
+  const RunResult train = stats(env, {"--dataset-id", "org/scripted"}, dir);
+  EXPECT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_TRUE(contains(train.out, "documents: 25\n")) << train.out;
+  const RunResult validation = stats(env, {"--dataset-id", "org/scripted", "--split", "validation"}, dir);
+  EXPECT_TRUE(contains(validation.out, "documents: 4\n")) << validation.err;
+  EXPECT_TRUE(fs::exists(dir + "/hf/hub/datasets--org--scripted/refs/refs/convert/parquet"));
 }
 
 TEST(Hub, AnUnknownDatasetIsA404Message) {
