@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "backend/cpu/dropout_hash.h"
+#include "backend/dropout_hash.h"
 #include "backend/cpu/ops.h"
 
 namespace utt::cpu {

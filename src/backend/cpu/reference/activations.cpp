@@ -2,7 +2,7 @@
 #include <cmath>
 #include <numbers>
 
-#include "backend/cpu/dropout_hash.h"
+#include "backend/dropout_hash.h"
 #include "backend/cpu/reference/ops.h"
 
 namespace utt::reference {
