@@ -23,8 +23,9 @@ void* allocate_zeroed(size_t bytes) {
 
 class CpuBackend final : public Backend {
  public:
+  // The reference kernels are single-threaded: a reference backend leaves the thread settings alone.
   explicit CpuBackend(const CpuBackendOptions& options) : reference_(options.reference_mode) {
-    cpu::set_thread_count(options.threads);
+    if (!reference_) cpu::set_thread_count(options.threads);
   }
 
   std::string name() const override { return reference_ ? "CPU (reference kernels)" : "CPU"; }
