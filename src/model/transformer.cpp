@@ -99,23 +99,29 @@ double Transformer::forward(const int32_t* tokens, int64_t rows, const ForwardOp
   const int64_t T = config_.seq_len;
   UTT_CHECK(rows >= 1 && rows <= max_batch(), "batch of " + std::to_string(rows) +
                                                   " rows exceeds the model's " + std::to_string(max_batch()));
-  const int64_t N = rows * T;
-  // Split the (rows, T + 1) windows into inputs and targets on the host, then upload once each.
-  std::vector<int32_t> inputs(static_cast<size_t>(N)), targets(static_cast<size_t>(N));
-  int64_t target_count = 0;
+  // Split the (rows, T + 1) windows into inputs row[:-1] and targets row[1:].
+  std::vector<int32_t> inputs(static_cast<size_t>(rows * T)), targets(static_cast<size_t>(rows * T));
   for (int64_t b = 0; b < rows; ++b) {
-    for (int64_t t = 0; t < T; ++t) {
-      const int32_t input = tokens[b * (T + 1) + t];
-      const int32_t target = tokens[b * (T + 1) + t + 1];
-      UTT_CHECK(input >= 0 && input < config_.vocab_size, "token id out of range: " + std::to_string(input));
-      UTT_CHECK(target < config_.vocab_size, "target id out of range: " + std::to_string(target));
-      inputs[static_cast<size_t>(b * T + t)] = input;
-      targets[static_cast<size_t>(b * T + t)] = target;
-      if (target >= 0) ++target_count;
-    }
+    std::copy_n(tokens + b * (T + 1), T, inputs.begin() + b * T);
+    std::copy_n(tokens + b * (T + 1) + 1, T, targets.begin() + b * T);
   }
-  backend_.upload(activations_.inputs.get(), inputs.data(), N);
-  backend_.upload(activations_.targets.get(), targets.data(), N);
+  return forward(inputs.data(), targets.data(), rows, options);
+}
+
+double Transformer::forward(const int32_t* inputs, const int32_t* targets, int64_t rows,
+                            const ForwardOptions& options) {
+  const int64_t T = config_.seq_len;
+  UTT_CHECK(rows >= 1 && rows <= max_batch(), "batch of " + std::to_string(rows) +
+                                                  " rows exceeds the model's " + std::to_string(max_batch()));
+  const int64_t N = rows * T;
+  int64_t target_count = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    UTT_CHECK(inputs[n] >= 0 && inputs[n] < config_.vocab_size, "token id out of range: " + std::to_string(inputs[n]));
+    UTT_CHECK(targets[n] < config_.vocab_size, "target id out of range: " + std::to_string(targets[n]));
+    if (targets[n] >= 0) ++target_count;
+  }
+  backend_.upload(activations_.inputs.get(), inputs, N);
+  backend_.upload(activations_.targets.get(), targets, N);
 
   last_B_ = rows;
   last_T_ = T;

@@ -57,6 +57,10 @@ class Transformer {
   // tokens: host, `rows` rows of seq_len + 1 ids (inputs row[:-1], targets row[1:]; a negative
   // target is ignored). Returns the loss (see ForwardOptions::loss_normalizer).
   double forward(const int32_t* tokens, int64_t rows, const ForwardOptions& options);
+  // The same with inputs and targets given apart, each (rows, seq_len): for targets that are not
+  // the next input (masked positions set to -1).
+  double forward(const int32_t* inputs, const int32_t* targets, int64_t rows,
+                 const ForwardOptions& options);
   // Accumulates d(loss)/d(parameters) into gradients(); needs a training forward just before.
   void backward();
   void zero_gradients();

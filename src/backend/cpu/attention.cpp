@@ -58,7 +58,7 @@ void attention_forward(float* out, float* lse, const float* qkv, int64_t B, int6
                        int64_t KVH, int64_t HS) {
   const QkvLayout at{T, NH, KVH, HS};
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
-#pragma omp parallel for collapse(2) schedule(dynamic, 4)
+#pragma omp parallel for collapse(2) schedule(dynamic, 4) if ((B * NH * T * T * HS) >= kMinParallelWork)
   for (int64_t bh = 0; bh < B * NH; ++bh) {
     for (int64_t i = 0; i < T; ++i) {
       const int64_t b = bh / NH;
@@ -101,7 +101,7 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
                         const float* lse, int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS) {
   const QkvLayout at{T, NH, KVH, HS};
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if ((B * NH * T * T * HS) >= kMinParallelWork)
   for (int64_t bg = 0; bg < B * KVH; ++bg) {
     const int64_t b = bg / KVH;
     const int64_t g = bg % KVH;
@@ -131,7 +131,7 @@ void naive_attention_forward(float* out, float* att, const float* qkv, int64_t B
                              int64_t NH, int64_t KVH, int64_t HS) {
   const QkvLayout at{T, NH, KVH, HS};
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
-#pragma omp parallel for collapse(2) schedule(dynamic, 4)
+#pragma omp parallel for collapse(2) schedule(dynamic, 4) if ((B * NH * T * T * HS) >= kMinParallelWork)
   for (int64_t bh = 0; bh < B * NH; ++bh) {
     for (int64_t i = 0; i < T; ++i) {
       const int64_t b = bh / NH;
@@ -166,7 +166,7 @@ void naive_attention_backward(float* dqkv, float* datt, const float* dout, const
                               int64_t HS) {
   const QkvLayout at{T, NH, KVH, HS};
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if ((B * NH * T * T * HS) >= kMinParallelWork)
   for (int64_t bg = 0; bg < B * KVH; ++bg) {
     const int64_t b = bg / KVH;
     const int64_t g = bg % KVH;

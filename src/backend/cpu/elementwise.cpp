@@ -18,7 +18,7 @@ inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 void embedding_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe,
                        int64_t B, int64_t T, int64_t C) {
-#pragma omp parallel for
+#pragma omp parallel for if ((B * T * C) >= kMinParallelWork)
   for (int64_t n = 0; n < B * T; ++n) {
     const float* token_row = wte + static_cast<int64_t>(tokens[n]) * C;
     float* o = out + n * C;
@@ -35,7 +35,7 @@ void embedding_forward(float* out, const int32_t* tokens, const float* wte, cons
 // Several rows may share a token: threads split the columns, never the rows.
 void embedding_backward(float* dwte, float* dwpe, const float* dout, const int32_t* tokens,
                         int64_t B, int64_t T, int64_t C) {
-#pragma omp parallel for
+#pragma omp parallel for if ((B * T * C) >= kMinParallelWork)
   for (int64_t block = 0; block < C; block += kColumnBlock) {
     const int64_t width = std::min(kColumnBlock, C - block);
     for (int64_t n = 0; n < B * T; ++n) {
@@ -46,7 +46,7 @@ void embedding_backward(float* dwte, float* dwpe, const float* dout, const int32
     }
   }
   if (dwpe == nullptr) return;
-#pragma omp parallel for
+#pragma omp parallel for if ((B * T * C) >= kMinParallelWork)
   for (int64_t t = 0; t < T; ++t) {
     float* position_row = dwpe + t * C;
     for (int64_t b = 0; b < B; ++b) {
@@ -61,7 +61,7 @@ void rope_rotate(float* x, const float* cos, const float* sin, int64_t B, int64_
                  int64_t HS, int64_t row_stride, int direction) {
   const int64_t half = HS / 2;
   const float sign = static_cast<float>(direction);
-#pragma omp parallel for
+#pragma omp parallel for if ((B * T * heads * HS) >= kMinParallelWork)
   for (int64_t n = 0; n < B * T; ++n) {
     const float* c = cos + (n % T) * half;
     const float* s = sin + (n % T) * half;
@@ -79,7 +79,7 @@ void rope_rotate(float* x, const float* cos, const float* sin, int64_t B, int64_
 }
 
 void swiglu_forward(float* out, const float* h, int64_t N, int64_t F) {
-#pragma omp parallel for
+#pragma omp parallel for if ((N * F) >= kMinParallelWork)
   for (int64_t n = 0; n < N; ++n) {
     const float* gate = h + n * 2 * F;
     const float* up = gate + F;
@@ -90,7 +90,7 @@ void swiglu_forward(float* out, const float* h, int64_t N, int64_t F) {
 }
 
 void swiglu_backward(float* dh, const float* dout, const float* h, int64_t N, int64_t F) {
-#pragma omp parallel for
+#pragma omp parallel for if ((N * F) >= kMinParallelWork)
   for (int64_t n = 0; n < N; ++n) {
     const float* gate = h + n * 2 * F;
     const float* up = gate + F;
@@ -109,18 +109,18 @@ void swiglu_backward(float* dh, const float* dout, const float* h, int64_t N, in
 void activation_forward(float* out, const float* x, int64_t n, Activation act) {
   switch (act) {
     case Activation::kRelu:
-#pragma omp parallel for simd
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
       for (int64_t i = 0; i < n; ++i) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
       break;
     case Activation::kGelu:
-#pragma omp parallel for simd
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
       for (int64_t i = 0; i < n; ++i) {
         const float v = x[i];
         out[i] = 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v)));
       }
       break;
     case Activation::kSilu:
-#pragma omp parallel for simd
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
       for (int64_t i = 0; i < n; ++i) out[i] = x[i] * sigmoid(x[i]);
       break;
   }
@@ -129,11 +129,11 @@ void activation_forward(float* out, const float* x, int64_t n, Activation act) {
 void activation_backward(float* dx, const float* dout, const float* x, int64_t n, Activation act) {
   switch (act) {
     case Activation::kRelu:
-#pragma omp parallel for simd
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
       for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0f ? dout[i] : 0.0f;
       break;
     case Activation::kGelu:
-#pragma omp parallel for simd
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
       for (int64_t i = 0; i < n; ++i) {
         const float v = x[i];
         const float th = std::tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
@@ -143,7 +143,7 @@ void activation_backward(float* dx, const float* dout, const float* x, int64_t n
       }
       break;
     case Activation::kSilu:
-#pragma omp parallel for simd
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
       for (int64_t i = 0; i < n; ++i) {
         const float s = sigmoid(x[i]);
         dx[i] = dout[i] * s * (1.0f + x[i] * (1.0f - s));
@@ -155,17 +155,17 @@ void activation_backward(float* dx, const float* dout, const float* x, int64_t n
 void dropout(float* x, int64_t n, float rate, uint64_t key) {
   if (rate <= 0.0f) return;
   const float keep_scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(rate)));
-#pragma omp parallel for
+#pragma omp parallel for if ((n) >= kMinParallelWork)
   for (int64_t i = 0; i < n; ++i) x[i] = dropout_uniform(key, i) >= rate ? x[i] * keep_scale : 0.0f;
 }
 
 void add_inplace(float* y, const float* x, int64_t n) {
-#pragma omp parallel for simd
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 
 void scale(float* x, float factor, int64_t n) {
-#pragma omp parallel for simd
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
   for (int64_t i = 0; i < n; ++i) x[i] *= factor;
 }
 
@@ -177,7 +177,7 @@ double deterministic_sum(int64_t n, Term term) {
   constexpr int64_t kChunks = 64;
   double partial[kChunks] = {};
   const int64_t chunk_size = (n + kChunks - 1) / kChunks;
-#pragma omp parallel for
+#pragma omp parallel for if ((n) >= kMinParallelWork)
   for (int64_t chunk = 0; chunk < kChunks; ++chunk) {
     const int64_t end = std::min(n, (chunk + 1) * chunk_size);
     double total = 0;

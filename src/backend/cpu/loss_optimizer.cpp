@@ -10,7 +10,7 @@ namespace utt::cpu {
 void cross_entropy_forward_backward(float* losses, float* logits, const int32_t* targets, int64_t N,
                                     int64_t V, float normalizer, bool write_gradient) {
   const float inverse_normalizer = 1.0f / normalizer;
-#pragma omp parallel for
+#pragma omp parallel for if ((N * V) >= kMinParallelWork)
   for (int64_t n = 0; n < N; ++n) {
     float* row = logits + n * V;
     const int32_t target = targets[n];
@@ -50,7 +50,7 @@ void adamw_step(float* params, const float* grads, float* m, float* v,
   for (int64_t s = 0; s < segment_count; ++s) {
     const ParameterSegment& segment = segments[s];
     const float decay_factor = segment.decay ? 1.0f - lr * static_cast<float>(hyper.weight_decay) : 1.0f;
-#pragma omp parallel for simd
+#pragma omp parallel for simd if ((segment.end - segment.begin) >= kMinParallelWork)
     for (int64_t i = segment.begin; i < segment.end; ++i) {
       const float g = grads[i] * grad_scale;
       const float m_new = beta1 * m[i] + (1.0f - beta1) * g;

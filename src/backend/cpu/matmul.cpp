@@ -13,7 +13,8 @@
 namespace utt::cpu {
 
 void set_thread_count(int threads) {
-  if (threads <= 0) threads = omp_get_num_procs();
+  // 0: OpenMP's default, which honours OMP_NUM_THREADS and otherwise uses every core.
+  if (threads <= 0) threads = omp_get_max_threads();
   omp_set_num_threads(threads);
   openblas_set_num_threads(threads);
 }
@@ -25,7 +26,7 @@ void matmul(float* c, const float* a, const float* b, const float* bias, int64_t
   float beta = accumulate == Accumulate::kYes ? 1.0f : 0.0f;
   if (bias != nullptr && accumulate == Accumulate::kNo) {
     // Start every row from the bias and let sgemm add onto it: one pass over c instead of two.
-#pragma omp parallel for
+#pragma omp parallel for if ((M * N) >= kMinParallelWork)
     for (int64_t m = 0; m < M; ++m) std::copy(bias, bias + N, c + m * N);
     beta = 1.0f;
   }
@@ -39,7 +40,7 @@ void matmul(float* c, const float* a, const float* b, const float* bias, int64_t
                 static_cast<int>(transpose_b == Transpose::kYes ? K : N), beta, c, static_cast<int>(N));
   }
   if (bias != nullptr && accumulate == Accumulate::kYes) {
-#pragma omp parallel for
+#pragma omp parallel for if ((M * N) >= kMinParallelWork)
     for (int64_t m = 0; m < M; ++m) {
 #pragma omp simd
       for (int64_t n = 0; n < N; ++n) c[m * N + n] += bias[n];
@@ -50,7 +51,7 @@ void matmul(float* c, const float* a, const float* b, const float* bias, int64_t
 // Columns in blocks, rows inside: each thread owns whole columns of dbias.
 void bias_backward(float* dbias, const float* dout, int64_t N, int64_t OC) {
   constexpr int64_t kBlock = 64;
-#pragma omp parallel for
+#pragma omp parallel for if ((N * OC) >= kMinParallelWork)
   for (int64_t block = 0; block < OC; block += kBlock) {
     const int64_t width = std::min(kBlock, OC - block);
     float acc[kBlock] = {};

@@ -13,7 +13,7 @@ constexpr int64_t kColumnBlock = 64;
 // dweight[c] += sum_n dout[n, c] * xhat(n, c), with xhat = (x - mean) * rstd (mean may be null).
 void norm_weight_backward(float* dweight, float* dbias, const float* dout, const float* x,
                           const float* mean, const float* rstd, int64_t N, int64_t C) {
-#pragma omp parallel for
+#pragma omp parallel for if ((N * C) >= kMinParallelWork)
   for (int64_t block = 0; block < C; block += kColumnBlock) {
     const int64_t width = std::min(kColumnBlock, C - block);
     float dw[kColumnBlock] = {};
@@ -40,7 +40,7 @@ void norm_weight_backward(float* dweight, float* dbias, const float* dout, const
 
 void rmsnorm_forward(float* out, float* rstd, const float* x, const float* weight, int64_t N,
                      int64_t C, float eps) {
-#pragma omp parallel for
+#pragma omp parallel for if ((N * C) >= kMinParallelWork)
   for (int64_t n = 0; n < N; ++n) {
     const float* row = x + n * C;
     float sum_squares = 0;
@@ -56,7 +56,7 @@ void rmsnorm_forward(float* out, float* rstd, const float* x, const float* weigh
 
 void rmsnorm_backward(float* dx, float* dweight, const float* dout, const float* x,
                       const float* weight, const float* rstd, int64_t N, int64_t C) {
-#pragma omp parallel for
+#pragma omp parallel for if ((N * C) >= kMinParallelWork)
   for (int64_t n = 0; n < N; ++n) {
     const float* row = x + n * C;
     const float* drow = dout + n * C;
@@ -74,7 +74,7 @@ void rmsnorm_backward(float* dx, float* dweight, const float* dout, const float*
 
 void layernorm_forward(float* out, float* mean, float* rstd, const float* x, const float* weight,
                        const float* bias, int64_t N, int64_t C, float eps) {
-#pragma omp parallel for
+#pragma omp parallel for if ((N * C) >= kMinParallelWork)
   for (int64_t n = 0; n < N; ++n) {
     const float* row = x + n * C;
     float sum = 0;
@@ -96,7 +96,7 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* x, con
 void layernorm_backward(float* dx, float* dweight, float* dbias, const float* dout, const float* x,
                         const float* weight, const float* mean, const float* rstd, int64_t N,
                         int64_t C) {
-#pragma omp parallel for
+#pragma omp parallel for if ((N * C) >= kMinParallelWork)
   for (int64_t n = 0; n < N; ++n) {
     const float* row = x + n * C;
     const float* drow = dout + n * C;

@@ -14,6 +14,11 @@
 
 namespace utt::cpu {
 
+// Below this many elements (or multiply-adds) an op runs on one thread: starting a parallel region
+// costs microseconds, and far more when the cores are busy with other work (measured: small-model
+// tests took 100x longer on a loaded 2-core machine with every op threaded).
+inline constexpr int64_t kMinParallelWork = 1 << 15;
+
 void set_thread_count(int threads);
 int thread_count();
 

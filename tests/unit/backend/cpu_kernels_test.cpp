@@ -1,5 +1,6 @@
 // Every optimized CPU kernel against its reference twin, through the Backend interface, on random
-// inputs of awkward sizes (1 row, odd widths, long rows, more keys than one attention tile).
+// inputs of awkward sizes (1 row, odd widths, long rows, more keys than one attention tile), and
+// sizes above cpu::kMinParallelWork so the threaded paths run too.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -77,7 +78,7 @@ TEST_F(CpuKernels, MatmulEveryTransposeBiasAndAccumulate) {
 }
 
 TEST_F(CpuKernels, BiasBackwardAndEmbeddings) {
-  for (const auto& [N, C] : {std::pair<int64_t, int64_t>{1, 1}, {7, 13}, {61, 200}, {3, 1031}}) {
+  for (const auto& [N, C] : {std::pair<int64_t, int64_t>{1, 1}, {7, 13}, {61, 200}, {3, 1031}, {173, 200}}) {
     expect_same("bias_backward", {random_floats(C, 5), random_floats(N * C, 6)},
                 [&](Backend& be, Buffers& x) { be.bias_backward(x[0].data(), x[1].data(), N, C); });
     const int64_t V = 11, B = 1, T = N;
@@ -93,7 +94,7 @@ TEST_F(CpuKernels, BiasBackwardAndEmbeddings) {
 }
 
 TEST_F(CpuKernels, NormsForwardAndBackward) {
-  for (const auto& [N, C] : {std::pair<int64_t, int64_t>{1, 1}, {1, 13}, {7, 200}, {5, 1031}}) {
+  for (const auto& [N, C] : {std::pair<int64_t, int64_t>{1, 1}, {1, 13}, {7, 200}, {5, 1031}, {37, 1031}}) {
     expect_same("rmsnorm", {random_floats(N * C, 13), random_floats(C, 14), random_floats(N * C, 15),
                             std::vector<float>(N), random_floats(N * C, 16), random_floats(N * C, 17),
                             random_floats(C, 18)},
@@ -116,14 +117,16 @@ TEST_F(CpuKernels, NormsForwardAndBackward) {
 }
 
 TEST_F(CpuKernels, RopeForwardAndBackward) {
-  const int64_t B = 2, T = 9, heads = 3, HS = 6, stride = 23;
-  std::vector<float> cos(T * HS / 2), sin(T * HS / 2);
-  reference_->rope_table(cos.data(), sin.data(), T, HS, 10000.0);
-  expect_same("rope", {random_floats(B * T * stride, 27), random_floats(B * T * stride, 28)},
-              [&](Backend& be, Buffers& x) {
-                be.rope_forward(x[0].data() + 1, cos.data(), sin.data(), B, T, heads, HS, stride);
-                be.rope_backward(x[1].data() + 2, cos.data(), sin.data(), B, T, heads, HS, stride);
-              });
+  struct Shape { int64_t B, T, heads, HS, stride; };
+  for (const Shape s : {Shape{2, 9, 3, 6, 23}, Shape{3, 130, 5, 16, 83}}) {
+    std::vector<float> cos(s.T * s.HS / 2), sin(s.T * s.HS / 2);
+    reference_->rope_table(cos.data(), sin.data(), s.T, s.HS, 10000.0);
+    const int64_t n = s.B * s.T * s.stride;
+    expect_same("rope", {random_floats(n, 27), random_floats(n, 28)}, [&](Backend& be, Buffers& x) {
+      be.rope_forward(x[0].data() + 1, cos.data(), sin.data(), s.B, s.T, s.heads, s.HS, s.stride);
+      be.rope_backward(x[1].data() + 2, cos.data(), sin.data(), s.B, s.T, s.heads, s.HS, s.stride);
+    });
+  }
 }
 
 struct AttentionShape {
@@ -170,7 +173,7 @@ TEST_F(CpuKernels, AttentionFlashAndNaiveAgainstReferenceAndEachOther) {
 }
 
 TEST_F(CpuKernels, FeedForwardNonlinearitiesAndDropout) {
-  for (const auto& [N, F] : {std::pair<int64_t, int64_t>{1, 1}, {7, 13}, {3, 1031}}) {
+  for (const auto& [N, F] : {std::pair<int64_t, int64_t>{1, 1}, {7, 13}, {3, 1031}, {37, 1031}}) {
     expect_same("swiglu", {random_floats(N * 2 * F, 31, 3.0f), std::vector<float>(N * F), random_floats(N * F, 32),
                            std::vector<float>(N * 2 * F)},
                 [&](Backend& be, Buffers& x) {
@@ -192,7 +195,7 @@ TEST_F(CpuKernels, FeedForwardNonlinearitiesAndDropout) {
 }
 
 TEST_F(CpuKernels, CrossEntropyAndReductions) {
-  for (const auto& [N, V] : {std::pair<int64_t, int64_t>{1, 1}, {1, 97}, {17, 1031}}) {
+  for (const auto& [N, V] : {std::pair<int64_t, int64_t>{1, 1}, {1, 97}, {17, 1031}, {40, 1031}}) {
     std::vector<int32_t> targets(static_cast<size_t>(N));
     for (int64_t i = 0; i < N; ++i) targets[static_cast<size_t>(i)] = i == 3 ? -1 : static_cast<int32_t>((i * 31) % V);
     for (bool write_gradient : {false, true}) {
@@ -206,14 +209,16 @@ TEST_F(CpuKernels, CrossEntropyAndReductions) {
   const std::vector<float> x = random_floats(100003, 37);
   EXPECT_NEAR(optimized_->sum(x.data(), 100003), reference_->sum(x.data(), 100003), 1e-9);
   EXPECT_NEAR(optimized_->sum_of_squares(x.data(), 100003), reference_->sum_of_squares(x.data(), 100003), 1e-7);
-  expect_same("add, scale", {random_floats(1001, 38), random_floats(1001, 39)}, [](Backend& be, Buffers& b) {
-    be.add_inplace(b[0].data(), b[1].data(), 1001);
-    be.scale(b[0].data(), 0.37f, 1001);
-  });
+  for (int64_t n : {1001, 40001}) {
+    expect_same("add, scale", {random_floats(n, 38), random_floats(n, 39)}, [n](Backend& be, Buffers& b) {
+      be.add_inplace(b[0].data(), b[1].data(), n);
+      be.scale(b[0].data(), 0.37f, n);
+    });
+  }
 }
 
 TEST_F(CpuKernels, AdamWWithDecayedAndUndecayedSegments) {
-  const int64_t n = 1037;
+  const int64_t n = 41037;
   const ParameterSegment segments[] = {{0, 100, true}, {100, 101, false}, {101, n, true}};
   AdamWHyper hyper{.learning_rate = 3e-3, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1, .step = 1};
   expect_same("adamw", {random_floats(n, 40), random_floats(n, 41), std::vector<float>(n), std::vector<float>(n)},
