@@ -7,3 +7,8 @@ pkg_check_modules(TOMLPLUSPLUS REQUIRED IMPORTED_TARGET tomlplusplus)
 if(UTT_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
+# The data stage: JSON, compressed text and Parquet codecs.
+find_package(simdjson REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(Snappy REQUIRED)
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)

@@ -159,6 +159,7 @@ std::vector<FlagSpec> build_train_flags() {
       optional_string_flag("val-split", dataset, "Validation split (optional)", UTT_FIELD(val_split), "NAME"),
       optional_int_flag("max-train-examples", dataset, "Limit training examples", UTT_FIELD(max_train_examples)),
       optional_int_flag("max-val-examples", dataset, "Limit validation examples", UTT_FIELD(max_val_examples)),
+      float_flag("val-fraction", dataset, "Without --val-split: hold out this seeded share of the documents for validation (0: none)", UTT_FIELD(val_fraction), "F"),
 
       bool_flag("auto-vocab-size", tokenizer, "Auto-determine optimal vocab size", UTT_FIELD(auto_vocab_size)),
       int_flag("vocab-size", tokenizer, "Vocabulary size", UTT_FIELD(model.vocab_size)),

@@ -23,6 +23,7 @@ struct TrainConfig {
   std::optional<std::string> val_split;
   std::optional<int64_t> max_train_examples;
   std::optional<int64_t> max_val_examples;
+  double val_fraction = 0.0;  // held-out share when there is no val_split (0: no validation)
 
   // Tokenizer
   bool auto_vocab_size = false;

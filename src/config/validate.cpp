@@ -91,6 +91,14 @@ void validate_dataset(const TrainConfig& c) {
   if (c.split.empty()) throw UserError("--split must not be empty (the default is train)");
   if (c.max_train_examples) require_positive(*c.max_train_examples, "max-train-examples");
   if (c.max_val_examples) require_positive(*c.max_val_examples, "max-val-examples");
+  if (!(c.val_fraction >= 0.0 && c.val_fraction < 1.0)) {
+    throw UserError("--val-fraction must be at least 0 and below 1 (0.05 holds out 5% of the "
+                    "documents for validation)");
+  }
+  if (c.val_split && c.val_fraction > 0.0) {
+    throw UserError("--val-fraction holds out documents only when there is no --val-split: "
+                    "keep one of them");
+  }
   if (c.val_split && *c.val_split == c.split) {
     throw UserError("--val-split '" + *c.val_split + "' is the training split too: validation "
                     "on training data measures nothing; name another split");

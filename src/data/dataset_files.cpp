@@ -1,0 +1,210 @@
+#include "data/dataset_files.h"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "data/row_reader.h"
+#include "util/error.h"
+#include "util/text.h"
+
+namespace fs = std::filesystem;
+
+namespace utt {
+namespace {
+
+// The Hub's split keywords (huggingface/datasets data_files.py), mapped to the canonical name.
+const std::map<std::string, std::string>& split_synonyms() {
+  static const std::map<std::string, std::string> synonyms = {
+      {"train", "train"},     {"training", "train"},  {"validation", "validation"},
+      {"valid", "validation"}, {"val", "validation"}, {"dev", "validation"},
+      {"test", "test"},       {"testing", "test"},    {"eval", "test"},
+      {"evaluation", "test"}};
+  return synonyms;
+}
+
+std::string canonical_split(const std::string& name) {
+  auto it = split_synonyms().find(to_lower(name));
+  return it == split_synonyms().end() ? name : it->second;
+}
+
+bool has_glob(const std::string& text) { return text.find_first_of("*?[") != std::string::npos; }
+
+std::vector<std::string> glob_files(const std::string& pattern) {
+  std::vector<std::string> files;
+  glob_t result{};
+  if (::glob(pattern.c_str(), 0, nullptr, &result) == 0) {
+    for (size_t i = 0; i < result.gl_pathc; ++i) {
+      if (fs::is_regular_file(result.gl_pathv[i])) files.emplace_back(result.gl_pathv[i]);
+    }
+  }
+  globfree(&result);
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+bool is_hidden(const fs::path& relative) {
+  for (const fs::path& part : relative) {
+    const std::string name = part.string();
+    if (!name.empty() && name[0] == '.' && name != "." && name != "..") return true;
+  }
+  return false;
+}
+
+// Every readable data file under `root` (hidden folders such as .git and .cache skipped).
+std::vector<std::string> data_files_under(const fs::path& root) {
+  std::vector<std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (!entry.is_regular_file()) continue;
+    if (is_hidden(fs::relative(entry.path(), root))) continue;
+    if (is_supported_data_file(entry.path().string())) files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// The words of a path a split name can be: folder names, and the pieces of the file name
+// split at '-', '_', '.' and ' ' ("train-00000-of-00002.parquet" -> train, 00000, of, ...).
+std::vector<std::string> split_words(const fs::path& relative) {
+  std::vector<std::string> words;
+  const fs::path parent = relative.parent_path();
+  for (const fs::path& part : parent) words.push_back(part.string());
+  const std::string name = relative.filename().string();
+  std::string word;
+  for (char c : name) {
+    if (c == '-' || c == '_' || c == '.' || c == ' ') {
+      if (!word.empty()) words.push_back(word);
+      word.clear();
+    } else {
+      word += c;
+    }
+  }
+  if (!word.empty()) words.push_back(word);
+  return words;
+}
+
+// The canonical split a file belongs to, or "" when its path names none.
+std::string split_of(const fs::path& relative) {
+  for (const std::string& word : split_words(relative)) {
+    auto it = split_synonyms().find(to_lower(word));
+    if (it != split_synonyms().end()) return it->second;
+  }
+  return "";
+}
+
+std::string join(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
+struct LocalLayout {
+  fs::path root;
+  std::vector<std::string> files;
+};
+
+LocalLayout layout_of(const std::string& dataset_id, const std::optional<std::string>& config) {
+  if (has_glob(dataset_id)) {
+    std::vector<std::string> files = glob_files(dataset_id);
+    if (files.empty()) throw UserError("no file matches " + dataset_id + ": check the pattern");
+    return {fs::path(), files};
+  }
+  if (!fs::exists(dataset_id)) {
+    throw UserError("dataset " + dataset_id + " not found: no such file or directory");
+  }
+  if (fs::is_regular_file(dataset_id)) return {fs::path(), {dataset_id}};
+  fs::path root = dataset_id;
+  if (config) {
+    if (!fs::is_directory(root / *config)) {
+      std::vector<std::string> configs;
+      for (const auto& entry : fs::directory_iterator(root)) {
+        const std::string name = entry.path().filename().string();
+        if (entry.is_directory() && name[0] != '.' && !data_files_under(entry.path()).empty()) {
+          configs.push_back(name);
+        }
+      }
+      std::sort(configs.begin(), configs.end());
+      throw UserError("config '" + *config + "' not found in " + dataset_id +
+                      ": the configs (folders) are " + (configs.empty() ? "(none)" : join(configs)) +
+                      "; drop --dataset-config or choose one");
+    }
+    root /= *config;
+  }
+  std::vector<std::string> files = data_files_under(root);
+  if (files.empty()) {
+    throw UserError("no data files in " + root.string() +
+                    ": utt reads .txt, .jsonl, .json and .parquet files (text and JSON may be "
+                    ".gz or .zst compressed)");
+  }
+  return {root, files};
+}
+
+// split name -> files. In a folder, files whose path names no split all go to "train" when
+// no file names one (a plain folder of data), and are ignored otherwise.
+std::map<std::string, std::vector<std::string>> files_by_split(const LocalLayout& layout) {
+  // A file or a glob given directly is the "train" split, as data_files= is on the Hub.
+  if (layout.root.empty()) return {{"train", layout.files}};
+  std::map<std::string, std::vector<std::string>> splits;
+  bool any_named = false;
+  for (const std::string& file : layout.files) {
+    const fs::path relative = fs::relative(file, layout.root);
+    const std::string split = split_of(relative);
+    if (!split.empty()) any_named = true;
+    splits[split].push_back(file);
+  }
+  if (!any_named) return {{"train", layout.files}};
+  splits.erase("");
+  return splits;
+}
+
+}  // namespace
+
+bool is_local_dataset(const std::string& dataset_id) {
+  if (has_glob(dataset_id)) return !glob_files(dataset_id).empty();
+  return fs::exists(dataset_id);
+}
+
+std::vector<std::string> local_splits(const std::string& dataset_id,
+                                      const std::optional<std::string>& config) {
+  std::vector<std::string> names;
+  for (const auto& [name, files] : files_by_split(layout_of(dataset_id, config))) {
+    names.push_back(name);
+  }
+  return names;
+}
+
+std::vector<std::string> resolve_local_split(const std::string& dataset_id,
+                                             const std::optional<std::string>& config,
+                                             const std::string& split) {
+  const auto splits = files_by_split(layout_of(dataset_id, config));
+  auto it = splits.find(canonical_split(split));
+  if (it != splits.end()) return it->second;
+  std::vector<std::string> names;
+  for (const auto& [name, files] : splits) names.push_back(name);
+  std::string message = "split '" + split + "' not found in " + dataset_id +
+                        ": the available splits are " + join(names);
+  if (auto guess = closest_match(split, names)) message += " (did you mean " + *guess + "?)";
+  throw UserError(message);
+}
+
+}  // namespace utt
+
+namespace utt {
+
+std::vector<std::string> resolve_dataset_split(const std::string& dataset_id,
+                                               const std::optional<std::string>& config,
+                                               const std::string& split) {
+  if (is_local_dataset(dataset_id) || dataset_id.find('/') == std::string::npos ||
+      dataset_id[0] == '.' || dataset_id[0] == '/') {
+    return resolve_local_split(dataset_id, config, split);
+  }
+  throw UserError("dataset " + dataset_id + " is not a local file or directory, and this build "
+                  "of utt cannot download from the Hugging Face Hub: download the dataset "
+                  "(for example with `huggingface-cli download --repo-type dataset " +
+                  dataset_id + " --local-dir DIR`) and pass --dataset-id DIR");
+}
+
+}  // namespace utt

@@ -1,0 +1,39 @@
+// Which local files hold a split. A --dataset-id that names a local file, directory or glob
+// is read directly; a directory whose files are named by split (train.jsonl,
+// validation.jsonl, data/train-00000-of-00002.parquet, test/part-0.txt, ...) serves --split
+// and --val-split the way a Hub repository does, with the Hub's split synonyms (dev, valid
+// and val mean validation; training means train; eval and testing mean test). A directory
+// with no split names is all "train".
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace utt {
+
+struct SplitFiles {
+  std::vector<std::string> files;  // in a stable (sorted) order
+};
+
+// True when `dataset_id` names something on this machine (a path that exists, or a glob
+// matching at least one file) rather than a Hub repository.
+bool is_local_dataset(const std::string& dataset_id);
+
+// The files of `split`. Throws UserError naming what exists when the split, the config or
+// the path does not.
+std::vector<std::string> resolve_local_split(const std::string& dataset_id,
+                                             const std::optional<std::string>& config,
+                                             const std::string& split);
+
+// The files of `split` of any --dataset-id: local paths are resolved here; a Hub id
+// (org/name) that is not a local path is refused with a message saying to download it.
+std::vector<std::string> resolve_dataset_split(const std::string& dataset_id,
+                                               const std::optional<std::string>& config,
+                                               const std::string& split);
+
+// The split names a local dataset offers (canonical names, sorted).
+std::vector<std::string> local_splits(const std::string& dataset_id,
+                                      const std::optional<std::string>& config);
+
+}  // namespace utt

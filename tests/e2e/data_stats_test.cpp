@@ -1,0 +1,75 @@
+// `utt data stats` as a user runs it: the numbers, and one clear message with exit code 2
+// for every kind of bad input.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "e2e/run_utt.h"
+
+namespace utt::test {
+namespace {
+
+void write(const std::string& path, const std::string& bytes) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Runs `utt data stats args...` and expects exit 2 with `message` on stderr, nothing on stdout.
+void expect_user_error(const std::vector<std::string>& args, const std::string& message) {
+  std::vector<std::string> full = {"data", "stats"};
+  full.insert(full.end(), args.begin(), args.end());
+  const RunResult r = run_utt(full);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, message)) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(DataStats, PrintsOneNameValueLineEach) {
+  const std::string dir = scratch_dir("stats");
+  write(dir + "/data/train.jsonl",
+        "{\"text\": \"héllo\"}\n{\"text\": null}\n{\"text\": \"\"}\n{\"text\": \"bad \xFF\"}\n");
+  write(dir + "/data/validation.jsonl", "{\"text\": \"v\"}\n");
+  const RunResult r = run_utt({"data", "stats", "--dataset-id", dir + "/data"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "documents: 2\ncharacters: 10\nbytes: 13\nskipped: 2\ninvalid_utf8_replaced: 1\n");
+  const RunResult v = run_utt({"data", "stats", "--dataset-id", dir + "/data", "--split", "validation"});
+  EXPECT_TRUE(contains(v.out, "documents: 1\n")) << v.out;
+}
+
+TEST(DataStats, HelpDescribesTheCommand) {
+  const RunResult r = run_utt({"data", "stats", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.out, "Usage: utt data stats --dataset-id"));
+  EXPECT_TRUE(contains(run_utt({"--help"}).out, "data"));
+}
+
+TEST(DataStats, EveryBadInputIsOneClearMessageAndExitCode2) {
+  const std::string dir = scratch_dir("stats-bad");
+  write(dir + "/d/train.jsonl", "{\"content\": \"x\"}\n");
+  write(dir + "/d/test.jsonl", "{\"content\": \"x\"}\n");
+  write(dir + "/empty/train.txt", "\n\n");
+  write(dir + "/cut.txt.gz", std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10));
+  write(dir + "/bad.txt.zst", "not zstd at all");
+  write(dir + "/bad.parquet", "PAR1 this is not parquet PAR1");
+  expect_user_error({"--dataset-id", dir + "/missing.jsonl"}, "not found");
+  expect_user_error({"--dataset-id", dir + "/d", "--split", "validation"},
+                    "the available splits are test, train");
+  expect_user_error({"--dataset-id", dir + "/d"}, "the columns are content");
+  expect_user_error({"--dataset-id", dir + "/empty"}, "no documents");
+  expect_user_error({"--dataset-id", dir + "/cut.txt.gz"}, "truncated");
+  expect_user_error({"--dataset-id", dir + "/bad.txt.zst"}, "not valid zstd");
+  expect_user_error({"--dataset-id", dir + "/bad.parquet"}, "not a Parquet file utt can read");
+  expect_user_error({"--dataset-id", "someone/some-dataset"}, "huggingface-cli download");
+  expect_user_error({"--dataset-id", dir + "/d", "--epochs", "2"}, "does not take --epochs");
+}
+
+}  // namespace
+}  // namespace utt::test
