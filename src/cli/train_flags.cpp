@@ -209,6 +209,8 @@ std::vector<FlagSpec> build_train_flags() {
       int_flag("log-every", checkpoint, "Log every N steps", UTT_FIELD(log_every)),
       int_flag("save-every", checkpoint, "Save checkpoint every N steps", UTT_FIELD(save_every)),
       int_flag("eval-every", checkpoint, "Evaluate every N steps", UTT_FIELD(eval_every)),
+      int_flag("eval-batches", checkpoint, "Validation batches per evaluation (a fixed set)", UTT_FIELD(eval_batches)),
+      int_flag("keep-last", checkpoint, "Keep only the newest K checkpoint_step_N directories (0: keep all)", UTT_FIELD(keep_last), "K"),
       optional_string_flag("resume-from", checkpoint, "Resume from checkpoint path", UTT_FIELD(resume_from), "DIR"),
 
       choice_flag<std::optional<std::string>>("cloud-provider", cloud, "Cloud provider (s3/gcs/azure)", UTT_FIELD(cloud_provider), {"s3", "gcs", "azure"}),

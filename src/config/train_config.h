@@ -65,6 +65,8 @@ struct TrainConfig {
   int64_t log_every = 10;
   int64_t save_every = 1000;
   int64_t eval_every = 500;
+  int64_t eval_batches = 50;  // the fixed validation set: this many batches
+  int64_t keep_last = 0;      // checkpoint_step_N directories kept (0: all)
   std::optional<std::string> resume_from;
 
   // Cloud storage

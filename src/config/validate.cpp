@@ -134,6 +134,8 @@ void validate_training(const TrainConfig& c) {
   require_positive(c.log_every, "log-every");
   require_positive(c.save_every, "save-every");
   require_positive(c.eval_every, "eval-every");
+  require_positive(c.eval_batches, "eval-batches");
+  require_not_negative(c.keep_last, "keep-last");
   if (c.output_dir.empty()) throw UserError("--output-dir must not be empty");
   require_not_negative(c.threads, "threads");
 }

@@ -1,0 +1,209 @@
+// The op interface: every computation of the model and the optimizer is one of these calls.
+//
+// Kernels take raw pointers into buffers the backend allocated (`allocate`), and explicit sizes;
+// they never allocate, log or throw. The model and the trainer never read or write buffer contents
+// directly: data crosses between the host and the backend only through upload/download and the
+// scalar-returning reductions, so a device backend can implement the same interface.
+//
+// Shapes use utt's vocabulary: B batch, T sequence, C d_model, V vocabulary, NH query heads,
+// KVH key/value heads, HS head size, F d_ff, N = B*T rows. All buffers are row-major fp32
+// unless said otherwise; token ids are int32.
+//
+// Gradient convention (as in llm.c): backward ops ACCUMULATE (+=) into parameter gradients
+// (dweight, dbias) so micro-batches add up, and into the residual stream gradient `dx` of the
+// norms (the residual branch and the skip path meet there). Every other activation gradient is
+// OVERWRITTEN (=). Each op's comment says which.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "config/model_config.h"
+
+namespace utt {
+
+enum class Transpose { kNo, kYes };
+enum class Accumulate { kNo, kYes };  // C = ...  or  C += ...
+
+// A segment of the parameter buffer for AdamW: [begin, end) elements, with or without weight decay.
+struct ParameterSegment {
+  int64_t begin = 0;
+  int64_t end = 0;
+  bool decay = false;
+};
+
+struct AdamWHyper {
+  double learning_rate = 0;
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double eps = 1e-8;
+  double weight_decay = 0;
+  int64_t step = 1;  // 1-based count of steps taken, including this one (bias correction)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // ---- memory: owners allocate, kernels only use -------------------------------------------
+  virtual float* allocate_floats(int64_t count) = 0;   // zero-filled
+  virtual int32_t* allocate_ints(int64_t count) = 0;   // zero-filled
+  virtual void release(void* buffer) = 0;
+  virtual void upload(float* device, const float* host, int64_t count) = 0;
+  virtual void upload(int32_t* device, const int32_t* host, int64_t count) = 0;
+  virtual void download(float* host, const float* device, int64_t count) = 0;
+  virtual void copy(float* dst, const float* src, int64_t count) = 0;
+  virtual void fill(float* x, float value, int64_t count) = 0;
+
+  // ---- matmul ------------------------------------------------------------------------------
+  // c (M, N) = [c +] op(a) op(b) [+ bias (N)]; op(a) is (M, K): a is stored (M, K), or (K, M)
+  // when transposed; op(b) is (K, N): b is stored (K, N), or (N, K) when transposed.
+  // A linear layer y = x W^T with W [OC, IC] is matmul(y, x, W, bias, N, OC, IC, kNo, kYes).
+  virtual void matmul(float* c, const float* a, const float* b, const float* bias, int64_t M,
+                      int64_t N, int64_t K, Transpose transpose_a, Transpose transpose_b,
+                      Accumulate accumulate) = 0;
+  // dbias (OC) += column sums of dout (N, OC).
+  virtual void bias_backward(float* dbias, const float* dout, int64_t N, int64_t OC) = 0;
+
+  // ---- embeddings --------------------------------------------------------------------------
+  // out (N, C) = wte[tokens[n]] + (wpe ? wpe[n % T] : 0); tokens (N), N = B*T.
+  virtual void embedding_forward(float* out, const int32_t* tokens, const float* wte,
+                                 const float* wpe, int64_t B, int64_t T, int64_t C) = 0;
+  // dwte (V, C) += scattered dout rows; dwpe (T, C) += (when not null).
+  virtual void embedding_backward(float* dwte, float* dwpe, const float* dout,
+                                  const int32_t* tokens, int64_t B, int64_t T, int64_t C) = 0;
+
+  // ---- norms -------------------------------------------------------------------------------
+  // x (N, C) -> out (N, C); rstd (N) saved. out = x * rstd * weight.
+  virtual void rmsnorm_forward(float* out, float* rstd, const float* x, const float* weight,
+                               int64_t N, int64_t C, float eps) = 0;
+  // dx += ; dweight += .
+  virtual void rmsnorm_backward(float* dx, float* dweight, const float* dout, const float* x,
+                                const float* weight, const float* rstd, int64_t N, int64_t C) = 0;
+  // x (N, C) -> out (N, C); mean, rstd (N) saved. out = (x - mean) * rstd * weight + bias.
+  virtual void layernorm_forward(float* out, float* mean, float* rstd, const float* x,
+                                 const float* weight, const float* bias, int64_t N, int64_t C,
+                                 float eps) = 0;
+  // dx += ; dweight += ; dbias += .
+  virtual void layernorm_backward(float* dx, float* dweight, float* dbias, const float* dout,
+                                  const float* x, const float* weight, const float* mean,
+                                  const float* rstd, int64_t N, int64_t C) = 0;
+
+  // ---- rotary positions (rotate-half pairing: i with i + HS/2) ------------------------------
+  // cos, sin (T, HS/2): angle t * theta^(-2i/HS).
+  virtual void rope_table(float* cos, float* sin, int64_t T, int64_t HS, double theta) = 0;
+  // In place on the first `heads` heads of every row of x (B*T rows of `row_stride` floats).
+  // Backward is the inverse rotation, also in place on the gradient.
+  virtual void rope_forward(float* x, const float* cos, const float* sin, int64_t B, int64_t T,
+                            int64_t heads, int64_t HS, int64_t row_stride) = 0;
+  virtual void rope_backward(float* dx, const float* cos, const float* sin, int64_t B, int64_t T,
+                             int64_t heads, int64_t HS, int64_t row_stride) = 0;
+
+  // ---- causal attention --------------------------------------------------------------------
+  // qkv (B, T, (NH + 2*KVH) * HS): per row q heads, then k heads, then v heads. Query head h
+  // reads kv head h / (NH / KVH). out (B, T, NH*HS).
+  // Flash-style: tiled over keys with an online softmax; never a T x T matrix. Saves the
+  // log-sum-exp of the scaled scores, lse (B, NH, T).
+  virtual void attention_forward(float* out, float* lse, const float* qkv, int64_t B, int64_t T,
+                                 int64_t NH, int64_t KVH, int64_t HS) = 0;
+  // dqkv = (overwrite), recomputing probabilities from lse.
+  virtual void attention_backward(float* dqkv, const float* dout, const float* qkv,
+                                  const float* out, const float* lse, int64_t B, int64_t T,
+                                  int64_t NH, int64_t KVH, int64_t HS) = 0;
+  // Naive: materializes the probabilities att (B, NH, T, T) (upper triangle zero).
+  virtual void naive_attention_forward(float* out, float* att, const float* qkv, int64_t B,
+                                       int64_t T, int64_t NH, int64_t KVH, int64_t HS) = 0;
+  // dqkv = (overwrite); datt (B, NH, T, T) is scratch.
+  virtual void naive_attention_backward(float* dqkv, float* datt, const float* dout,
+                                        const float* qkv, const float* att, int64_t B, int64_t T,
+                                        int64_t NH, int64_t KVH, int64_t HS) = 0;
+
+  // ---- feed-forward nonlinearities ---------------------------------------------------------
+  // h (N, 2F): per row gate [0, F) then up [F, 2F) -> out (N, F) = silu(gate) * up.
+  virtual void swiglu_forward(float* out, const float* h, int64_t N, int64_t F) = 0;
+  // dh = (overwrite).
+  virtual void swiglu_backward(float* dh, const float* dout, const float* h, int64_t N,
+                               int64_t F) = 0;
+  // out (n) = act(x); GELU is the tanh form.
+  virtual void activation_forward(float* out, const float* x, int64_t n, Activation act) = 0;
+  // dx = (overwrite); may alias dout.
+  virtual void activation_backward(float* dx, const float* dout, const float* x, int64_t n,
+                                   Activation act) = 0;
+
+  // ---- dropout -----------------------------------------------------------------------------
+  // In place: x[i] *= keep(key, i) / (1 - rate), keep(key, i) = a counter-based hash of (key, i)
+  // >= rate. The mask is a pure function of (key, i): the backward pass calls this same op with
+  // the same key on the gradient, and a resumed run reproduces it exactly.
+  virtual void dropout(float* x, int64_t n, float rate, uint64_t key) = 0;
+
+  // ---- loss --------------------------------------------------------------------------------
+  // Fused softmax + cross-entropy. logits (N, V) -> losses (N) = logsumexp - logit[target]; when
+  // `write_gradient`, the logits are overwritten with dlogits = (softmax - onehot) / normalizer.
+  // A negative target is ignored (loss 0, gradient 0).
+  virtual void cross_entropy_forward_backward(float* losses, float* logits, const int32_t* targets,
+                                              int64_t N, int64_t V, float normalizer,
+                                              bool write_gradient) = 0;
+
+  // ---- element-wise and reductions ---------------------------------------------------------
+  // y += x.
+  virtual void add_inplace(float* y, const float* x, int64_t n) = 0;
+  virtual void scale(float* x, float factor, int64_t n) = 0;
+  // Read back to the host (a synchronization point on a device backend).
+  virtual double sum(const float* x, int64_t n) = 0;
+  virtual double sum_of_squares(const float* x, int64_t n) = 0;
+
+  // ---- optimizer ---------------------------------------------------------------------------
+  // PyTorch's AdamW over the segments of the parameter buffer: p *= 1 - lr*wd (decayed segments
+  // only), then Adam with bias correction and eps added to sqrt(v_hat). grads are multiplied by
+  // grad_scale first (gradient clipping without a separate pass).
+  virtual void adamw_step(float* params, const float* grads, float* m, float* v,
+                          const ParameterSegment* segments, int64_t segment_count,
+                          const AdamWHyper& hyper, float grad_scale) = 0;
+};
+
+// RAII ownership of one backend buffer.
+template <typename T>
+class BackendBuffer {
+ public:
+  BackendBuffer() = default;
+  BackendBuffer(Backend& backend, int64_t count) : backend_(&backend), count_(count) {
+    if constexpr (std::is_same_v<T, float>) {
+      data_ = backend.allocate_floats(count);
+    } else {
+      data_ = backend.allocate_ints(count);
+    }
+  }
+  BackendBuffer(const BackendBuffer&) = delete;
+  BackendBuffer& operator=(const BackendBuffer&) = delete;
+  BackendBuffer(BackendBuffer&& other) noexcept { *this = std::move(other); }
+  BackendBuffer& operator=(BackendBuffer&& other) noexcept {
+    if (this != &other) {
+      reset();
+      backend_ = other.backend_;
+      data_ = other.data_;
+      count_ = other.count_;
+      other.data_ = nullptr;
+      other.count_ = 0;
+    }
+    return *this;
+  }
+  ~BackendBuffer() { reset(); }
+
+  T* get() const { return data_; }
+  int64_t count() const { return count_; }
+
+ private:
+  void reset() {
+    if (data_ != nullptr) backend_->release(data_);
+    data_ = nullptr;
+  }
+  Backend* backend_ = nullptr;
+  T* data_ = nullptr;
+  int64_t count_ = 0;
+};
+
+}  // namespace utt

@@ -1,0 +1,223 @@
+#include "backend/cpu/cpu_backend.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "backend/cpu/ops.h"
+#include "backend/cpu/reference/ops.h"
+
+namespace utt {
+namespace {
+
+// Cache-line alignment: rows start where vector loads want them.
+constexpr size_t kAlignmentBytes = 64;
+
+void* allocate_zeroed(size_t bytes) {
+  const size_t rounded = (bytes + kAlignmentBytes - 1) / kAlignmentBytes * kAlignmentBytes;
+  void* p = std::aligned_alloc(kAlignmentBytes, rounded == 0 ? kAlignmentBytes : rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  std::memset(p, 0, rounded);
+  return p;
+}
+
+class CpuBackend final : public Backend {
+ public:
+  // The reference kernels are single-threaded: a reference backend leaves the thread settings alone.
+  explicit CpuBackend(const CpuBackendOptions& options) : reference_(options.reference_mode) {
+    if (!reference_) cpu::set_thread_count(options.threads);
+  }
+
+  std::string name() const override { return reference_ ? "CPU (reference kernels)" : "CPU"; }
+
+  float* allocate_floats(int64_t count) override {
+    return static_cast<float*>(allocate_zeroed(static_cast<size_t>(count) * sizeof(float)));
+  }
+  int32_t* allocate_ints(int64_t count) override {
+    return static_cast<int32_t*>(allocate_zeroed(static_cast<size_t>(count) * sizeof(int32_t)));
+  }
+  void release(void* buffer) override { std::free(buffer); }
+  void upload(float* device, const float* host, int64_t count) override {
+    std::memcpy(device, host, static_cast<size_t>(count) * sizeof(float));
+  }
+  void upload(int32_t* device, const int32_t* host, int64_t count) override {
+    std::memcpy(device, host, static_cast<size_t>(count) * sizeof(int32_t));
+  }
+  void download(float* host, const float* device, int64_t count) override {
+    std::memcpy(host, device, static_cast<size_t>(count) * sizeof(float));
+  }
+  void copy(float* dst, const float* src, int64_t count) override {
+    std::memcpy(dst, src, static_cast<size_t>(count) * sizeof(float));
+  }
+  void fill(float* x, float value, int64_t count) override {
+    for (int64_t i = 0; i < count; ++i) x[i] = value;
+  }
+
+  void matmul(float* c, const float* a, const float* b, const float* bias, int64_t M, int64_t N,
+              int64_t K, Transpose ta, Transpose tb, Accumulate accumulate) override {
+    if (reference_) return reference::matmul(c, a, b, bias, M, N, K, ta, tb, accumulate);
+    cpu::matmul(c, a, b, bias, M, N, K, ta, tb, accumulate);
+  }
+  void bias_backward(float* dbias, const float* dout, int64_t N, int64_t OC) override {
+    if (reference_) return reference::bias_backward(dbias, dout, N, OC);
+    cpu::bias_backward(dbias, dout, N, OC);
+  }
+
+  void embedding_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe,
+                         int64_t B, int64_t T, int64_t C) override {
+    if (reference_) return reference::embedding_forward(out, tokens, wte, wpe, B, T, C);
+    cpu::embedding_forward(out, tokens, wte, wpe, B, T, C);
+  }
+  void embedding_backward(float* dwte, float* dwpe, const float* dout, const int32_t* tokens,
+                          int64_t B, int64_t T, int64_t C) override {
+    if (reference_) return reference::embedding_backward(dwte, dwpe, dout, tokens, B, T, C);
+    cpu::embedding_backward(dwte, dwpe, dout, tokens, B, T, C);
+  }
+
+  void rmsnorm_forward(float* out, float* rstd, const float* x, const float* weight, int64_t N,
+                       int64_t C, float eps) override {
+    if (reference_) return reference::rmsnorm_forward(out, rstd, x, weight, N, C, eps);
+    cpu::rmsnorm_forward(out, rstd, x, weight, N, C, eps);
+  }
+  void rmsnorm_backward(float* dx, float* dweight, const float* dout, const float* x,
+                        const float* weight, const float* rstd, int64_t N, int64_t C) override {
+    if (reference_) return reference::rmsnorm_backward(dx, dweight, dout, x, weight, rstd, N, C);
+    cpu::rmsnorm_backward(dx, dweight, dout, x, weight, rstd, N, C);
+  }
+  void layernorm_forward(float* out, float* mean, float* rstd, const float* x, const float* weight,
+                         const float* bias, int64_t N, int64_t C, float eps) override {
+    if (reference_) return reference::layernorm_forward(out, mean, rstd, x, weight, bias, N, C, eps);
+    cpu::layernorm_forward(out, mean, rstd, x, weight, bias, N, C, eps);
+  }
+  void layernorm_backward(float* dx, float* dweight, float* dbias, const float* dout,
+                          const float* x, const float* weight, const float* mean,
+                          const float* rstd, int64_t N, int64_t C) override {
+    if (reference_) {
+      return reference::layernorm_backward(dx, dweight, dbias, dout, x, weight, mean, rstd, N, C);
+    }
+    cpu::layernorm_backward(dx, dweight, dbias, dout, x, weight, mean, rstd, N, C);
+  }
+
+  // The table is computed once per model, in double, in both modes.
+  void rope_table(float* cos, float* sin, int64_t T, int64_t HS, double theta) override {
+    reference::rope_table(cos, sin, T, HS, theta);
+  }
+  void rope_forward(float* x, const float* cos, const float* sin, int64_t B, int64_t T,
+                    int64_t heads, int64_t HS, int64_t row_stride) override {
+    if (reference_) return reference::rope_rotate(x, cos, sin, B, T, heads, HS, row_stride, +1);
+    cpu::rope_rotate(x, cos, sin, B, T, heads, HS, row_stride, +1);
+  }
+  void rope_backward(float* dx, const float* cos, const float* sin, int64_t B, int64_t T,
+                     int64_t heads, int64_t HS, int64_t row_stride) override {
+    if (reference_) return reference::rope_rotate(dx, cos, sin, B, T, heads, HS, row_stride, -1);
+    cpu::rope_rotate(dx, cos, sin, B, T, heads, HS, row_stride, -1);
+  }
+
+  void attention_forward(float* out, float* lse, const float* qkv, int64_t B, int64_t T,
+                         int64_t NH, int64_t KVH, int64_t HS) override {
+    if (reference_) return reference::attention_forward(out, lse, qkv, B, T, NH, KVH, HS);
+    cpu::attention_forward(out, lse, qkv, B, T, NH, KVH, HS);
+  }
+  void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out,
+                          const float* lse, int64_t B, int64_t T, int64_t NH, int64_t KVH,
+                          int64_t HS) override {
+    if (reference_) return reference::attention_backward(dqkv, dout, qkv, out, lse, B, T, NH, KVH, HS);
+    cpu::attention_backward(dqkv, dout, qkv, out, lse, B, T, NH, KVH, HS);
+  }
+  void naive_attention_forward(float* out, float* att, const float* qkv, int64_t B, int64_t T,
+                               int64_t NH, int64_t KVH, int64_t HS) override {
+    if (reference_) return reference::naive_attention_forward(out, att, qkv, B, T, NH, KVH, HS);
+    cpu::naive_attention_forward(out, att, qkv, B, T, NH, KVH, HS);
+  }
+  void naive_attention_backward(float* dqkv, float* datt, const float* dout, const float* qkv,
+                                const float* att, int64_t B, int64_t T, int64_t NH, int64_t KVH,
+                                int64_t HS) override {
+    if (reference_) {
+      return reference::naive_attention_backward(dqkv, datt, dout, qkv, att, B, T, NH, KVH, HS);
+    }
+    cpu::naive_attention_backward(dqkv, datt, dout, qkv, att, B, T, NH, KVH, HS);
+  }
+
+  void swiglu_forward(float* out, const float* h, int64_t N, int64_t F) override {
+    if (reference_) return reference::swiglu_forward(out, h, N, F);
+    cpu::swiglu_forward(out, h, N, F);
+  }
+  void swiglu_backward(float* dh, const float* dout, const float* h, int64_t N, int64_t F) override {
+    if (reference_) return reference::swiglu_backward(dh, dout, h, N, F);
+    cpu::swiglu_backward(dh, dout, h, N, F);
+  }
+  void activation_forward(float* out, const float* x, int64_t n, Activation act) override {
+    if (reference_) return reference::activation_forward(out, x, n, act);
+    cpu::activation_forward(out, x, n, act);
+  }
+  void activation_backward(float* dx, const float* dout, const float* x, int64_t n,
+                           Activation act) override {
+    if (reference_) return reference::activation_backward(dx, dout, x, n, act);
+    cpu::activation_backward(dx, dout, x, n, act);
+  }
+  void dropout(float* x, int64_t n, float rate, uint64_t key) override {
+    if (reference_) return reference::dropout(x, n, rate, key);
+    cpu::dropout(x, n, rate, key);
+  }
+
+  void cross_entropy_forward_backward(float* losses, float* logits, const int32_t* targets,
+                                      int64_t N, int64_t V, float normalizer,
+                                      bool write_gradient) override {
+    if (reference_) {
+      return reference::cross_entropy_forward_backward(losses, logits, targets, N, V, normalizer,
+                                                       write_gradient);
+    }
+    cpu::cross_entropy_forward_backward(losses, logits, targets, N, V, normalizer, write_gradient);
+  }
+
+  void add_inplace(float* y, const float* x, int64_t n) override {
+    if (reference_) {
+      for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+      return;
+    }
+    cpu::add_inplace(y, x, n);
+  }
+  void scale(float* x, float factor, int64_t n) override {
+    if (reference_) {
+      for (int64_t i = 0; i < n; ++i) x[i] *= factor;
+      return;
+    }
+    cpu::scale(x, factor, n);
+  }
+  double sum(const float* x, int64_t n) override {
+    if (reference_) {
+      double total = 0;
+      for (int64_t i = 0; i < n; ++i) total += x[i];
+      return total;
+    }
+    return cpu::sum(x, n);
+  }
+  double sum_of_squares(const float* x, int64_t n) override {
+    if (reference_) {
+      double total = 0;
+      for (int64_t i = 0; i < n; ++i) total += static_cast<double>(x[i]) * x[i];
+      return total;
+    }
+    return cpu::sum_of_squares(x, n);
+  }
+
+  void adamw_step(float* params, const float* grads, float* m, float* v,
+                  const ParameterSegment* segments, int64_t segment_count, const AdamWHyper& hyper,
+                  float grad_scale) override {
+    if (reference_) {
+      return reference::adamw_step(params, grads, m, v, segments, segment_count, hyper, grad_scale);
+    }
+    cpu::adamw_step(params, grads, m, v, segments, segment_count, hyper, grad_scale);
+  }
+
+ private:
+  bool reference_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options) {
+  return std::make_unique<CpuBackend>(options);
+}
+
+}  // namespace utt

@@ -1,0 +1,200 @@
+// Embeddings, RoPE, feed-forward nonlinearities, dropout and the element-wise helpers.
+#include <algorithm>
+#include <cmath>
+
+#include "backend/dropout_hash.h"
+#include "backend/cpu/ops.h"
+
+namespace utt::cpu {
+namespace {
+
+constexpr float kGeluCubic = 0.044715f;
+constexpr float kSqrt2OverPi = 0.7978845608028654f;
+constexpr int64_t kColumnBlock = 64;
+
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+}  // namespace
+
+void embedding_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe,
+                       int64_t B, int64_t T, int64_t C) {
+#pragma omp parallel for if ((B * T * C) >= kMinParallelWork)
+  for (int64_t n = 0; n < B * T; ++n) {
+    const float* token_row = wte + static_cast<int64_t>(tokens[n]) * C;
+    float* o = out + n * C;
+    if (wpe != nullptr) {
+      const float* position_row = wpe + (n % T) * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) o[c] = token_row[c] + position_row[c];
+    } else {
+      std::copy(token_row, token_row + C, o);
+    }
+  }
+}
+
+// Several rows may share a token: threads split the columns, never the rows.
+void embedding_backward(float* dwte, float* dwpe, const float* dout, const int32_t* tokens,
+                        int64_t B, int64_t T, int64_t C) {
+#pragma omp parallel for if ((B * T * C) >= kMinParallelWork)
+  for (int64_t block = 0; block < C; block += kColumnBlock) {
+    const int64_t width = std::min(kColumnBlock, C - block);
+    for (int64_t n = 0; n < B * T; ++n) {
+      float* token_row = dwte + static_cast<int64_t>(tokens[n]) * C + block;
+      const float* drow = dout + n * C + block;
+#pragma omp simd
+      for (int64_t c = 0; c < width; ++c) token_row[c] += drow[c];
+    }
+  }
+  if (dwpe == nullptr) return;
+#pragma omp parallel for if ((B * T * C) >= kMinParallelWork)
+  for (int64_t t = 0; t < T; ++t) {
+    float* position_row = dwpe + t * C;
+    for (int64_t b = 0; b < B; ++b) {
+      const float* drow = dout + (b * T + t) * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) position_row[c] += drow[c];
+    }
+  }
+}
+
+void rope_rotate(float* x, const float* cos, const float* sin, int64_t B, int64_t T, int64_t heads,
+                 int64_t HS, int64_t row_stride, int direction) {
+  const int64_t half = HS / 2;
+  const float sign = static_cast<float>(direction);
+#pragma omp parallel for if ((B * T * heads * HS) >= kMinParallelWork)
+  for (int64_t n = 0; n < B * T; ++n) {
+    const float* c = cos + (n % T) * half;
+    const float* s = sin + (n % T) * half;
+    for (int64_t h = 0; h < heads; ++h) {
+      float* head = x + n * row_stride + h * HS;
+#pragma omp simd
+      for (int64_t i = 0; i < half; ++i) {
+        const float x0 = head[i];
+        const float x1 = head[i + half];
+        head[i] = x0 * c[i] - x1 * sign * s[i];
+        head[i + half] = x1 * c[i] + x0 * sign * s[i];
+      }
+    }
+  }
+}
+
+void swiglu_forward(float* out, const float* h, int64_t N, int64_t F) {
+#pragma omp parallel for if ((N * F) >= kMinParallelWork)
+  for (int64_t n = 0; n < N; ++n) {
+    const float* gate = h + n * 2 * F;
+    const float* up = gate + F;
+    float* o = out + n * F;
+#pragma omp simd
+    for (int64_t f = 0; f < F; ++f) o[f] = gate[f] * sigmoid(gate[f]) * up[f];
+  }
+}
+
+void swiglu_backward(float* dh, const float* dout, const float* h, int64_t N, int64_t F) {
+#pragma omp parallel for if ((N * F) >= kMinParallelWork)
+  for (int64_t n = 0; n < N; ++n) {
+    const float* gate = h + n * 2 * F;
+    const float* up = gate + F;
+    const float* d = dout + n * F;
+    float* dgate = dh + n * 2 * F;
+    float* dup = dgate + F;
+#pragma omp simd
+    for (int64_t f = 0; f < F; ++f) {
+      const float s = sigmoid(gate[f]);
+      dgate[f] = d[f] * up[f] * s * (1.0f + gate[f] * (1.0f - s));
+      dup[f] = d[f] * gate[f] * s;
+    }
+  }
+}
+
+void activation_forward(float* out, const float* x, int64_t n, Activation act) {
+  switch (act) {
+    case Activation::kRelu:
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
+      for (int64_t i = 0; i < n; ++i) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+      break;
+    case Activation::kGelu:
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        out[i] = 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v)));
+      }
+      break;
+    case Activation::kSilu:
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
+      for (int64_t i = 0; i < n; ++i) out[i] = x[i] * sigmoid(x[i]);
+      break;
+  }
+}
+
+void activation_backward(float* dx, const float* dout, const float* x, int64_t n, Activation act) {
+  switch (act) {
+    case Activation::kRelu:
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
+      for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0f ? dout[i] : 0.0f;
+      break;
+    case Activation::kGelu:
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        const float th = std::tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
+        const float derivative = 0.5f * (1.0f + th) +
+                                 0.5f * v * (1.0f - th * th) * kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * v * v);
+        dx[i] = dout[i] * derivative;
+      }
+      break;
+    case Activation::kSilu:
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
+      for (int64_t i = 0; i < n; ++i) {
+        const float s = sigmoid(x[i]);
+        dx[i] = dout[i] * s * (1.0f + x[i] * (1.0f - s));
+      }
+      break;
+  }
+}
+
+void dropout(float* x, int64_t n, float rate, uint64_t key) {
+  if (rate <= 0.0f) return;
+  const float keep_scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(rate)));
+#pragma omp parallel for if ((n) >= kMinParallelWork)
+  for (int64_t i = 0; i < n; ++i) x[i] = dropout_uniform(key, i) >= rate ? x[i] * keep_scale : 0.0f;
+}
+
+void add_inplace(float* y, const float* x, int64_t n) {
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void scale(float* x, float factor, int64_t n) {
+#pragma omp parallel for simd if ((n) >= kMinParallelWork)
+  for (int64_t i = 0; i < n; ++i) x[i] *= factor;
+}
+
+// A fixed number of chunks, each summed in order, then the chunks in order: the result does not
+// depend on the thread count or on thread timing (an OpenMP reduction clause would), which bit-exact
+// resume needs, since the gradient norm feeds the clipping scale.
+template <typename Term>
+double deterministic_sum(int64_t n, Term term) {
+  constexpr int64_t kChunks = 64;
+  double partial[kChunks] = {};
+  const int64_t chunk_size = (n + kChunks - 1) / kChunks;
+#pragma omp parallel for if ((n) >= kMinParallelWork)
+  for (int64_t chunk = 0; chunk < kChunks; ++chunk) {
+    const int64_t end = std::min(n, (chunk + 1) * chunk_size);
+    double total = 0;
+    for (int64_t i = chunk * chunk_size; i < end; ++i) total += term(i);
+    partial[chunk] = total;
+  }
+  double total = 0;
+  for (double p : partial) total += p;
+  return total;
+}
+
+double sum(const float* x, int64_t n) {
+  return deterministic_sum(n, [x](int64_t i) { return static_cast<double>(x[i]); });
+}
+
+double sum_of_squares(const float* x, int64_t n) {
+  return deterministic_sum(n, [x](int64_t i) { return static_cast<double>(x[i]) * x[i]; });
+}
+
+}  // namespace utt::cpu

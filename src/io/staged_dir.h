@@ -1,0 +1,47 @@
+// Writing a directory so that a crash never leaves a half-written one under its real name.
+//
+// Files go into a temporary sibling (`.NAME.tmp-PID`); commit() fsyncs every file and the
+// directory, then renames it into place (an existing directory of that name is moved aside
+// first and removed only after the rename succeeded). A failure at any point (disk full, I/O
+// error) removes the temporary sibling and leaves every earlier directory intact.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace utt {
+
+class StagedDirectory {
+ public:
+  explicit StagedDirectory(std::filesystem::path final_path);
+  ~StagedDirectory();  // removes the staging directory unless committed
+  StagedDirectory(const StagedDirectory&) = delete;
+  StagedDirectory& operator=(const StagedDirectory&) = delete;
+
+  // Where to write files before commit().
+  const std::filesystem::path& staging_path() const { return staging_; }
+
+  // Writes `bytes` to staging_path()/name (flushed and fsynced).
+  void write_file(const std::string& name, std::string_view bytes);
+
+  // Copies an existing file into the staging directory.
+  void copy_file(const std::filesystem::path& source, const std::string& name);
+
+  // fsync and rename into place. Throws UserError (naming the directory and the cause) on
+  // failure; the previous directory of that name, if any, is then still there.
+  void commit();
+
+ private:
+  std::filesystem::path final_;
+  std::filesystem::path staging_;
+  bool committed_ = false;
+};
+
+// Writes one file atomically: a temporary sibling, fsync, rename.
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
+
+// Reads a whole file; throws UserError naming `what` when it cannot.
+std::string read_file(const std::filesystem::path& path, const std::string& what);
+
+}  // namespace utt

@@ -1,0 +1,58 @@
+// The activation and activation-gradient buffers of one forward/backward pass, allocated once for
+// the largest batch (B x T) the model will see, so the training step never allocates.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "backend/backend.h"
+#include "config/model_config.h"
+
+namespace utt {
+
+struct NormSaved {
+  BackendBuffer<float> out;   // (N, C)
+  BackendBuffer<float> mean;  // (N); LayerNorm only
+  BackendBuffer<float> rstd;  // (N)
+};
+
+// What one layer keeps for its backward.
+struct LayerActivations {
+  BackendBuffer<float> input;     // (N, C) the residual stream entering the layer
+  NormSaved attention_norm;
+  BackendBuffer<float> qkv;       // (N, (NH + 2*KVH) * HS), after RoPE
+  BackendBuffer<float> attention; // (N, C) attention output before wo
+  BackendBuffer<float> lse;       // (B, NH, T) flash; or
+  BackendBuffer<float> probabilities;  // (B, NH, T, T) naive
+  BackendBuffer<float> middle;    // (N, C) residual stream after the attention block
+  NormSaved ffn_norm;
+  BackendBuffer<float> ffn_hidden;  // (N, 2F) SwiGLU gate|up, or (N, F) MLP pre-activation
+  BackendBuffer<float> ffn_act;     // (N, F)
+};
+
+struct Activations {
+  Activations(Backend& backend, const ModelConfig& config, int64_t max_batch);
+
+  int64_t max_batch = 0;
+  BackendBuffer<int32_t> inputs;   // (N)
+  BackendBuffer<int32_t> targets;  // (N)
+  std::vector<LayerActivations> layers;
+  BackendBuffer<float> output;     // (N, C) the residual stream after the last layer
+  NormSaved final_norm;
+  BackendBuffer<float> logits;     // (N, V); becomes dlogits after a training forward
+  BackendBuffer<float> losses;     // (N)
+  BackendBuffer<float> rope_cos, rope_sin;  // (T, HS/2)
+
+  // Scratch for forward branches and for the backward pass.
+  BackendBuffer<float> branch;       // (N, C) a projection before dropout and the residual add
+  BackendBuffer<float> dresidual;    // (N, C)
+  BackendBuffer<float> dbranch;      // (N, C)
+  BackendBuffer<float> dnorm;        // (N, C)
+  BackendBuffer<float> dattention;   // (N, C)
+  BackendBuffer<float> dqkv;         // (N, (NH + 2*KVH) * HS)
+  BackendBuffer<float> dffn_hidden;  // (N, 2F) or (N, F)
+  BackendBuffer<float> dffn_act;     // (N, F)
+  BackendBuffer<float> dprobabilities;  // (B, NH, T, T) naive attention only
+};
+
+}  // namespace utt

@@ -1,0 +1,326 @@
+#include "model/transformer.h"
+
+#include <algorithm>
+
+#include "backend/dropout_hash.h"
+#include "util/error.h"
+
+namespace utt {
+namespace {
+
+// Dropout sites within a layer; the embedding's uses layer -1.
+constexpr int64_t kSiteEmbedding = 0;
+constexpr int64_t kSiteAttention = 1;
+constexpr int64_t kSiteFeedForward = 2;
+
+}  // namespace
+
+Transformer::Transformer(const ModelConfig& config, Backend& backend, int64_t max_batch)
+    : config_(config),
+      backend_(backend),
+      layout_(config),
+      parameters_(backend, layout_.total()),
+      gradients_(backend, layout_.total()),
+      activations_(backend, config, max_batch) {
+  UTT_CHECK(config.d_model % config.num_heads == 0 && config.num_heads % config.num_kv_heads == 0,
+            "heads must divide d_model and kv heads must divide heads");
+  UTT_CHECK(!config.rope || config.head_dim() % 2 == 0, "RoPE needs an even head size");
+}
+
+void Transformer::set_parameters(const std::vector<float>& values) {
+  UTT_CHECK(static_cast<int64_t>(values.size()) == layout_.total(), "parameter count mismatch");
+  backend_.upload(parameters_.get(), values.data(), layout_.total());
+}
+
+std::vector<float> Transformer::get_parameters() const {
+  std::vector<float> values(static_cast<size_t>(layout_.total()));
+  backend_.download(values.data(), parameters_.get(), layout_.total());
+  return values;
+}
+
+std::vector<float> Transformer::get_gradients() const {
+  std::vector<float> values(static_cast<size_t>(layout_.total()));
+  backend_.download(values.data(), gradients_.get(), layout_.total());
+  return values;
+}
+
+void Transformer::zero_gradients() { backend_.fill(gradients_.get(), 0.0f, layout_.total()); }
+
+bool Transformer::dropout_active() const {
+  return last_options_.training && config_.dropout_rate > 0.0;
+}
+
+uint64_t Transformer::dropout_site(int64_t layer, int64_t site) const {
+  return dropout_key(last_options_.dropout_seed, last_options_.step, last_options_.micro_batch,
+                     layer, site);
+}
+
+void Transformer::norm_forward(NormSaved& saved, const float* x, int64_t weight, int64_t bias,
+                               int64_t N) {
+  const float eps = static_cast<float>(config_.norm_eps);
+  if (config_.rmsnorm) {
+    backend_.rmsnorm_forward(saved.out.get(), saved.rstd.get(), x, param(weight), N, config_.d_model, eps);
+  } else {
+    backend_.layernorm_forward(saved.out.get(), saved.mean.get(), saved.rstd.get(), x, param(weight),
+                               param(bias), N, config_.d_model, eps);
+  }
+}
+
+void Transformer::norm_backward(float* dx, const float* dout, const float* x, const NormSaved& saved,
+                                int64_t weight, int64_t bias, int64_t N) {
+  if (config_.rmsnorm) {
+    backend_.rmsnorm_backward(dx, grad(weight), dout, x, param(weight), saved.rstd.get(), N,
+                              config_.d_model);
+  } else {
+    backend_.layernorm_backward(dx, grad(weight), grad(bias), dout, x, param(weight),
+                                saved.mean.get(), saved.rstd.get(), N, config_.d_model);
+  }
+}
+
+void Transformer::linear_forward(float* y, const float* x, int64_t weight, int64_t bias, int64_t N,
+                                 int64_t IC, int64_t OC, Accumulate accumulate) {
+  backend_.matmul(y, x, param(weight), param(bias), N, OC, IC, Transpose::kNo, Transpose::kYes,
+                  accumulate);
+}
+
+void Transformer::linear_backward(float* dx, const float* dy, const float* x, int64_t weight,
+                                  int64_t bias, int64_t N, int64_t IC, int64_t OC,
+                                  Accumulate accumulate_dx) {
+  if (dx != nullptr) {
+    backend_.matmul(dx, dy, param(weight), nullptr, N, IC, OC, Transpose::kNo, Transpose::kNo,
+                    accumulate_dx);
+  }
+  backend_.matmul(grad(weight), dy, x, nullptr, OC, IC, N, Transpose::kYes, Transpose::kNo,
+                  Accumulate::kYes);
+  if (bias >= 0) backend_.bias_backward(grad(bias), dy, N, OC);
+}
+
+double Transformer::forward(const int32_t* tokens, int64_t rows, const ForwardOptions& options) {
+  const int64_t T = config_.seq_len;
+  UTT_CHECK(rows >= 1 && rows <= max_batch(), "batch of " + std::to_string(rows) +
+                                                  " rows exceeds the model's " + std::to_string(max_batch()));
+  // Split the (rows, T + 1) windows into inputs row[:-1] and targets row[1:].
+  std::vector<int32_t> inputs(static_cast<size_t>(rows * T)), targets(static_cast<size_t>(rows * T));
+  for (int64_t b = 0; b < rows; ++b) {
+    std::copy_n(tokens + b * (T + 1), T, inputs.begin() + b * T);
+    std::copy_n(tokens + b * (T + 1) + 1, T, targets.begin() + b * T);
+  }
+  return forward(inputs.data(), targets.data(), rows, options);
+}
+
+double Transformer::forward(const int32_t* inputs, const int32_t* targets, int64_t rows,
+                            const ForwardOptions& options) {
+  const int64_t T = config_.seq_len;
+  UTT_CHECK(rows >= 1 && rows <= max_batch(), "batch of " + std::to_string(rows) +
+                                                  " rows exceeds the model's " + std::to_string(max_batch()));
+  const int64_t N = rows * T;
+  int64_t target_count = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    UTT_CHECK(inputs[n] >= 0 && inputs[n] < config_.vocab_size, "token id out of range: " + std::to_string(inputs[n]));
+    UTT_CHECK(targets[n] < config_.vocab_size, "target id out of range: " + std::to_string(targets[n]));
+    if (targets[n] >= 0) ++target_count;
+  }
+  backend_.upload(activations_.inputs.get(), inputs, N);
+  backend_.upload(activations_.targets.get(), targets, N);
+
+  last_B_ = rows;
+  last_T_ = T;
+  last_options_ = options;
+  forward_layers(rows, T, options);
+
+  const double normalizer =
+      options.loss_normalizer > 0 ? options.loss_normalizer : static_cast<double>(std::max<int64_t>(target_count, 1));
+  backend_.cross_entropy_forward_backward(activations_.losses.get(), activations_.logits.get(),
+                                          activations_.targets.get(), N, config_.vocab_size,
+                                          static_cast<float>(normalizer), options.training);
+  gradient_ready_ = options.training;
+  return backend_.sum(activations_.losses.get(), N) / normalizer;
+}
+
+void Transformer::forward_layers(int64_t B, int64_t T, const ForwardOptions& options) {
+  const ModelConfig& c = config_;
+  const int64_t N = B * T;
+  const int64_t C = c.d_model;
+  const int64_t HS = c.head_dim();
+  const int64_t qkv_width = C + 2 * c.kv_dim();
+  const int64_t F = c.d_ff;
+  const int64_t hidden_width = c.swiglu ? 2 * F : F;
+  const bool dropout = options.training && c.dropout_rate > 0.0;
+  const float rate = static_cast<float>(c.dropout_rate);
+  Activations& a = activations_;
+
+  float* x0 = c.num_layers > 0 ? a.layers[0].input.get() : a.output.get();
+  backend_.embedding_forward(x0, a.inputs.get(), param(layout_.tok_embeddings()),
+                             param(layout_.pos_embeddings()), B, T, C);
+  if (dropout) backend_.dropout(x0, N * C, rate, dropout_site(-1, kSiteEmbedding));
+
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    LayerActivations& layer = a.layers[static_cast<size_t>(l)];
+    const LayerOffsets& w = layout_.layer(l);
+    float* next = l + 1 < c.num_layers ? a.layers[static_cast<size_t>(l + 1)].input.get() : a.output.get();
+
+    // Attention block.
+    norm_forward(layer.attention_norm, layer.input.get(), w.attention_norm_weight, w.attention_norm_bias, N);
+    linear_forward(layer.qkv.get(), layer.attention_norm.out.get(), w.qkv_weight, w.qkv_bias, N, C,
+                   qkv_width, Accumulate::kNo);
+    if (c.rope) {
+      backend_.rope_forward(layer.qkv.get(), a.rope_cos.get(), a.rope_sin.get(), B, T, c.num_heads, HS, qkv_width);
+      backend_.rope_forward(layer.qkv.get() + C, a.rope_cos.get(), a.rope_sin.get(), B, T, c.num_kv_heads,
+                            HS, qkv_width);
+    }
+    if (c.flash_attention) {
+      backend_.attention_forward(layer.attention.get(), layer.lse.get(), layer.qkv.get(), B, T,
+                                 c.num_heads, c.num_kv_heads, HS);
+    } else {
+      backend_.naive_attention_forward(layer.attention.get(), layer.probabilities.get(),
+                                       layer.qkv.get(), B, T, c.num_heads, c.num_kv_heads, HS);
+    }
+    // middle = input + dropout(attention wo^T + bo); without dropout the matmul adds in place.
+    backend_.copy(layer.middle.get(), layer.input.get(), N * C);
+    if (dropout) {
+      linear_forward(a.branch.get(), layer.attention.get(), w.wo_weight, w.wo_bias, N, C, C, Accumulate::kNo);
+      backend_.dropout(a.branch.get(), N * C, rate, dropout_site(l, kSiteAttention));
+      backend_.add_inplace(layer.middle.get(), a.branch.get(), N * C);
+    } else {
+      linear_forward(layer.middle.get(), layer.attention.get(), w.wo_weight, w.wo_bias, N, C, C,
+                     Accumulate::kYes);
+    }
+
+    // Feed-forward block.
+    norm_forward(layer.ffn_norm, layer.middle.get(), w.ffn_norm_weight, w.ffn_norm_bias, N);
+    linear_forward(layer.ffn_hidden.get(), layer.ffn_norm.out.get(), w.ffn_in_weight, w.ffn_in_bias, N, C,
+                   hidden_width, Accumulate::kNo);
+    if (c.swiglu) {
+      backend_.swiglu_forward(layer.ffn_act.get(), layer.ffn_hidden.get(), N, F);
+    } else {
+      backend_.activation_forward(layer.ffn_act.get(), layer.ffn_hidden.get(), N * F, c.activation);
+    }
+    backend_.copy(next, layer.middle.get(), N * C);
+    if (dropout) {
+      linear_forward(a.branch.get(), layer.ffn_act.get(), w.w_down_weight, w.w_down_bias, N, F, C,
+                     Accumulate::kNo);
+      backend_.dropout(a.branch.get(), N * C, rate, dropout_site(l, kSiteFeedForward));
+      backend_.add_inplace(next, a.branch.get(), N * C);
+    } else {
+      linear_forward(next, layer.ffn_act.get(), w.w_down_weight, w.w_down_bias, N, F, C, Accumulate::kYes);
+    }
+  }
+
+  norm_forward(a.final_norm, a.output.get(), layout_.norm_weight(), layout_.norm_bias(), N);
+  linear_forward(a.logits.get(), a.final_norm.out.get(), layout_.output_weight(), -1, N, C,
+                 c.vocab_size, Accumulate::kNo);
+}
+
+void Transformer::backward() {
+  UTT_CHECK(gradient_ready_, "backward() needs a training forward() just before it");
+  gradient_ready_ = false;
+  const ModelConfig& c = config_;
+  const int64_t B = last_B_;
+  const int64_t T = last_T_;
+  const int64_t N = B * T;
+  const int64_t C = c.d_model;
+  const int64_t HS = c.head_dim();
+  const int64_t qkv_width = C + 2 * c.kv_dim();
+  const int64_t F = c.d_ff;
+  const int64_t hidden_width = c.swiglu ? 2 * F : F;
+  const bool dropout = dropout_active();
+  const float rate = static_cast<float>(c.dropout_rate);
+  Activations& a = activations_;
+  float* dresidual = a.dresidual.get();
+
+  // LM head and final norm: dlogits already sit in the logits buffer.
+  linear_backward(a.dnorm.get(), a.logits.get(), a.final_norm.out.get(), layout_.output_weight(), -1, N,
+                  C, c.vocab_size, Accumulate::kNo);
+  backend_.fill(dresidual, 0.0f, N * C);
+  norm_backward(dresidual, a.dnorm.get(), a.output.get(), a.final_norm, layout_.norm_weight(),
+                layout_.norm_bias(), N);
+
+  // The gradient reaching a residual branch: dresidual itself, or its dropout-masked copy.
+  auto branch_gradient = [&](int64_t layer, int64_t site) -> const float* {
+    if (!dropout) return dresidual;
+    backend_.copy(a.dbranch.get(), dresidual, N * C);
+    backend_.dropout(a.dbranch.get(), N * C, rate, dropout_site(layer, site));
+    return a.dbranch.get();
+  };
+
+  for (int64_t l = c.num_layers - 1; l >= 0; --l) {
+    LayerActivations& layer = a.layers[static_cast<size_t>(l)];
+    const LayerOffsets& w = layout_.layer(l);
+
+    // Feed-forward block; dresidual is d(next).
+    const float* dffn_out = branch_gradient(l, kSiteFeedForward);
+    linear_backward(a.dffn_act.get(), dffn_out, layer.ffn_act.get(), w.w_down_weight, w.w_down_bias, N, F,
+                    C, Accumulate::kNo);
+    if (c.swiglu) {
+      backend_.swiglu_backward(a.dffn_hidden.get(), a.dffn_act.get(), layer.ffn_hidden.get(), N, F);
+    } else {
+      backend_.activation_backward(a.dffn_hidden.get(), a.dffn_act.get(), layer.ffn_hidden.get(), N * F,
+                                   c.activation);
+    }
+    linear_backward(a.dnorm.get(), a.dffn_hidden.get(), layer.ffn_norm.out.get(), w.ffn_in_weight,
+                    w.ffn_in_bias, N, C, hidden_width, Accumulate::kNo);
+    norm_backward(dresidual, a.dnorm.get(), layer.middle.get(), layer.ffn_norm, w.ffn_norm_weight,
+                  w.ffn_norm_bias, N);
+
+    // Attention block; dresidual is now d(middle).
+    const float* dattention_out = branch_gradient(l, kSiteAttention);
+    linear_backward(a.dattention.get(), dattention_out, layer.attention.get(), w.wo_weight, w.wo_bias, N,
+                    C, C, Accumulate::kNo);
+    if (c.flash_attention) {
+      backend_.attention_backward(a.dqkv.get(), a.dattention.get(), layer.qkv.get(), layer.attention.get(),
+                                  layer.lse.get(), B, T, c.num_heads, c.num_kv_heads, HS);
+    } else {
+      backend_.naive_attention_backward(a.dqkv.get(), a.dprobabilities.get(), a.dattention.get(),
+                                        layer.qkv.get(), layer.probabilities.get(), B, T, c.num_heads,
+                                        c.num_kv_heads, HS);
+    }
+    if (c.rope) {
+      backend_.rope_backward(a.dqkv.get(), a.rope_cos.get(), a.rope_sin.get(), B, T, c.num_heads, HS,
+                             qkv_width);
+      backend_.rope_backward(a.dqkv.get() + C, a.rope_cos.get(), a.rope_sin.get(), B, T, c.num_kv_heads,
+                             HS, qkv_width);
+    }
+    linear_backward(a.dnorm.get(), a.dqkv.get(), layer.attention_norm.out.get(), w.qkv_weight, w.qkv_bias,
+                    N, C, qkv_width, Accumulate::kNo);
+    norm_backward(dresidual, a.dnorm.get(), layer.input.get(), layer.attention_norm,
+                  w.attention_norm_weight, w.attention_norm_bias, N);
+  }
+
+  // Embeddings; dresidual is d(x0).
+  const float* dembedding = dresidual;
+  if (dropout) {
+    backend_.copy(a.dbranch.get(), dresidual, N * C);
+    backend_.dropout(a.dbranch.get(), N * C, rate, dropout_site(-1, kSiteEmbedding));
+    dembedding = a.dbranch.get();
+  }
+  backend_.embedding_backward(grad(layout_.tok_embeddings()), grad(layout_.pos_embeddings()), dembedding,
+                              a.inputs.get(), B, T, C);
+}
+
+std::vector<float> Transformer::last_logits(const int32_t* tokens, int64_t rows, int64_t length) {
+  const int64_t T = config_.seq_len;
+  UTT_CHECK(rows >= 1 && rows <= max_batch() && length >= 1 && length <= T,
+            "last_logits: rows or length out of range");
+  // Rows are padded to seq_len by repeating their last token: causal attention makes position
+  // length-1 independent of anything after it.
+  std::vector<int32_t> inputs(static_cast<size_t>(rows * T));
+  for (int64_t b = 0; b < rows; ++b) {
+    for (int64_t t = 0; t < T; ++t) {
+      const int32_t token = tokens[b * length + std::min(t, length - 1)];
+      UTT_CHECK(token >= 0 && token < config_.vocab_size, "token id out of range: " + std::to_string(token));
+      inputs[static_cast<size_t>(b * T + t)] = token;
+    }
+  }
+  backend_.upload(activations_.inputs.get(), inputs.data(), rows * T);
+  last_options_ = ForwardOptions{};
+  gradient_ready_ = false;
+  forward_layers(rows, T, last_options_);
+  std::vector<float> logits(static_cast<size_t>(rows * config_.vocab_size));
+  for (int64_t b = 0; b < rows; ++b) {
+    backend_.download(logits.data() + b * config_.vocab_size,
+                      activations_.logits.get() + (b * T + length - 1) * config_.vocab_size, config_.vocab_size);
+  }
+  return logits;
+}
+
+}  // namespace utt

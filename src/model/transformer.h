@@ -1,0 +1,102 @@
+// The decoder-only transformer, written once over the backend ops (backend/backend.h).
+//
+// Pre-norm blocks: x += attention(norm1(x)); x += ffn(norm2(x)); then the final norm and the LM
+// head. Parameters live in one contiguous buffer (ParameterLayout names its views), gradients in
+// a second of the same layout; activations are allocated once for up to `max_batch` rows of
+// seq_len tokens. Backward is hand-written, op by op, in reverse.
+//
+// A training step with gradient accumulation:
+//   model.zero_gradients();
+//   for each micro-batch: loss += model.forward(tokens, rows, {.training = true,
+//                                       .loss_normalizer = targets_in_the_whole_step, ...});
+//                         model.backward();
+//   then clip and step the optimizer on parameters()/gradients() (train/adamw.h).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "backend/backend.h"
+#include "config/model_config.h"
+#include "model/activations.h"
+#include "model/parameter_layout.h"
+
+namespace utt {
+
+struct ForwardOptions {
+  // Training: dropout on (when dropout_rate > 0) and the loss gradient written for backward().
+  bool training = false;
+  // The loss is sum(per-token losses) / loss_normalizer; 0 means this batch's number of targets
+  // (a plain mean). With gradient accumulation, pass the target count of the whole optimizer step.
+  double loss_normalizer = 0;
+  // Dropout masks are a pure function of (seed, step, micro_batch, layer, site).
+  uint64_t dropout_seed = 0;
+  int64_t step = 0;
+  int64_t micro_batch = 0;
+};
+
+class Transformer {
+ public:
+  Transformer(const ModelConfig& config, Backend& backend, int64_t max_batch);
+
+  const ModelConfig& config() const { return config_; }
+  const ParameterLayout& layout() const { return layout_; }
+  Backend& backend() const { return backend_; }
+  int64_t max_batch() const { return activations_.max_batch; }
+
+  float* parameters() const { return parameters_.get(); }
+  float* gradients() const { return gradients_.get(); }
+  int64_t parameter_count() const { return layout_.total(); }
+
+  // Host <-> backend copies of the whole parameter buffer (layout order).
+  void set_parameters(const std::vector<float>& values);
+  std::vector<float> get_parameters() const;
+  std::vector<float> get_gradients() const;
+  void initialize(uint64_t seed) { set_parameters(initial_parameters(config_, layout_, seed)); }
+
+  // tokens: host, `rows` rows of seq_len + 1 ids (inputs row[:-1], targets row[1:]; a negative
+  // target is ignored). Returns the loss (see ForwardOptions::loss_normalizer).
+  double forward(const int32_t* tokens, int64_t rows, const ForwardOptions& options);
+  // The same with inputs and targets given apart, each (rows, seq_len): for targets that are not
+  // the next input (masked positions set to -1).
+  double forward(const int32_t* inputs, const int32_t* targets, int64_t rows,
+                 const ForwardOptions& options);
+  // Accumulates d(loss)/d(parameters) into gradients(); needs a training forward just before.
+  void backward();
+  void zero_gradients();
+
+  // Logits of the last position of each of `rows` rows of `length` <= seq_len input tokens (no
+  // targets), downloaded to the host as (rows, V). For sampling; no dropout, no gradients.
+  std::vector<float> last_logits(const int32_t* tokens, int64_t rows, int64_t length);
+
+ private:
+  void forward_layers(int64_t B, int64_t T, const ForwardOptions& options);
+  void norm_forward(NormSaved& saved, const float* x, int64_t weight, int64_t bias, int64_t N);
+  void norm_backward(float* dx, const float* dout, const float* x, const NormSaved& saved,
+                     int64_t weight, int64_t bias, int64_t N);
+  // y (N, OC) = x (N, IC) W^T + b, with W at `weight` ([OC, IC]) and b at `bias` (or -1).
+  void linear_forward(float* y, const float* x, int64_t weight, int64_t bias, int64_t N,
+                      int64_t IC, int64_t OC, Accumulate accumulate);
+  // dx (N, IC) = dy W (overwrite, or += with kYes); dW += dy^T x; db += colsum(dy).
+  void linear_backward(float* dx, const float* dy, const float* x, int64_t weight, int64_t bias,
+                       int64_t N, int64_t IC, int64_t OC, Accumulate accumulate_dx);
+  float* param(int64_t offset) const { return offset < 0 ? nullptr : parameters_.get() + offset; }
+  float* grad(int64_t offset) const { return offset < 0 ? nullptr : gradients_.get() + offset; }
+  bool dropout_active() const;
+  uint64_t dropout_site(int64_t layer, int64_t site) const;
+
+  ModelConfig config_;
+  Backend& backend_;
+  ParameterLayout layout_;
+  BackendBuffer<float> parameters_;
+  BackendBuffer<float> gradients_;
+  Activations activations_;
+
+  // What the last forward ran on, for backward().
+  int64_t last_B_ = 0;
+  int64_t last_T_ = 0;
+  ForwardOptions last_options_;
+  bool gradient_ready_ = false;
+};
+
+}  // namespace utt

@@ -1,0 +1,29 @@
+// Model weights <-> safetensors, under the tensors' own names (model/parameter_layout.h).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.h"
+#include "model/parameter_layout.h"
+#include "model/transformer.h"
+
+namespace utt {
+
+// Views of a host copy of a layout-ordered buffer (parameters, gradients, optimizer moments),
+// one per tensor, ready for safetensors::write_file. `values` must outlive the views.
+std::vector<safetensors::TensorToWrite> tensor_views(const ParameterLayout& layout,
+                                                     const std::vector<float>& values);
+
+// A layout-ordered buffer from a file. Every tensor of the layout must be present with its exact
+// shape (F32, F16, BF16 or F64); a missing, misshapen or unexpected tensor is a UserError that
+// names it. `what` names the file's role in messages ("model weights", "optimizer state").
+std::vector<float> read_layout_buffer(const ParameterLayout& layout, const safetensors::File& file,
+                                      const std::string& what);
+
+void load_weights(Transformer& model, const std::string& path);
+void save_weights(const Transformer& model, const std::string& path,
+                  std::map<std::string, std::string> metadata = {});
+
+}  // namespace utt

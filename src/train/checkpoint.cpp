@@ -1,0 +1,177 @@
+#include "train/checkpoint.h"
+
+#include <cmath>
+
+#include "config/config_json.h"
+#include "io/safetensors.h"
+#include "io/staged_dir.h"
+#include "model/weights_io.h"
+#include "util/error.h"
+
+namespace utt {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kTrainerStateVersion = 1;
+
+template <class T>
+T field(const nlohmann::json& json, const char* name, const std::string& source) {
+  if (!json.contains(name)) {
+    throw UserError(source + " lacks '" + std::string(name) + "': the checkpoint is damaged or "
+                    "from an incompatible version of utt");
+  }
+  try {
+    return json.at(name).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw UserError(source + ": '" + std::string(name) + "' has the wrong type");
+  }
+}
+
+// Moments are stored under the parameter names with a prefix, so any safetensors reader shows
+// which tensor they belong to.
+std::vector<safetensors::TensorToWrite> prefixed_views(const ParameterLayout& layout,
+                                                       const std::vector<float>& values,
+                                                       const std::string& prefix) {
+  std::vector<safetensors::TensorToWrite> views = tensor_views(layout, values);
+  for (auto& view : views) view.name = prefix + view.name;
+  return views;
+}
+
+std::vector<float> read_prefixed(const ParameterLayout& layout, const safetensors::File& file,
+                                 const std::string& prefix, const std::string& source) {
+  std::vector<float> values(static_cast<size_t>(layout.total()));
+  for (const ParameterTensor& tensor : layout.tensors()) {
+    const std::string name = prefix + tensor.name;
+    const safetensors::TensorInfo& info = file.at(name);
+    if (info.element_count() != tensor.count) {
+      throw UserError(source + ": '" + name + "' has " + std::to_string(info.element_count()) +
+                      " values, expected " + std::to_string(tensor.count));
+    }
+    const std::vector<float> data = file.read_floats(name);
+    std::copy(data.begin(), data.end(), values.begin() + tensor.offset);
+  }
+  return values;
+}
+
+}  // namespace
+
+nlohmann::json TrainerState::to_json() const {
+  nlohmann::json json = {
+      {"format", "utt-trainer-state"},
+      {"version", kTrainerStateVersion},
+      {"step", step},
+      {"total_steps", total_steps},
+      {"epoch", epoch},
+      {"tokens_seen", tokens_seen},
+      {"elapsed_seconds", elapsed_seconds},
+      {"last_loss", std::isfinite(last_loss) ? nlohmann::json(last_loss) : nlohmann::json()},
+      {"best_val_loss", best_val_loss ? nlohmann::json(*best_val_loss) : nlohmann::json()},
+      {"loader_state", loader_state},
+      {"tokenizer_fingerprint", tokenizer_fingerprint},
+  };
+  return json;
+}
+
+TrainerState TrainerState::from_json(const nlohmann::json& json, const std::string& source) {
+  if (!json.is_object() || json.value("format", "") != "utt-trainer-state") {
+    throw UserError(source + " is not a utt trainer state");
+  }
+  const int version = field<int>(json, "version", source);
+  if (version != kTrainerStateVersion) {
+    throw UserError(source + " has version " + std::to_string(version) + "; this utt reads version " +
+                    std::to_string(kTrainerStateVersion) + ": resume with the utt that wrote it");
+  }
+  TrainerState state;
+  state.step = field<int64_t>(json, "step", source);
+  state.total_steps = field<int64_t>(json, "total_steps", source);
+  state.epoch = field<int64_t>(json, "epoch", source);
+  state.tokens_seen = field<int64_t>(json, "tokens_seen", source);
+  state.elapsed_seconds = field<double>(json, "elapsed_seconds", source);
+  if (json.contains("last_loss") && json["last_loss"].is_number()) state.last_loss = json["last_loss"];
+  if (json.contains("best_val_loss") && json["best_val_loss"].is_number()) {
+    state.best_val_loss = json["best_val_loss"].get<double>();
+  }
+  state.loader_state = field<std::string>(json, "loader_state", source);
+  state.tokenizer_fingerprint = field<std::string>(json, "tokenizer_fingerprint", source);
+  return state;
+}
+
+void save_checkpoint(const fs::path& dir, const Transformer& model, const AdamW& optimizer,
+                     const TrainerState& state, const std::string& tokenizer_json) {
+  StagedDirectory staged(dir);
+  const ParameterLayout& layout = model.layout();
+  const std::vector<float> weights = model.get_parameters();
+  const std::vector<uint8_t> model_bytes = safetensors::serialize(
+      tensor_views(layout, weights), {{"format", "pt"}, {"step", std::to_string(state.step)}});
+  staged.write_file("model.safetensors",
+                    std::string_view(reinterpret_cast<const char*>(model_bytes.data()), model_bytes.size()));
+
+  const std::vector<float> m = optimizer.first_moment();
+  const std::vector<float> v = optimizer.second_moment();
+  std::vector<safetensors::TensorToWrite> moments = prefixed_views(layout, m, "exp_avg.");
+  for (auto& view : prefixed_views(layout, v, "exp_avg_sq.")) moments.push_back(view);
+  const std::vector<uint8_t> optimizer_bytes = safetensors::serialize(
+      moments, {{"format", "utt-adamw"}, {"steps_taken", std::to_string(optimizer.steps_taken())}});
+  staged.write_file("optimizer.safetensors",
+                    std::string_view(reinterpret_cast<const char*>(optimizer_bytes.data()),
+                                     optimizer_bytes.size()));
+
+  staged.write_file("trainer_state.json", state.to_json().dump(2) + "\n");
+  staged.write_file("model_config.json", model_config_to_json(model.config()).dump(2) + "\n");
+  staged.write_file("tokenizer.json", tokenizer_json);
+  staged.commit();
+}
+
+int64_t checkpoint_step(const fs::path& dir) {
+  try {
+    const nlohmann::json json = nlohmann::json::parse(read_file(dir / "trainer_state.json", "trainer state"));
+    return json.value("step", int64_t{-1});
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+ModelConfig read_checkpoint_model_config(const fs::path& dir) {
+  const fs::path path = dir / "model_config.json";
+  const std::string text = read_file(path, "checkpoint model configuration");
+  try {
+    return model_config_from_json(nlohmann::json::parse(text), path.string());
+  } catch (const nlohmann::json::parse_error& error) {
+    throw UserError(path.string() + " is not valid JSON: " + error.what());
+  }
+}
+
+TrainerState load_checkpoint(const fs::path& dir, Transformer& model, AdamW& optimizer,
+                             const std::string& tokenizer_fingerprint) {
+  const ModelConfig stored = read_checkpoint_model_config(dir);
+  const std::string differences = model_config_differences(stored, model.config());
+  if (!differences.empty()) {
+    throw UserError("cannot resume from " + dir.string() + ": its model differs from this run's (" +
+                    differences + "); use the flags the checkpoint was trained with");
+  }
+  const fs::path state_path = dir / "trainer_state.json";
+  nlohmann::json state_json;
+  try {
+    state_json = nlohmann::json::parse(read_file(state_path, "trainer state"));
+  } catch (const nlohmann::json::parse_error& error) {
+    throw UserError(state_path.string() + " is not valid JSON: " + error.what());
+  }
+  TrainerState state = TrainerState::from_json(state_json, state_path.string());
+  if (state.tokenizer_fingerprint != tokenizer_fingerprint) {
+    throw UserError("cannot resume from " + dir.string() + ": it was trained with another tokenizer (" +
+                    state.tokenizer_fingerprint + ", this run has " + tokenizer_fingerprint +
+                    "); resume with the tokenizer.json of that run (--tokenizer-path " +
+                    (dir / "tokenizer.json").string() + ")");
+  }
+  load_weights(model, (dir / "model.safetensors").string());
+  const fs::path optimizer_path = dir / "optimizer.safetensors";
+  const safetensors::File file = safetensors::File::read(optimizer_path.string());
+  const ParameterLayout& layout = model.layout();
+  std::vector<float> m = read_prefixed(layout, file, "exp_avg.", optimizer_path.string());
+  std::vector<float> v = read_prefixed(layout, file, "exp_avg_sq.", optimizer_path.string());
+  optimizer.restore(m, v, state.step);
+  return state;
+}
+
+}  // namespace utt

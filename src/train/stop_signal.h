@@ -1,0 +1,16 @@
+// SIGINT / SIGTERM during training: the first one asks the trainer to finish the current step,
+// save a checkpoint and exit with the command that resumes; a second SIGINT stops at once.
+#pragma once
+
+namespace utt {
+
+// Installs the handlers (idempotent). Call once before the training loop.
+void install_stop_handlers();
+
+// True once SIGINT or SIGTERM arrived.
+bool stop_requested();
+
+// The signal's name ("SIGINT", "SIGTERM"), or "" when none arrived.
+const char* stop_signal_name();
+
+}  // namespace utt

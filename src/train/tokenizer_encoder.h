@@ -1,0 +1,26 @@
+// The BPE tokenizer seen through the data stage's TokenEncoder seam.
+#pragma once
+
+#include "data/token_encoder.h"
+#include "tokenizer/tokenizer.h"
+
+namespace utt {
+
+class TokenizerEncoder final : public TokenEncoder {
+ public:
+  explicit TokenizerEncoder(const Tokenizer& tokenizer)
+      : tokenizer_(tokenizer), eos_(tokenizer.eos_id()), fingerprint_(tokenizer.fingerprint()) {}
+  void encode(std::string_view text, std::vector<uint32_t>& out) const override {
+    tokenizer_.encode(text, out);
+  }
+  uint32_t eos_id() const override { return eos_; }
+  uint32_t vocab_size() const override { return tokenizer_.vocab_size(); }
+  std::string fingerprint() const override { return fingerprint_; }
+
+ private:
+  const Tokenizer& tokenizer_;
+  uint32_t eos_;
+  std::string fingerprint_;
+};
+
+}  // namespace utt

@@ -1,0 +1,233 @@
+#include "train/trainer.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "obs/console_log.h"
+#include "train/checkpoint_dirs.h"
+#include "train/lr_schedule.h"
+#include "train/stop_signal.h"
+#include "util/error.h"
+
+namespace utt {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void to_model_tokens(const std::vector<uint32_t>& raw, std::vector<int32_t>& out) {
+  out.resize(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) out[i] = static_cast<int32_t>(raw[i]);
+}
+
+// Progress on a terminal: one line redrawn in place on stderr, at most a few times a second.
+class ProgressLine {
+ public:
+  ProgressLine() : enabled_(::isatty(STDERR_FILENO) == 1) {}
+  void draw(int64_t step, int64_t total, double loss, double eta_seconds) {
+    if (!enabled_) return;
+    const auto now = Clock::now();
+    if (now - last_ < std::chrono::milliseconds(200) && step != total) return;
+    last_ = now;
+    std::fprintf(stderr, "\r\033[K%s", format_progress_bar(step, total, loss, eta_seconds, 24).c_str());
+    std::fflush(stderr);
+    visible_ = true;
+  }
+  void clear() {
+    if (!visible_) return;
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+    visible_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool visible_ = false;
+  Clock::time_point last_{};
+};
+
+}  // namespace
+
+double evaluate(Transformer& model, const std::vector<std::vector<int32_t>>& batches,
+                int64_t batch_size) {
+  if (batches.empty()) return std::nan("");
+  double total = 0;
+  for (const std::vector<int32_t>& batch : batches) {
+    ForwardOptions options;
+    options.training = false;
+    total += model.forward(batch.data(), batch_size, options);
+  }
+  return total / static_cast<double>(batches.size());
+}
+
+Trainer::Trainer(Transformer& model, AdamW& optimizer, BatchSource& train,
+                 const std::vector<std::vector<int32_t>>* validation_batches, MetricsLog& metrics,
+                 TrainerOptions options)
+    : model_(model),
+      optimizer_(optimizer),
+      train_(train),
+      validation_(validation_batches && !validation_batches->empty() ? validation_batches : nullptr),
+      metrics_(metrics),
+      options_(std::move(options)) {}
+
+double Trainer::train_step(TrainerState& state) {
+  const int64_t B = options_.batch_size;
+  const int64_t T = model_.config().seq_len;
+  const double targets_in_step = static_cast<double>(options_.accumulation * B * T);
+  model_.zero_gradients();
+  double loss = 0;
+  for (int64_t micro = 0; micro < options_.accumulation; ++micro) {
+    if (!train_.next_batch(raw_batch_)) {
+      data_exhausted_ = true;
+      return std::nan("");
+    }
+    to_model_tokens(raw_batch_, batch_);
+    ForwardOptions forward;
+    forward.training = true;
+    forward.loss_normalizer = targets_in_step;  // the step's loss is the mean over all its targets
+    forward.dropout_seed = options_.seed;
+    forward.step = state.step;
+    forward.micro_batch = micro;
+    loss += model_.forward(batch_.data(), B, forward);
+    model_.backward();
+  }
+  const GradientNorm norm =
+      clip_grad_norm(model_.backend(), model_.gradients(), model_.parameter_count(), options_.grad_clip);
+  last_grad_norm_ = norm.norm;
+  if (!std::isfinite(loss) || !std::isfinite(norm.norm)) {
+    std::string where = last_good_checkpoint_.empty()
+                            ? std::string("no checkpoint was saved yet")
+                            : "the last good checkpoint is " + last_good_checkpoint_.string();
+    throw UserError(fmt::format("the loss became {} at step {} ({}); lower --learning-rate or "
+                                "raise --warmup-steps, and resume with --resume-from",
+                                std::isfinite(loss) ? "finite but the gradient norm " + std::to_string(norm.norm)
+                                                    : std::to_string(loss),
+                                state.step + 1, where));
+  }
+  const LrSchedule schedule{options_.learning_rate, options_.warmup_steps, state.total_steps, 0.1};
+  optimizer_.step(model_.parameters(), model_.gradients(), learning_rate_at(schedule, state.step),
+                  norm.scale);
+  state.step += 1;
+  state.tokens_seen += static_cast<int64_t>(targets_in_step);
+  state.last_loss = loss;
+  state.epoch = train_.epoch();
+  state.loader_state = train_.state();
+  return loss;
+}
+
+std::filesystem::path Trainer::save(const std::string& name, const TrainerState& state) {
+  const std::filesystem::path dir = options_.output_dir / name;
+  try {
+    save_checkpoint(dir, model_, optimizer_, state, options_.tokenizer_json);
+  } catch (const UserError& error) {
+    throw UserError(std::string(error.what()) + " — checkpoint " + dir.string() +
+                    " was not saved; the previous checkpoints are intact" +
+                    (last_good_checkpoint_.empty() ? std::string()
+                                                   : " (latest: " + last_good_checkpoint_.string() + ")"));
+  }
+  last_good_checkpoint_ = dir;
+  return dir;
+}
+
+void Trainer::validate(TrainerState& state, TrainingResult& result) {
+  const double loss = evaluate(model_, *validation_, options_.batch_size);
+  result.final_val_loss = loss;
+  const bool best = std::isfinite(loss) && (!state.best_val_loss || loss < *state.best_val_loss);
+  std::string best_dir;
+  if (best) {
+    state.best_val_loss = loss;
+    best_dir = (options_.output_dir / "best_checkpoint").string();
+  }
+  fmt::print("\n{}\n", format_validation_block(loss, static_cast<int64_t>(validation_->size()), best_dir));
+  std::fflush(stdout);
+  metrics_.write({{"step", state.step}, {"val_loss", loss}, {"val_perplexity", std::exp(std::min(loss, 700.0))},
+                  {"val_batches", validation_->size()}});
+  if (best) save("best_checkpoint", state);
+}
+
+TrainingResult Trainer::run(TrainerState state) {
+  install_stop_handlers();
+  TrainingResult result;
+  ProgressLine progress;
+  const auto session_start = Clock::now();
+  const double elapsed_before = state.elapsed_seconds;
+  auto interval_start = Clock::now();
+  double interval_loss = 0;
+  int64_t interval_steps = 0;
+  const int64_t tokens_per_step = options_.accumulation * options_.batch_size * model_.config().seq_len;
+
+  while (state.step < state.total_steps) {
+    const double loss = train_step(state);
+    if (data_exhausted_) {
+      result.outcome = TrainingOutcome::kDataExhausted;
+      break;
+    }
+    result.session_tokens += tokens_per_step;
+    interval_loss += loss;
+    ++interval_steps;
+    state.elapsed_seconds = elapsed_before + seconds_since(session_start);
+    const bool last = state.step == state.total_steps;
+
+    const double per_step = seconds_since(session_start) / static_cast<double>(result.session_tokens / tokens_per_step);
+    progress.draw(state.step, state.total_steps, loss, per_step * static_cast<double>(state.total_steps - state.step));
+
+    if (state.step % options_.log_every == 0 || last) {
+      const double interval_seconds = seconds_since(interval_start);
+      StepLogLine line;
+      line.step = state.step;
+      line.loss = interval_loss / static_cast<double>(interval_steps);
+      line.tokens_per_second = static_cast<double>(interval_steps * tokens_per_step) / interval_seconds;
+      line.elapsed_seconds = state.elapsed_seconds;
+      const LrSchedule schedule{options_.learning_rate, options_.warmup_steps, state.total_steps, 0.1};
+      line.learning_rate = learning_rate_at(schedule, state.step - 1);
+      line.grad_norm = last_grad_norm_;
+      progress.clear();
+      fmt::print("{}\n", format_step_line(line));
+      std::fflush(stdout);
+      metrics_.write({{"step", line.step}, {"loss", line.loss}, {"lr", line.learning_rate},
+                      {"grad_norm", line.grad_norm}, {"tokens_per_sec", line.tokens_per_second},
+                      {"tokens", state.tokens_seen}, {"epoch", state.epoch},
+                      {"elapsed_seconds", line.elapsed_seconds}});
+      interval_start = Clock::now();
+      interval_loss = 0;
+      interval_steps = 0;
+    }
+    if (validation_ && (state.step % options_.eval_every == 0 || last)) {
+      progress.clear();
+      validate(state, result);
+    }
+    if (state.step % options_.save_every == 0 && !last) {
+      result.last_checkpoint = save(step_checkpoint_name(state.step), state);
+      prune_step_checkpoints(options_.output_dir, options_.keep_last);
+    }
+    if (stop_requested() && !last) {
+      progress.clear();
+      if (result.last_checkpoint != options_.output_dir / step_checkpoint_name(state.step)) {
+        result.last_checkpoint = save(step_checkpoint_name(state.step), state);
+      }
+      fmt::print("\nStopped by {} after step {}; saved {}\nResume with:\n  {} --resume-from {}\n",
+                 stop_signal_name(), state.step, result.last_checkpoint.string(),
+                 options_.resume_command, result.last_checkpoint.string());
+      std::fflush(stdout);
+      result.outcome = TrainingOutcome::kInterrupted;
+      break;
+    }
+  }
+  progress.clear();
+  if (result.outcome != TrainingOutcome::kInterrupted) {
+    result.last_checkpoint = save("final_checkpoint", state);
+  }
+  result.session_seconds = seconds_since(session_start);
+  result.state = state;
+  return result;
+}
+
+}  // namespace utt

@@ -1,0 +1,81 @@
+// The training loop: micro-batches with gradient accumulation, clipping, AdamW on the
+// warmup-cosine schedule, logs in the guide's format, validation, checkpoints, and a clean stop
+// on SIGINT/SIGTERM or a non-finite loss.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/transformer.h"
+#include "obs/metrics_log.h"
+#include "train/adamw.h"
+#include "train/batch_source.h"
+#include "train/checkpoint.h"
+
+namespace utt {
+
+struct TrainerOptions {
+  int64_t batch_size = 1;
+  int64_t accumulation = 1;
+  double learning_rate = 5e-4;
+  int64_t warmup_steps = 0;
+  double grad_clip = 1.0;
+  int64_t log_every = 10;
+  int64_t save_every = 1000;
+  int64_t eval_every = 500;
+  int64_t keep_last = 0;
+  uint64_t seed = 0;
+  std::filesystem::path output_dir;
+  std::string tokenizer_json;         // copied into every checkpoint
+  std::string resume_command;         // the command that continues this run (printed on a stop)
+};
+
+enum class TrainingOutcome { kCompleted, kInterrupted, kDataExhausted };
+
+struct TrainingResult {
+  TrainingOutcome outcome = TrainingOutcome::kCompleted;
+  TrainerState state;
+  std::optional<double> final_val_loss;
+  double session_seconds = 0;  // wall time of this process's part of the run
+  int64_t session_tokens = 0;
+  std::filesystem::path last_checkpoint;
+};
+
+// Mean loss over `batches` (each B rows of T + 1 ids), dropout off.
+double evaluate(Transformer& model, const std::vector<std::vector<int32_t>>& batches,
+                int64_t batch_size);
+
+class Trainer {
+ public:
+  Trainer(Transformer& model, AdamW& optimizer, BatchSource& train,
+          const std::vector<std::vector<int32_t>>* validation_batches, MetricsLog& metrics,
+          TrainerOptions options);
+
+  // Runs from `state` (a fresh state or one loaded from a checkpoint) to state.total_steps.
+  // Throws UserError when the loss becomes NaN/Inf (naming the step and the last good
+  // checkpoint) or a checkpoint cannot be written.
+  TrainingResult run(TrainerState state);
+
+ private:
+  double train_step(TrainerState& state);
+  void validate(TrainerState& state, TrainingResult& result);
+  std::filesystem::path save(const std::string& name, const TrainerState& state);
+
+  Transformer& model_;
+  AdamW& optimizer_;
+  BatchSource& train_;
+  const std::vector<std::vector<int32_t>>* validation_;
+  MetricsLog& metrics_;
+  TrainerOptions options_;
+  std::vector<uint32_t> raw_batch_;
+  std::vector<int32_t> batch_;
+  double last_grad_norm_ = 0;
+  std::filesystem::path last_good_checkpoint_;
+  bool data_exhausted_ = false;
+};
+
+}  // namespace utt

@@ -1,0 +1,291 @@
+#include "train/training_run.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <optional>
+
+#include "backend/cpu/cpu_backend.h"
+#include "config/config_json.h"
+#include "config/sizing.h"
+#include "data/dataset_files.h"
+#include "data/streaming_loader.h"
+#include "data/token_pipeline.h"
+#include "data/window_packer.h"
+#include "io/staged_dir.h"
+#include "model/transformer.h"
+#include "obs/console_log.h"
+#include "obs/metrics_log.h"
+#include "train/checkpoint.h"
+#include "train/checkpoint_dirs.h"
+#include "train/stop_signal.h"
+#include "train/tokenizer_encoder.h"
+#include "train/tokenizer_setup.h"
+#include "train/trainer.h"
+#include "util/error.h"
+#include "util/text.h"
+
+namespace utt {
+namespace fs = std::filesystem;
+
+namespace {
+
+class StreamingBatches final : public BatchSource {
+ public:
+  StreamingBatches(LoaderConfig config, const TokenEncoder& encoder, std::optional<LoaderState> resume)
+      : loader_(std::move(config), encoder, std::move(resume)) {}
+  bool next_batch(std::vector<uint32_t>& tokens) override { return loader_.next_batch(tokens); }
+  std::string state() const override { return loader_.state().to_json(); }
+  int64_t epoch() const override { return loader_.epoch(); }
+
+ private:
+  StreamingLoader loader_;
+};
+
+struct DataPlan {
+  std::vector<std::string> train_files;
+  std::vector<std::string> val_files;  // empty: validation comes from the held-out share, if any
+};
+
+DataPlan plan_data(const TrainConfig& c) {
+  DataPlan plan;
+  plan.train_files = resolve_dataset_split(c.dataset_id, c.dataset_config, c.split);
+  if (c.val_split) plan.val_files = resolve_dataset_split(c.dataset_id, c.dataset_config, *c.val_split);
+  return plan;
+}
+
+DocumentSelection train_selection(const TrainConfig& c) {
+  DocumentSelection selection;
+  if (!c.val_split && c.val_fraction > 0) {
+    selection.hold_out = HoldOut::keep_train;
+    selection.val_fraction = c.val_fraction;
+    selection.seed = static_cast<uint64_t>(c.seed);
+  }
+  selection.max_documents = c.max_train_examples;
+  return selection;
+}
+
+DocumentSelection validation_selection(const TrainConfig& c) {
+  DocumentSelection selection;
+  if (!c.val_split) {
+    selection.hold_out = HoldOut::keep_validation;
+    selection.val_fraction = c.val_fraction;
+    selection.seed = static_cast<uint64_t>(c.seed);
+  }
+  selection.max_documents = c.max_val_examples;
+  return selection;
+}
+
+LoaderConfig loader_config(const TrainConfig& c, const ModelConfig& m, std::vector<std::string> files,
+                           DocumentSelection selection, bool shuffle, int64_t epochs) {
+  LoaderConfig config;
+  config.files = std::move(files);
+  config.text_column = c.text_column;
+  config.selection = selection;
+  config.batch_size = c.batch_size;
+  config.seq_len = m.seq_len;
+  config.stride = c.stride.value_or(m.seq_len);
+  config.shuffle_buffer_size = shuffle ? static_cast<size_t>(c.shuffle_buffer_size) : 0;
+  config.seed = static_cast<uint64_t>(c.seed);
+  config.epochs = epochs;
+  config.worker_threads = std::max(1, static_cast<int>(c.threads > 0 ? c.threads : 2));
+  return config;
+}
+
+// Tokens in one epoch of the training stream (end-of-text separators included): one pass of
+// tokenization, so the schedule is known before step 1 and ends where the data ends.
+int64_t count_epoch_tokens(const TrainConfig& c, const std::vector<std::string>& files,
+                           const TokenEncoder& encoder) {
+  TokenPipelineConfig config;
+  config.files = files;
+  config.text_column = c.text_column;
+  config.selection = train_selection(c);
+  config.worker_threads = std::max(1, static_cast<int>(c.threads > 0 ? c.threads : 2));
+  TokenPipeline pipeline(config, encoder);
+  std::vector<uint32_t> tokens;
+  int64_t total = 0;
+  int64_t documents = 0;
+  while (pipeline.next(tokens)) {
+    total += static_cast<int64_t>(tokens.size()) + 1;
+    ++documents;
+  }
+  if (documents == 0) {
+    throw UserError("the training split of " + c.dataset_id + " has no documents with text in column '" +
+                    c.text_column + "': check --dataset-id, --split and --text-column");
+  }
+  return total;
+}
+
+std::vector<std::vector<int32_t>> validation_batches(const TrainConfig& c, const ModelConfig& m,
+                                                     const DataPlan& data, const TokenEncoder& encoder) {
+  std::vector<std::vector<int32_t>> batches;
+  const bool held_out = !c.val_split && c.val_fraction > 0;
+  if (data.val_files.empty() && !held_out) return batches;
+  const std::vector<std::string>& files = data.val_files.empty() ? data.train_files : data.val_files;
+  StreamingLoader loader(loader_config(c, m, files, validation_selection(c), false, 1), encoder);
+  std::vector<uint32_t> raw;
+  while (static_cast<int64_t>(batches.size()) < c.eval_batches && loader.next_batch(raw)) {
+    batches.emplace_back(raw.begin(), raw.end());
+  }
+  if (batches.empty()) {
+    fmt::print("Validation: skipped: the validation data holds less than one batch of {} x {} tokens\n",
+               c.batch_size, m.seq_len + 1);
+  }
+  return batches;
+}
+
+void write_summary(const TrainingRunInputs& in, const ModelConfig& model, const TrainingResult& result,
+                   const fs::path& output_dir) {
+  const ParameterCount count = count_parameters(model);
+  nlohmann::json summary = {
+      {"status", result.outcome == TrainingOutcome::kInterrupted ? "interrupted" : "completed"},
+      {"final_loss", result.state.last_loss},
+      {"best_val_loss", result.state.best_val_loss ? nlohmann::json(*result.state.best_val_loss) : nlohmann::json()},
+      {"final_val_loss", result.final_val_loss ? nlohmann::json(*result.final_val_loss) : nlohmann::json()},
+      {"steps", result.state.step},
+      {"total_steps", result.state.total_steps},
+      {"epochs_completed", result.state.epoch},
+      {"tokens", result.state.tokens_seen},
+      {"wall_time_seconds", result.state.elapsed_seconds},
+      {"tokens_per_second", result.session_seconds > 0 ? result.session_tokens / result.session_seconds : 0.0},
+      {"parameters", count.total},
+      {"non_embedding_parameters", count.non_embedding},
+      {"last_checkpoint", result.last_checkpoint.string()},
+      {"model", model_config_to_json(model)},
+      {"configuration", in.configuration},
+  };
+  write_file_atomic(output_dir / "training_summary.json", summary.dump(2) + "\n");
+}
+
+}  // namespace
+
+int run_training(const TrainingRunInputs& in) {
+  const TrainConfig& c = in.config;
+  const fs::path output_dir = c.output_dir;
+  fmt::print("{}\n", in.device_banner);
+
+  const DataPlan data = plan_data(c);
+  fmt::print("Dataset: {} ({} training file{}{})\n", c.dataset_id, data.train_files.size(),
+             data.train_files.size() == 1 ? "" : "s",
+             data.val_files.empty() ? "" : fmt::format(", {} validation", data.val_files.size()));
+
+  fs::create_directories(output_dir);
+  const Tokenizer tokenizer = prepare_tokenizer(c, in.model, data.train_files);
+  const TokenizerEncoder encoder(tokenizer);
+
+  // The model's vocabulary is the tokenizer's; a parameter budget is re-solved for it.
+  ModelConfig model_config = in.model;
+  model_config.vocab_size = tokenizer.vocab_size();
+  if (c.target_params && model_config.vocab_size != in.model.vocab_size) {
+    ModelConfig base = model_config;
+    if (!c.was_set("num-kv-heads")) base.num_kv_heads = 0;
+    model_config = size_for_target_params(*c.target_params, c.prefer_depth, base);
+  }
+  write_file_atomic(output_dir / "model_config.json", model_config_to_json(model_config).dump(2) + "\n");
+  const ParameterCount count = count_parameters(model_config);
+  fmt::print("Model: {} layers, d_model {}, {} heads, d_ff {}, vocab {} ({})\nParameters: {}\n",
+             model_config.num_layers, model_config.d_model, model_config.num_heads, model_config.d_ff,
+             with_thousands(model_config.vocab_size), describe_architecture(model_config),
+             with_thousands(count.total));
+
+  const auto count_start = std::chrono::steady_clock::now();
+  const int64_t epoch_tokens = count_epoch_tokens(c, data.train_files, encoder);
+  const int64_t stride = c.stride.value_or(model_config.seq_len);
+  const int64_t data_steps = count_optimizer_steps(epoch_tokens, c.batch_size, model_config.seq_len,
+                                                   stride, c.gradient_accumulation_steps, c.epochs);
+  if (data_steps <= 0) {
+    throw UserError(fmt::format("the training data ({} tokens per epoch) does not fill one optimizer step of "
+                                "{} x {} x {} tokens: lower --batch-size, --seq-len or "
+                                "--gradient-accumulation-steps, or use more data",
+                                with_thousands(epoch_tokens), c.batch_size, c.gradient_accumulation_steps,
+                                model_config.seq_len + 1));
+  }
+  const int64_t total_steps = c.max_steps ? std::min(*c.max_steps, data_steps) : data_steps;
+  fmt::print("Training data: {} tokens per epoch (counted in {:.1f}s); {} optimizer steps{}\n",
+             with_thousands(epoch_tokens),
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - count_start).count(),
+             with_thousands(total_steps),
+             c.max_steps && *c.max_steps < data_steps
+                 ? fmt::format(" (--max-steps; {} epochs would take {})", c.epochs, with_thousands(data_steps))
+                 : fmt::format(" ({} epochs)", c.epochs));
+
+  const std::vector<std::vector<int32_t>> val_batches = validation_batches(c, model_config, data, encoder);
+  if (!val_batches.empty()) {
+    fmt::print("Validation: {} batches every {} steps\n", val_batches.size(), c.eval_every);
+  }
+
+  CpuBackendOptions backend_options;
+  backend_options.threads = static_cast<int>(c.threads);
+  const std::unique_ptr<Backend> backend = make_cpu_backend(backend_options);
+  Transformer model(model_config, *backend, c.batch_size);
+  AdamWSettings settings;
+  settings.weight_decay = c.weight_decay;
+  AdamW optimizer(*backend, model.layout().optimizer_segments(), model.parameter_count(), settings);
+
+  TrainerState state;
+  std::optional<LoaderState> loader_resume;
+  if (c.resume_from) {
+    const fs::path from = resolve_resume_path(*c.resume_from, output_dir, checkpoint_step);
+    state = load_checkpoint(from, model, optimizer, tokenizer.fingerprint());
+    if (state.total_steps != total_steps) {
+      throw UserError(fmt::format("cannot resume from {}: its run has {} steps, this one {} (the data, "
+                                  "--epochs, --max-steps, --batch-size or --gradient-accumulation-steps "
+                                  "changed); resume with the same data and flags",
+                                  from.string(), state.total_steps, total_steps));
+    }
+    loader_resume = LoaderState::from_json(state.loader_state);
+    fmt::print("Resuming from {} at step {} of {}\n", from.string(), state.step, total_steps);
+  } else {
+    model.initialize(static_cast<uint64_t>(c.seed));
+    state.total_steps = total_steps;
+    state.tokenizer_fingerprint = tokenizer.fingerprint();
+  }
+
+  StreamingBatches train_batches(
+      loader_config(c, model_config, data.train_files, train_selection(c), true, c.epochs), encoder,
+      loader_resume);
+  MetricsLog metrics(output_dir / "metrics.jsonl");
+  TrainerOptions options;
+  options.batch_size = c.batch_size;
+  options.accumulation = c.gradient_accumulation_steps;
+  options.learning_rate = c.learning_rate;
+  options.warmup_steps = c.warmup_steps;
+  options.grad_clip = c.grad_clip;
+  options.log_every = c.log_every;
+  options.save_every = c.save_every;
+  options.eval_every = c.eval_every;
+  options.keep_last = c.keep_last;
+  options.seed = static_cast<uint64_t>(c.seed);
+  options.output_dir = output_dir;
+  options.tokenizer_json = tokenizer.to_json();
+  options.resume_command = in.resume_command;
+  fmt::print("\n");
+  std::fflush(stdout);
+
+  Trainer trainer(model, optimizer, train_batches, &val_batches, metrics, options);
+  const TrainingResult result = trainer.run(state);
+  write_summary(in, model_config, result, output_dir);
+
+  fmt::print("\nTraining {} after {} steps ({} tokens) in {}; {} tokens/s\n",
+             result.outcome == TrainingOutcome::kInterrupted ? "stopped" : "finished",
+             with_thousands(result.state.step), with_thousands(result.state.tokens_seen),
+             format_duration(result.state.elapsed_seconds),
+             with_thousands(static_cast<int64_t>(result.session_seconds > 0
+                                                     ? result.session_tokens / result.session_seconds
+                                                     : 0)));
+  if (result.outcome == TrainingOutcome::kDataExhausted) {
+    fmt::print("The training data ended before step {}: the schedule was computed for more data\n",
+               total_steps);
+  }
+  fmt::print("Outputs: {}/ (tokenizer.json, model_config.json, training_summary.json, metrics.jsonl, "
+             "final_checkpoint/{})\n",
+             output_dir.string(), result.state.best_val_loss ? ", best_checkpoint/" : "");
+  if (result.outcome == TrainingOutcome::kInterrupted) {
+    return std::string(stop_signal_name()) == "SIGTERM" ? 128 + SIGTERM : 128 + SIGINT;
+  }
+  return 0;
+}
+
+}  // namespace utt

@@ -1,0 +1,24 @@
+// A whole `utt train` run, stage by stage: dataset files, tokenizer, model size, data loaders,
+// model and optimizer (fresh or from a checkpoint), the training loop, training_summary.json.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "config/train_config.h"
+
+namespace utt {
+
+struct TrainingRunInputs {
+  TrainConfig config;
+  ModelConfig model;                 // resolved (preset, budget or explicit); vocab set here
+  std::string resume_command;        // how to continue this run, for the stop message
+  nlohmann::json configuration;      // every flag's value, for training_summary.json
+  std::string device_banner;         // the guide's "Backend: ... / Devices: ..." lines
+};
+
+// Returns the process exit code: 0 when the run completed, 130 / 143 when SIGINT / SIGTERM
+// stopped it after saving a checkpoint. Throws UserError for bad input.
+int run_training(const TrainingRunInputs& inputs);
+
+}  // namespace utt
