@@ -6,8 +6,6 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <optional>
