@@ -184,7 +184,8 @@ class HubRepo {
   void check_status(const HttpResponse& r, const std::string& what) const {
     if (r.status >= 200 && r.status < 300) return;
     if (r.status == 401) {
-      throw UserError("dataset " + repo_id_ + " was not found or needs authentication (HTTP 401): " +
+      throw UserError("dataset " + repo_id_ + " was not found (no such local path either) or needs "
+                      "authentication (HTTP 401): " +
                       (settings_.token ? std::string("the token in HF_TOKEN was refused; check it")
                                        : std::string("if it is private or gated, set HF_TOKEN to an access token")));
     }
@@ -195,7 +196,8 @@ class HubRepo {
     if (r.status == 404) {
       const std::string code = r.header("x-error-code");
       if (code == "RepoNotFound" || code.empty()) {
-        throw UserError("dataset " + repo_id_ + " not found on the Hub (HTTP 404): check --dataset-id");
+        throw UserError("dataset " + repo_id_ + " not found on the Hub (HTTP 404) nor as a local "
+                        "path: check --dataset-id");
       }
       throw UserError(what + " not found in dataset " + repo_id_ + " (" + code + ")");
     }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# A short fuzz run of both targets (CTest's fuzz_smoke in a -DUTT_FUZZ=ON build): seeds from
+# the DuckDB/parquet-wasm fixtures and a few JSON lines, SECONDS_EACH seconds per target.
+# Usage: run_fuzz.sh BUILD_DIR SOURCE_DIR [SECONDS_EACH]
+set -euo pipefail
+build=$1 source=$2 seconds=${3:-10}
+work=$(mktemp -d)
+trap 'rm -rf "$work" /dev/shm/utt-fuzz-*' EXIT
+mkdir -p "$work/parquet" "$work/jsonl"
+modules="$source/tests/tools/node_modules"
+if [[ ! -d "$modules/@duckdb/node-api" ]]; then
+  echo "missing $modules: run scripts/setup --tests (or npm ci in tests/tools)" >&2
+  exit 1
+fi
+mkdir -p "$work/fixtures"
+node "$source/tests/data/write_parquet_fixtures.mjs" "$modules" "$work/fixtures"
+cp "$work"/fixtures/*-dict.parquet "$work/parquet/"
+printf '{"text": "hello"}\n{"text": null, "id": 2}\n' > "$work/jsonl/a"
+printf '[{"text": "x\\u00e9"}, {"text": ""}]' > "$work/jsonl/b"
+printf '{"id": 1, "text": "caf\xe9"}\n\n{"text": 3}\n' > "$work/jsonl/c"
+"$build/fuzz/parquet_fuzz" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 "$work/parquet"
+"$build/fuzz/jsonl_fuzz" -max_total_time="$seconds" -rss_limit_mb=2048 "$work/jsonl"
