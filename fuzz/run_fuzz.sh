@@ -3,7 +3,7 @@
 # the DuckDB/parquet-wasm fixtures and a few JSON lines, SECONDS_EACH seconds per target.
 # Usage: run_fuzz.sh BUILD_DIR SOURCE_DIR [SECONDS_EACH]
 set -euo pipefail
-build=$1 source=$2 seconds=${3:-10}
+build=$(cd "$1" && pwd) source=$(cd "$2" && pwd) seconds=${3:-10}
 work=$(mktemp -d)
 trap 'rm -rf "$work" /dev/shm/utt-fuzz-*' EXIT
 mkdir -p "$work/parquet" "$work/jsonl"

@@ -3,6 +3,7 @@
 // starts with '[' is an array of records, parsed whole as Hugging Face's json loader does.
 #include <simdjson.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,90 @@ std::string join_keys(const std::vector<std::string>& keys) {
   std::string text;
   for (const std::string& key : keys) text += (text.empty() ? "" : ", ") + key;
   return text.empty() ? "(none)" : text;
+}
+
+void append_utf8(uint32_t code_point, std::string& out) {
+  if (code_point < 0x80) {
+    out += static_cast<char>(code_point);
+  } else if (code_point < 0x800) {
+    out += static_cast<char>(0xC0 | (code_point >> 6));
+    out += static_cast<char>(0x80 | (code_point & 0x3F));
+  } else if (code_point < 0x10000) {
+    out += static_cast<char>(0xE0 | (code_point >> 12));
+    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (code_point & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (code_point >> 18));
+    out += static_cast<char>(0x80 | ((code_point >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (code_point & 0x3F));
+  }
+}
+
+std::optional<uint32_t> hex4(const char* p, const char* end) {
+  if (end - p < 4) return std::nullopt;
+  uint32_t value = 0;
+  for (int i = 0; i < 4; ++i) {
+    const char c = p[i];
+    value <<= 4;
+    if (c >= '0' && c <= '9') value |= static_cast<uint32_t>(c - '0');
+    else if (c >= 'a' && c <= 'f') value |= static_cast<uint32_t>(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F') value |= static_cast<uint32_t>(c - 'A' + 10);
+    else return std::nullopt;
+  }
+  return value;
+}
+
+// Unescapes the JSON string whose content starts at `p` (after the opening quote), as
+// simdjson does, except that what simdjson refuses — a lone surrogate (\ud800, which
+// Python's json writes happily) or a broken escape — becomes U+FFFD and is counted, so one
+// odd record does not stop a run.
+int64_t unescape_with_replacement(const char* p, const char* end, std::string& out) {
+  int64_t replaced = 0;
+  out.clear();
+  while (p < end && *p != '"') {
+    if (*p != '\\') {
+      out += *p++;
+      continue;
+    }
+    if (end - p < 2) break;
+    const char kind = p[1];
+    p += 2;
+    switch (kind) {
+      case '"': out += '"'; continue;
+      case '\\': out += '\\'; continue;
+      case '/': out += '/'; continue;
+      case 'b': out += '\b'; continue;
+      case 'f': out += '\f'; continue;
+      case 'n': out += '\n'; continue;
+      case 'r': out += '\r'; continue;
+      case 't': out += '\t'; continue;
+      case 'u': break;
+      default: out += "\xEF\xBF\xBD"; ++replaced; continue;
+    }
+    const std::optional<uint32_t> unit = hex4(p, end);
+    if (!unit) {
+      out += "\xEF\xBF\xBD";
+      ++replaced;
+      continue;
+    }
+    p += 4;
+    if (*unit >= 0xD800 && *unit <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+      const std::optional<uint32_t> low = hex4(p + 2, end);
+      if (low && *low >= 0xDC00 && *low <= 0xDFFF) {
+        append_utf8(0x10000 + ((*unit - 0xD800) << 10) + (*low - 0xDC00), out);
+        p += 6;
+        continue;
+      }
+    }
+    if (*unit >= 0xD800 && *unit <= 0xDFFF) {
+      out += "\xEF\xBF\xBD";
+      ++replaced;
+      continue;
+    }
+    append_utf8(*unit, out);
+  }
+  return replaced;
 }
 
 class JsonRecordParser {
@@ -63,9 +148,14 @@ class JsonRecordParser {
         throw UserError("column '" + column_ + "' holds " + type_name(type) + " at " + where +
                         ", not text: choose a text column with --text-column");
       }
-      if (value.get_string().get(text)) {
-        throw UserError(where + ": the '" + column_ + "' string is not valid JSON text "
-                        "(a broken escape or lone surrogate)");
+      simdjson::ondemand::raw_json_string raw;
+      if (value.get_raw_json_string().get(raw)) throw UserError(where + " is not valid JSON");
+      unescaped_.resize(json.size() + simdjson::SIMDJSON_PADDING);
+      uint8_t* destination = unescaped_.data();
+      if (parser_.unescape(raw, destination).get(text)) {
+        // simdjson refuses lone surrogates and broken escapes; repair them instead.
+        replaced_ += unescape_with_replacement(raw.raw(), json.data() + json.size(), repaired_);
+        text = repaired_;
       }
       is_null = false;
       seen_column_ = true;
@@ -101,7 +191,13 @@ class JsonRecordParser {
   std::string path_;
   std::string column_;
   simdjson::ondemand::parser parser_;
+  std::vector<uint8_t> unescaped_;
+  std::string repaired_;
+  int64_t replaced_ = 0;
   bool seen_column_ = false;
+
+ public:
+  int64_t replaced() const { return replaced_; }
 };
 
 class JsonLinesRows : public RowReader {
@@ -124,7 +220,7 @@ class JsonLinesRows : public RowReader {
     }
     return false;
   }
-  int64_t invalid_utf8_replaced() const override { return replaced_; }
+  int64_t invalid_utf8_replaced() const override { return replaced_ + parser_.replaced(); }
 
  private:
   std::string path_;
@@ -160,7 +256,7 @@ class JsonArrayRows : public RowReader {
     parser_.parse(records_[i], path_ + " record " + std::to_string(i + 1), text, is_null);
     return true;
   }
-  int64_t invalid_utf8_replaced() const override { return replaced_; }
+  int64_t invalid_utf8_replaced() const override { return replaced_ + parser_.replaced(); }
 
  private:
   std::string path_;

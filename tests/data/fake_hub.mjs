@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 // Usage: node fake_hub.mjs NODE_MODULES_DIR
-const modules = process.argv[2];
+const modules = path.resolve(process.argv[2]);
 const { DuckDBInstance } = await import(path.join(modules, '@duckdb/node-api/lib/index.js'));
 const db = await (await DuckDBInstance.create(':memory:')).connect();
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-hub-'));

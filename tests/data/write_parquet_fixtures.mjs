@@ -10,7 +10,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 
-const [modules, out] = process.argv.slice(2);
+const [modules, out] = process.argv.slice(2).map((p) => path.resolve(p));
 const { DuckDBInstance } = await import(path.join(modules, '@duckdb/node-api/lib/index.js'));
 const db = await DuckDBInstance.create(':memory:');
 const c = await db.connect();

@@ -73,6 +73,22 @@ TEST(JsonSource, JsonLinesReadTheTextColumnWithNullsAndMissingValues) {
   EXPECT_EQ(all_rows(dir + "/a.jsonl.zst"), all_rows(dir + "/a.jsonl"));
 }
 
+TEST(JsonSource, LoneSurrogatesAndBrokenEscapesAreReplacedAndCounted) {
+  const std::string dir = make_scratch_dir("json-surrogates");
+  write_file(dir + "/a.jsonl",
+             "{\"text\": \"pair \\ud83d\\ude42 ok\"}\n"
+             "{\"text\": \"lone \\ud800 high\", \"id\": 1}\n"
+             "{\"text\": \"lone \\udc00 low \\q end\"}\n");
+  DocumentStream stream({dir + "/a.jsonl"}, "text");
+  std::vector<std::string> documents;
+  std::string_view text;
+  while (stream.next(text)) documents.emplace_back(text);
+  const std::string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(documents, (std::vector<std::string>{"pair \xF0\x9F\x99\x82 ok", "lone " + fffd + " high",
+                                                 "lone " + fffd + " low " + fffd + " end"}));
+  EXPECT_EQ(stream.counts().invalid_utf8_replaced, 3);
+}
+
 TEST(JsonSource, AJsonArrayOfRecordsReadsLikeJsonLines) {
   const std::string dir = make_scratch_dir("json-array");
   write_file(dir + "/a.json", " [ {\"text\": \"one\"}, {\"text\": null}, {\"text\": \"two\"} ]");
