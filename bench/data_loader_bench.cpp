@@ -1,7 +1,8 @@
 // Streaming loader throughput and memory: MB/s and tokens/s of StreamingLoader (ByteEncoder,
 // so the tokenizer's own speed is left out), side by side with its anchor, a plain
 // DocumentStream pass over the same file (reading and JSON parsing only), and the resident
-// memory while streaming, to show it stays flat whatever the file size.
+// memory while streaming, to show it stays flat whatever the file size; then the token
+// cache: how long building it takes, and how long a later run waits before its first batch.
 //
 // Usage: data_loader_bench [--megabytes N] [--threads N] [--shuffle N] [--dir PATH]
 #include <fmt/format.h>
@@ -13,7 +14,9 @@
 #include <string>
 
 #include "data/document_stream.h"
+#include "data/cached_loader.h"
 #include "data/streaming_loader.h"
+#include "data/token_cache.h"
 #include "util/text.h"
 
 namespace {
@@ -130,6 +133,23 @@ int main(int argc, char** argv) {
   fmt::print("batches: {}, resident memory while streaming: {} .. {}\n", batches,
              utt::human_bytes(static_cast<double>(rss_min == INT64_MAX ? 0 : rss_min)),
              utt::human_bytes(static_cast<double>(rss_max)));
+
+  // The token cache: built once (tokenizing in parallel), then opened as a later run would.
+  utt::TokenCacheSource source{{path}, "train", "text", {}};
+  const std::string cache_path = utt::token_cache_path(dir, source, encoder);
+  std::filesystem::remove(cache_path);
+  start = Clock::now();
+  utt::build_token_cache(cache_path, source, encoder, threads);
+  const double build_seconds = seconds_since(start);
+  start = Clock::now();
+  const utt::TokenCache cache(cache_path);
+  utt::CachedLoader cached(config, cache, encoder);
+  cached.next_batch(batch);
+  const double open_seconds = seconds_since(start);
+  fmt::print("token cache: built in {:.1f} s ({:.1f} MB/s, {}), opened and first batch in {:.3f} s\n",
+             build_seconds, text_mb / build_seconds,
+             utt::human_bytes(static_cast<double>(std::filesystem::file_size(cache_path))), open_seconds);
+  std::filesystem::remove(cache_path);
   std::filesystem::remove(path);
   return 0;
 }
