@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <regex>
 #include <set>
 
 #include "data/hub_dataset.h"
@@ -164,9 +165,17 @@ std::string canonical_split_name(const std::string& name) { return canonical_spl
 
 std::map<std::string, std::vector<std::string>> assign_splits(
     const std::vector<std::string>& relative_paths) {
-  // Files whose path names no split all go to "train" when no file names one (a plain folder
-  // of data), and are ignored otherwise.
+  // First the sharded names push_to_hub writes, data/{split}-NNNNN-of-NNNNN*.* (and without
+  // data/ inside a config folder): any split name, taken literally (train_sft, test_gen, ...).
+  static const std::regex sharded(R"(^(?:data/)?(\w+(?:\.\w+)*)-\d{5}-of-\d{5}[^/]*$)");
   std::map<std::string, std::vector<std::string>> splits;
+  for (const std::string& path : relative_paths) {
+    std::smatch match;
+    if (std::regex_match(path, match, sharded)) splits[match[1].str()].push_back(path);
+  }
+  if (!splits.empty()) return splits;
+  // Then split keywords; files whose path names no split all go to "train" when no file
+  // names one (a plain folder of data), and are ignored otherwise.
   bool any_named = false;
   for (const std::string& path : relative_paths) {
     const std::string split = split_of(path);
@@ -202,7 +211,8 @@ std::vector<std::string> resolve_local_split(const std::string& dataset_id,
                                              const std::optional<std::string>& config,
                                              const std::string& split) {
   const auto splits = files_by_split(layout_of(dataset_id, config));
-  auto it = splits.find(canonical_split(split));
+  auto it = splits.find(split);
+  if (it == splits.end()) it = splits.find(canonical_split(split));
   if (it != splits.end()) return it->second;
   std::vector<std::string> names;
   for (const auto& [name, files] : splits) names.push_back(name);

@@ -14,7 +14,8 @@
 namespace utt {
 
 // split name -> the paths (relative to a dataset's root) that belong to it, by the Hub's
-// rules: a split keyword in a folder or file name; everything "train" when nothing is named.
+// rules: sharded names (data/{split}-00000-of-00002.parquet, any split name); else a split
+// keyword in a folder or file name; else everything is "train".
 std::map<std::string, std::vector<std::string>> assign_splits(
     const std::vector<std::string>& relative_paths);
 

@@ -308,7 +308,8 @@ std::vector<std::string> pick_split(const std::vector<HubFile>& files, const std
   std::sort(relative.begin(), relative.end());
   auto splits = assign_splits(relative);
   // The Parquet conversion names a truncated split "partial-{split}".
-  auto it = splits.find(canonical_split_name(split));
+  auto it = splits.find(split);
+  if (it == splits.end()) it = splits.find(canonical_split_name(split));
   if (it == splits.end()) {
     throw UserError("split '" + split + "' not found in dataset " + repo_id +
                     ": the available splits are " + describe_splits(splits));

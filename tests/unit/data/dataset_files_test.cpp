@@ -20,19 +20,30 @@ TEST(DatasetFiles, FilesNamedBySplitServeSplitsLikeAHubRepository) {
   write_file(dir + "/train.jsonl", "{}\n");
   write_file(dir + "/validation.jsonl", "{}\n");
   write_file(dir + "/test.txt", "x\n");
-  write_file(dir + "/data/train-00000-of-00002.parquet", "");
-  write_file(dir + "/data/train-00001-of-00002.parquet", "");
+  write_file(dir + "/more/train/part-0.parquet", "");
+  write_file(dir + "/more/train/part-1.parquet", "");
   write_file(dir + "/README.md", "not data");
   write_file(dir + "/.cache/train.jsonl", "{}\n");
   EXPECT_EQ(names(dir, resolve_local_split(dir, std::nullopt, "train")),
-            (std::vector<std::string>{"data/train-00000-of-00002.parquet",
-                                      "data/train-00001-of-00002.parquet", "train.jsonl"}));
+            (std::vector<std::string>{"more/train/part-0.parquet", "more/train/part-1.parquet",
+                                      "train.jsonl"}));
   EXPECT_EQ(names(dir, resolve_local_split(dir, std::nullopt, "validation")),
             (std::vector<std::string>{"validation.jsonl"}));
   // The Hub's synonyms.
   EXPECT_EQ(resolve_local_split(dir, std::nullopt, "dev"),
             resolve_local_split(dir, std::nullopt, "validation"));
   EXPECT_EQ(local_splits(dir, std::nullopt), (std::vector<std::string>{"test", "train", "validation"}));
+}
+
+TEST(DatasetFiles, ShardedNamesGiveAnySplitNameLiterallyAndTakePrecedence) {
+  const std::string dir = make_scratch_dir("sharded-names");
+  write_file(dir + "/test.txt", "ignored: sharded names define the splits\n");
+  write_file(dir + "/data/train_sft-00000-of-00002.parquet", "");
+  write_file(dir + "/data/train_sft-00001-of-00002.parquet", "");
+  write_file(dir + "/data/test_gen-00000-of-00001-2d5a1467fff1081b.parquet", "");
+  EXPECT_EQ(local_splits(dir, std::nullopt), (std::vector<std::string>{"test_gen", "train_sft"}));
+  EXPECT_EQ(resolve_local_split(dir, std::nullopt, "train_sft").size(), 2u);
+  EXPECT_THROW(resolve_local_split(dir, std::nullopt, "train"), UserError);
 }
 
 TEST(DatasetFiles, AnUnknownSplitListsTheSplitsThatExist) {
