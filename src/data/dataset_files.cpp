@@ -115,7 +115,10 @@ LocalLayout layout_of(const std::string& dataset_id, const std::optional<std::st
     return {fs::path(), files};
   }
   if (!fs::exists(dataset_id)) {
-    throw UserError("dataset " + dataset_id + " not found: no such file or directory");
+    throw UserError("dataset " + dataset_id + " not found: no such file or directory" +
+                    (dataset_id.find('/') == std::string::npos
+                         ? std::string(" (a Hugging Face dataset needs its full id, org/name)")
+                         : std::string()));
   }
   if (fs::is_regular_file(dataset_id)) return {fs::path(), {dataset_id}};
   fs::path root = dataset_id;

@@ -51,6 +51,12 @@ await c.run(`COPY required_docs TO '${path.join(out, 'required-zstd.parquet')}'
              (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 700)`);
 files.push('required-zstd.parquet');
 
+// Nested columns before the text column: the reader must count their leaves to find it.
+await c.run(`COPY (SELECT [id, id + 1] AS tags, {'a': id, 'b': [text, 'x']} AS meta, text, id
+                   FROM docs ORDER BY id)
+             TO '${path.join(out, 'nested-snappy.parquet')}' (FORMAT parquet, ROW_GROUP_SIZE 1000)`);
+files.push('nested-snappy.parquet');
+
 const rows = (await c.runAndReadAll('SELECT text FROM docs ORDER BY id')).getRowObjectsJson();
 fs.writeFileSync(path.join(out, 'expected.json'), JSON.stringify(rows.map((r) => r.text)));
 const repeated =

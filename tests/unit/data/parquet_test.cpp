@@ -66,6 +66,7 @@ TEST(Parquet, EveryCodecVersionAndEncodingReadsBackAsDuckDbWroteIt) {
     }
   }
   EXPECT_EQ(all_rows(fixtures() + "/required-zstd.parquet"), expected("expected-required.json"));
+  EXPECT_EQ(all_rows(fixtures() + "/nested-snappy.parquet"), varied);
   for (const char* codec : {"uncompressed", "snappy", "gzip", "zstd"}) {
     for (const char* dictionary : {"dict", "plain"}) {
       const std::string name = std::string("wasm-") + codec + "-" + dictionary + ".parquet";
@@ -107,6 +108,8 @@ TEST(Parquet, AMissingColumnListsTheColumns) {
         << error.what();
   }
   EXPECT_THROW(all_rows(fixtures() + "/zstd-V1-plain.parquet", "id"), UserError);
+  EXPECT_THROW(all_rows(fixtures() + "/nested-snappy.parquet", "meta"), UserError);
+  EXPECT_THROW(all_rows(fixtures() + "/nested-snappy.parquet", "tags"), UserError);
 }
 
 TEST(Parquet, TruncatedAndCorruptFilesAreUserErrorsNeverCrashes) {
