@@ -10,5 +10,6 @@ namespace utt {
 
 int run_train(const std::vector<std::string>& args);
 int run_presets(const std::vector<std::string>& args);
+int run_tokenizer(const std::vector<std::string>& args);
 
 }  // namespace utt

@@ -28,6 +28,7 @@ const std::vector<Subcommand>& subcommands() {
   static const std::vector<Subcommand> list = {
       {"train", "train a tokenizer and a transformer language model on a dataset", run_train},
       {"presets", "list the model presets with their exact parameter counts", run_presets},
+      {"tokenizer", "train, apply and measure byte-level BPE tokenizers", run_tokenizer},
   };
   return list;
 }
