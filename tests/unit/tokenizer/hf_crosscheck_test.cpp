@@ -39,7 +39,10 @@ std::vector<std::string> read_documents(const std::string& path) {
 
 std::string ids_line(const std::vector<uint32_t>& ids) {
   std::string line;
-  for (size_t i = 0; i < ids.size(); ++i) line += (i ? " " : "") + std::to_string(ids[i]);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) line += ' ';
+    line += std::to_string(ids[i]);
+  }
   return line;
 }
 
@@ -100,6 +103,32 @@ TEST(HfCrossCheck, HfTrainedTokenizerJsonLoadsInUttAndEncodesIdentically) {
   const Tokenizer theirs = Tokenizer::load(dir + "/hf.json");
   EXPECT_GT(theirs.vocab_size(), 5000u);
   expect_same_ids(theirs, dir + "/hf.json", dir);
+
+  // Our trainer, given the same text (HF keeps each line's newline) and HF's pattern, makes
+  // exactly HF's merges, in HF's order.
+  std::vector<std::string> lines;
+  {
+    std::ifstream text(dir + "/train.txt");
+    for (std::string line; std::getline(text, line);) lines.push_back(line.append("\n"));
+  }
+  size_t next = 0;
+  BpeTrainOptions options;
+  options.vocab_size = 30000;
+  options.pretokenizer = PretokenizerKind::kGpt2;
+  const Tokenizer ours = train_bpe(
+      [&](std::string_view& document) {
+        if (next >= lines.size()) return false;
+        document = lines[next++];
+        return true;
+      },
+      options);
+  ASSERT_EQ(ours.spec().merges.size(), theirs.spec().merges.size());
+  for (size_t i = 0; i < ours.spec().merges.size(); ++i) {
+    const BpeMerge a = ours.spec().merges[i];
+    const BpeMerge b = theirs.spec().merges[i];
+    ASSERT_EQ(ours.spec().tokens[a.left], theirs.spec().tokens[b.left]) << "merge " << i;
+    ASSERT_EQ(ours.spec().tokens[a.right], theirs.spec().tokens[b.right]) << "merge " << i;
+  }
 
   // HF >= 0.20 writes merges as pairs; the legacy "a b" form must read to the same tokenizer.
   const RunResult legacy = run_program(
