@@ -1,6 +1,7 @@
 // Small corpora and helpers shared by the tokenizer tests.
 #pragma once
 
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,31 @@ inline std::vector<std::string> small_corpus() {
       document += i % 3 == 0 ? "\n" : " ";
     }
     documents.push_back(document + std::to_string(i * 7919));
+  }
+  return documents;
+}
+
+// Many distinct words (syllable combinations, Zipf-like frequencies), so training does not
+// run out of pairs below a few thousand tokens. Fixed seed: always the same text.
+inline std::vector<std::string> varied_corpus() {
+  const std::vector<std::string> syllables = {"ka", "ro", "ne", "ti", "sul", "ma", "po", "re",
+                                              "den", "li", "vo", "sa", "gra", "mi", "tho", "un",
+                                              "es", "ba", "qui", "lo", "fer", "an", "du", "zi"};
+  std::mt19937 random(11);
+  std::vector<std::string> documents;
+  for (int d = 0; d < 150; ++d) {
+    std::string document;
+    for (int w = 0; w < 120; ++w) {
+      // Squaring a uniform index makes the first syllables far more common.
+      auto pick = [&] {
+        const double u = static_cast<double>(random() % 10000) / 10000.0;
+        return syllables[static_cast<size_t>(u * u * static_cast<double>(syllables.size()))];
+      };
+      std::string word;
+      for (unsigned k = 0; k <= random() % 3; ++k) word += pick();
+      document += (w % 15 == 0 ? ". " : " ") + word;
+    }
+    documents.push_back(document);
   }
   return documents;
 }
