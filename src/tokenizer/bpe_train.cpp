@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "tokenizer/byte_level.h"
+#include "tokenizer/piece_counts.h"
 #include "util/error.h"
 
 namespace utt {
@@ -20,29 +21,19 @@ namespace {
 // dropped: memory is bounded by the distinct pieces, not by the corpus.
 constexpr size_t kBatchBytes = 16 << 20;
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
-};
-using PieceCounts = std::unordered_map<std::string, uint64_t, StringHash, std::equal_to<>>;
-
 void count_pieces(const PretokenizerRegex& regex, std::string_view document, PieceCounts& counts) {
   regex.for_each_piece(document, [&](std::string_view piece) {
-    auto found = counts.find(piece);
-    if (found != counts.end()) {
-      ++found->second;
-    } else {
-      counts.emplace(std::string(piece), 1);
-    }
+    if (piece.size() >= 2) counts.add(piece);  // a single byte has no pair to merge
   });
 }
 
 // Reads every document and returns the distinct pieces with their counts.
 PieceCounts count_corpus(const DocumentSource& next_document, const PretokenizerRegex& regex,
-                         size_t threads, uint64_t& document_count) {
+                         size_t threads, uint64_t& document_count, uint64_t& byte_count) {
   std::vector<PieceCounts> counts(threads);
   std::vector<std::string> batch;
   document_count = 0;
+  byte_count = 0;
   auto count_batch = [&] {
     std::atomic<size_t> next{0};
     auto worker = [&](size_t t) {
@@ -58,6 +49,7 @@ PieceCounts count_corpus(const DocumentSource& next_document, const Pretokenizer
   std::string_view document;
   while (next_document(document)) {
     ++document_count;
+    byte_count += document.size();
     batch.emplace_back(document);
     batch_bytes += document.size();
     if (batch_bytes >= kBatchBytes) {
@@ -66,16 +58,23 @@ PieceCounts count_corpus(const DocumentSource& next_document, const Pretokenizer
     }
   }
   count_batch();
+  std::vector<std::string>().swap(batch);
   for (size_t t = 1; t < threads; ++t) {
-    for (auto& [piece, count] : counts[t]) counts[0][piece] += count;
-    PieceCounts().swap(counts[t]);
+    counts[0].add_all(counts[t]);
+    counts[t].clear();
   }
   return std::move(counts[0]);
 }
 
-struct Word {
+// The distinct words as symbol sequences, back to back in one array: no allocation per
+// word, and merging only ever shortens a word, so it is rewritten in place.
+struct Words {
   std::vector<uint32_t> symbols;
-  uint64_t count = 0;
+  std::vector<uint64_t> begin;
+  std::vector<uint32_t> length;
+  std::vector<uint64_t> count;
+
+  size_t size() const { return count.size(); }
 };
 
 struct QueuedPair {
@@ -91,14 +90,14 @@ struct QueuedPair {
 // The merge phase over the distinct words.
 class MergeTrainer {
  public:
-  MergeTrainer(std::vector<Word> words, std::vector<std::string>& tokens)
+  MergeTrainer(Words words, std::vector<std::string>& tokens)
       : words_(std::move(words)), tokens_(tokens), stamp_(words_.size(), kNever) {
     for (uint32_t id = 0; id < tokens_.size(); ++id) id_of_token_.emplace(tokens_[id], id);
     for (uint32_t w = 0; w < words_.size(); ++w) {
-      const Word& word = words_[w];
-      for (size_t i = 0; i + 1 < word.symbols.size(); ++i) {
-        const uint64_t pair = pair_key(word.symbols[i], word.symbols[i + 1]);
-        pair_counts_[pair] += static_cast<int64_t>(word.count);
+      const uint32_t* s = words_.symbols.data() + words_.begin[w];
+      for (size_t i = 0; i + 1 < words_.length[w]; ++i) {
+        const uint64_t pair = pair_key(s[i], s[i + 1]);
+        pair_counts_[pair] += static_cast<int64_t>(words_.count[w]);
         where_[pair].push_back(w);
       }
     }
@@ -145,12 +144,10 @@ class MergeTrainer {
     where_.erase(merged_pair);
     pair_counts_.erase(merged_pair);
     std::unordered_set<uint64_t> grown;
-    std::vector<uint32_t> out;
     for (uint32_t w : affected) {
       if (stamp_[w] == merge_number) continue;  // listed more than once
       stamp_[w] = merge_number;
-      Word& word = words_[w];
-      const auto weight = static_cast<int64_t>(word.count);
+      const auto weight = static_cast<int64_t>(words_.count[w]);
       auto change = [&](uint32_t a, uint32_t b, int64_t sign) {
         const uint64_t pair = pair_key(a, b);
         if (pair == merged_pair) return;
@@ -160,27 +157,28 @@ class MergeTrainer {
           grown.insert(pair);
         }
       };
-      // Left to right, non-overlapping; each replacement trades the pairs around it.
-      const std::vector<uint32_t>& s = word.symbols;
-      out.clear();
-      for (size_t i = 0; i < s.size();) {
-        if (i + 1 < s.size() && s[i] == left && s[i + 1] == right) {
-          if (!out.empty()) {
-            change(out.back(), left, -1);
-            change(out.back(), merged, +1);
+      // Left to right, non-overlapping; each replacement trades the pairs around it. The
+      // word is rewritten in place: the write position never passes the read position.
+      uint32_t* s = words_.symbols.data() + words_.begin[w];
+      const size_t n = words_.length[w];
+      size_t written = 0;
+      for (size_t i = 0; i < n;) {
+        if (i + 1 < n && s[i] == left && s[i + 1] == right) {
+          if (written > 0) {
+            change(s[written - 1], left, -1);
+            change(s[written - 1], merged, +1);
           }
-          if (i + 2 < s.size()) {
+          if (i + 2 < n) {
             change(right, s[i + 2], -1);
             change(merged, s[i + 2], +1);
           }
-          out.push_back(merged);
+          s[written++] = merged;
           i += 2;
         } else {
-          out.push_back(s[i]);
-          ++i;
+          s[written++] = s[i++];
         }
       }
-      word.symbols.assign(out.begin(), out.end());
+      words_.length[w] = static_cast<uint32_t>(written);
     }
     // Sorted so the queue (and so the result) never depends on hash-set order.
     std::vector<uint64_t> grown_sorted(grown.begin(), grown.end());
@@ -191,7 +189,7 @@ class MergeTrainer {
     }
   }
 
-  std::vector<Word> words_;
+  Words words_;
   std::vector<std::string>& tokens_;
   std::unordered_map<std::string, uint32_t> id_of_token_;
   std::unordered_map<uint64_t, int64_t> pair_counts_;
@@ -212,8 +210,9 @@ Tokenizer train_bpe(const DocumentSource& next_document, const BpeTrainOptions& 
                                              : std::max(1u, std::thread::hardware_concurrency());
   const PretokenizerRegex regex{std::string(pretokenizer_pattern(options.pretokenizer))};
   uint64_t document_count = 0;
-  PieceCounts piece_counts = count_corpus(next_document, regex, threads, document_count);
-  if (piece_counts.empty()) {
+  uint64_t byte_count = 0;
+  PieceCounts piece_counts = count_corpus(next_document, regex, threads, document_count, byte_count);
+  if (byte_count == 0) {
     throw UserError(fmt::format("the training corpus is empty ({} documents, no text): give "
                                 "documents with text", document_count));
   }
@@ -222,26 +221,23 @@ Tokenizer train_bpe(const DocumentSource& next_document, const BpeTrainOptions& 
   // which is also the order HF's trainer gives them, so ties break the same way.
   TokenizerSpec spec;
   spec.pretokenizer = options.pretokenizer;
-  int32_t id_of_byte[256];
+  uint32_t id_of_byte[256];
   for (uint32_t id = 0; id < 256; ++id) {
     const uint8_t byte = bytes_in_symbol_order()[id];
     spec.tokens.emplace_back(1, static_cast<char>(byte));
-    id_of_byte[byte] = static_cast<int32_t>(id);
+    id_of_byte[byte] = id;
   }
-  // Words in a fixed order (by bytes) so the result does not depend on hash order.
-  std::vector<std::pair<std::string, uint64_t>> sorted(piece_counts.begin(), piece_counts.end());
-  PieceCounts().swap(piece_counts);
-  std::sort(sorted.begin(), sorted.end());
-  std::vector<Word> words;
-  for (auto& [piece, count] : sorted) {
-    if (piece.size() < 2) continue;  // no pair to merge
-    Word word;
-    word.count = count;
-    for (unsigned char byte : piece) word.symbols.push_back(static_cast<uint32_t>(id_of_byte[byte]));
-    words.push_back(std::move(word));
-    std::string().swap(piece);
-  }
-  sorted.clear();
+  // The order of the words does not matter: the merge loop only ever sees sums of counts and
+  // breaks ties by token ids, so any order (and any thread count) gives the same merges.
+  Words words;
+  words.count.reserve(piece_counts.size());
+  piece_counts.for_each([&](std::string_view piece, uint64_t count) {
+    words.begin.push_back(words.symbols.size());
+    words.length.push_back(static_cast<uint32_t>(piece.size()));
+    words.count.push_back(count);
+    for (unsigned char byte : piece) words.symbols.push_back(id_of_byte[byte]);
+  });
+  piece_counts.clear();
 
   const size_t ordinary_tokens = options.vocab_size - 2;
   MergeTrainer trainer(std::move(words), spec.tokens);
