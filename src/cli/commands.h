@@ -11,5 +11,8 @@ namespace utt {
 int run_train(const std::vector<std::string>& args);
 int run_presets(const std::vector<std::string>& args);
 int run_data(const std::vector<std::string>& args);
+int run_tokenizer(const std::vector<std::string>& args);
+int run_generate(const std::vector<std::string>& args);
+int run_eval(const std::vector<std::string>& args);
 
 }  // namespace utt

@@ -29,6 +29,9 @@ const std::vector<Subcommand>& subcommands() {
       {"train", "train a tokenizer and a transformer language model on a dataset", run_train},
       {"presets", "list the model presets with their exact parameter counts", run_presets},
       {"data", "look at a dataset: documents, characters, bytes, skipped texts", run_data},
+      {"tokenizer", "train, apply and measure byte-level BPE tokenizers", run_tokenizer},
+      {"generate", "continue a prompt with a trained model", run_generate},
+      {"eval", "a trained model's loss and perplexity on a dataset split", run_eval},
   };
   return list;
 }

@@ -23,6 +23,11 @@ DevicePlan plan_device(const TrainConfig& config) {
     if (config.device == "cuda") throw UserError("--device cuda: " + cuda.problem);
     return cpu;
   }
+  if (config.device == "auto") {
+    // Training kernels exist for the CPU only so far: a visible GPU is reported, not used.
+    cpu.note += " (a GPU is visible, but this build trains on the CPU only)";
+    return cpu;
+  }
   DevicePlan gpu{"GPU", std::to_string(cuda.gpus.size()) + "x " + cuda.gpus.front().name,
                  "\u2713 GPU Optimizations: CUDA acceleration enabled"};
   if (cuda.gpus.size() > 1) gpu.note = "\u2713 Multi-device training enabled!";
@@ -71,17 +76,14 @@ std::string describe_dataset(const TrainConfig& config) {
   return text;
 }
 
-std::vector<UnsupportedRequest> unsupported_requests(const TrainConfig& c) {
+std::vector<UnsupportedRequest> unsupported_requests(const TrainConfig& c, const DevicePlan& device) {
   // Features whose flags are accepted and validated today but whose implementation arrives
   // with a later part of utt. A real run refuses them; the dry run lists them.
   std::vector<UnsupportedRequest> list;
-  list.push_back({"utt train", "training (the tokenizer, data loader and training loop)"});
   if (c.use_lora) list.push_back({"--use-lora", "LoRA fine-tuning"});
   if (c.use_mixed_precision) list.push_back({"--use-mixed-precision", "bfloat16 training"});
   if (c.cloud_provider) list.push_back({"--cloud-provider", "cloud checkpoint storage"});
-  if (c.resume_from) list.push_back({"--resume-from", "resuming from a checkpoint"});
-  if (c.auto_vocab_size) list.push_back({"--auto-vocab-size", "choosing the vocabulary from data"});
-  if (c.tokenizer_path) list.push_back({"--tokenizer-path", "loading a tokenizer.json"});
+  if (device.backend == "GPU") list.push_back({"--device", "training on CUDA GPUs (use --device cpu)"});
   return list;
 }
 
@@ -93,7 +95,7 @@ RunPlan plan_run(const TrainConfig& config) {
   validate_model(plan.model.config);
   plan.dataset = describe_dataset(config);
   plan.device = plan_device(config);
-  plan.unsupported = unsupported_requests(config);
+  plan.unsupported = unsupported_requests(config, plan.device);
   return plan;
 }
 

@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "cli/run_plan.h"
 #include "cli/train_flags.h"
+#include "train/training_run.h"
 #include "util/error.h"
 
 namespace utt {
@@ -20,13 +21,25 @@ int run_train(const std::vector<std::string>& args) {
     print_dry_run(plan);
     return 0;
   }
-  std::string message = "this build cannot train yet; it lacks: ";
-  for (size_t i = 0; i < plan.unsupported.size(); ++i) {
-    const UnsupportedRequest& request = plan.unsupported[i];
-    message += (i ? "; " : "") + request.what + " [" + request.flag + "]";
+  if (!plan.unsupported.empty()) {
+    std::string message = "not supported yet: ";
+    for (size_t i = 0; i < plan.unsupported.size(); ++i) {
+      const UnsupportedRequest& request = plan.unsupported[i];
+      message += (i ? "; " : "") + request.what + " [" + request.flag + "]";
+    }
+    message += ". Remove the flag to train without it (--dry-run shows the whole plan)";
+    throw UserError(message);
   }
-  message += ". Add --dry-run to check the configuration, model size and memory now";
-  throw UserError(message);
+  TrainingRunInputs inputs;
+  inputs.config = config;
+  inputs.model = plan.model.config;
+  inputs.resume_command = resume_command(args);
+  TrainConfig resolved = config;  // the summary shows the dimensions the run really used
+  resolved.model = plan.model.config;
+  inputs.configuration = flags_to_json(resolved);
+  inputs.device_banner = "Backend: " + plan.device.backend + "\nDevices: " + plan.device.devices +
+                         "\n" + plan.device.note;
+  return run_training(inputs);
 }
 
 }  // namespace utt

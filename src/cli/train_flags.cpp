@@ -394,4 +394,48 @@ std::string train_help() {
   return out;
 }
 
+nlohmann::json flags_to_json(const TrainConfig& config) {
+  nlohmann::json json = nlohmann::json::object();
+  for (const FlagSpec& flag : train_flags()) {
+    if (flag.secret) continue;
+    std::string key = flag.name;
+    std::replace(key.begin(), key.end(), '-', '_');
+    const std::string value = flag.get(config);
+    if (value == "None") {
+      json[key] = nullptr;
+    } else if (flag.kind == FlagKind::kBool) {
+      json[key] = value == "True";
+    } else if (flag.kind == FlagKind::kInt || flag.kind == FlagKind::kCount) {
+      json[key] = std::stoll(value);
+    } else if (flag.kind == FlagKind::kFloat) {
+      json[key] = std::stod(value);
+    } else {
+      json[key] = value;
+    }
+  }
+  return json;
+}
+
+std::string resume_command(const std::vector<std::string>& args) {
+  auto quote = [](const std::string& text) {
+    if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                "0123456789-_./=:,+@%") == std::string::npos) {
+      return text;
+    }
+    std::string quoted = "'";
+    for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+  };
+  std::string command = "utt train";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--resume-from") {
+      ++i;  // and its value
+      continue;
+    }
+    if (starts_with(args[i], "--resume-from=")) continue;
+    command += " " + quote(args[i]);
+  }
+  return command;
+}
+
 }  // namespace utt

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -39,5 +40,13 @@ const std::vector<FlagSpec>& train_flags();
 TrainConfig parse_train_args(const std::vector<std::string>& args);
 
 std::string train_help();
+
+// Every flag's value, typed (numbers, booleans, strings, null for unset), keyed by the flag's
+// name with underscores; secrets are left out. For training_summary.json.
+nlohmann::json flags_to_json(const TrainConfig& config);
+
+// `utt train` with these arguments, shell-quoted, minus any --resume-from: the command that
+// continues the run when `--resume-from DIR` is appended.
+std::string resume_command(const std::vector<std::string>& args);
 
 }  // namespace utt

@@ -68,7 +68,7 @@ double evaluate(Transformer& model, const std::vector<std::vector<int32_t>>& bat
   return total / static_cast<double>(batches.size());
 }
 
-Trainer::Trainer(Transformer& model, AdamW& optimizer, BatchSource& train,
+Trainer::Trainer(Transformer& model, AdamW& optimizer, BatchLoader& train,
                  const std::vector<std::vector<int32_t>>* validation_batches, MetricsLog& metrics,
                  TrainerOptions options)
     : model_(model),
@@ -118,8 +118,9 @@ double Trainer::train_step(TrainerState& state) {
   state.step += 1;
   state.tokens_seen += static_cast<int64_t>(targets_in_step);
   state.last_loss = loss;
-  state.epoch = train_.epoch();
-  state.loader_state = train_.state();
+  const LoaderState position = train_.state();
+  state.epoch = position.epoch;
+  state.loader_state = position.to_json();
   return loss;
 }
 

@@ -13,7 +13,7 @@
 #include "model/transformer.h"
 #include "obs/metrics_log.h"
 #include "train/adamw.h"
-#include "train/batch_source.h"
+#include "data/batch_loader.h"
 #include "train/checkpoint.h"
 
 namespace utt {
@@ -51,7 +51,7 @@ double evaluate(Transformer& model, const std::vector<std::vector<int32_t>>& bat
 
 class Trainer {
  public:
-  Trainer(Transformer& model, AdamW& optimizer, BatchSource& train,
+  Trainer(Transformer& model, AdamW& optimizer, BatchLoader& train,
           const std::vector<std::vector<int32_t>>* validation_batches, MetricsLog& metrics,
           TrainerOptions options);
 
@@ -67,7 +67,7 @@ class Trainer {
 
   Transformer& model_;
   AdamW& optimizer_;
-  BatchSource& train_;
+  BatchLoader& train_;
   const std::vector<std::vector<int32_t>>* validation_;
   MetricsLog& metrics_;
   TrainerOptions options_;

@@ -11,7 +11,9 @@
 #include "config/config_json.h"
 #include "config/sizing.h"
 #include "data/dataset_files.h"
+#include "data/cached_loader.h"
 #include "data/streaming_loader.h"
+#include "data/token_cache.h"
 #include "data/token_pipeline.h"
 #include "data/window_packer.h"
 #include "io/staged_dir.h"
@@ -31,18 +33,6 @@ namespace utt {
 namespace fs = std::filesystem;
 
 namespace {
-
-class StreamingBatches final : public BatchSource {
- public:
-  StreamingBatches(LoaderConfig config, const TokenEncoder& encoder, std::optional<LoaderState> resume)
-      : loader_(std::move(config), encoder, std::move(resume)) {}
-  bool next_batch(std::vector<uint32_t>& tokens) override { return loader_.next_batch(tokens); }
-  std::string state() const override { return loader_.state().to_json(); }
-  int64_t epoch() const override { return loader_.epoch(); }
-
- private:
-  StreamingLoader loader_;
-};
 
 struct DataPlan {
   std::vector<std::string> train_files;
@@ -136,6 +126,15 @@ std::vector<std::vector<int32_t>> validation_batches(const TrainConfig& c, const
   return batches;
 }
 
+// Token caches are shared by every run on this machine: $UTT_CACHE_DIR, else
+// $XDG_CACHE_HOME/utt/tokens, else ~/.cache/utt/tokens.
+std::string token_cache_dir() {
+  if (const char* dir = std::getenv("UTT_CACHE_DIR"); dir && *dir) return dir;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/utt/tokens";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/utt/tokens";
+  return ".utt-cache/tokens";
+}
+
 void write_summary(const TrainingRunInputs& in, const ModelConfig& model, const TrainingResult& result,
                    const fs::path& output_dir) {
   const ParameterCount count = count_parameters(model);
@@ -190,8 +189,22 @@ int run_training(const TrainingRunInputs& in) {
              with_thousands(model_config.vocab_size), describe_architecture(model_config),
              with_thousands(count.total));
 
+  // The token stream of one epoch is counted before step 1, so the schedule ends where the
+  // data ends: from the token cache (--no-use-streaming), or by one tokenizing pass.
   const auto count_start = std::chrono::steady_clock::now();
-  const int64_t epoch_tokens = count_epoch_tokens(c, data.train_files, encoder);
+  std::unique_ptr<TokenCache> cache;
+  int64_t epoch_tokens = 0;
+  if (!c.use_streaming) {
+    TokenCacheSource source{data.train_files, c.split, c.text_column, train_selection(c)};
+    const std::string path = token_cache_path(token_cache_dir(), source, encoder);
+    const bool built = build_token_cache(path, source, encoder, std::max(1, static_cast<int>(c.threads)));
+    cache = std::make_unique<TokenCache>(path);
+    fmt::print("Token cache: {} {} ({} documents, {} tokens)\n", built ? "built" : "reusing", path,
+               with_thousands(cache->num_documents()), with_thousands(cache->num_tokens()));
+    epoch_tokens = cache->num_tokens() + cache->num_documents();  // plus one end-of-text each
+  } else {
+    epoch_tokens = count_epoch_tokens(c, data.train_files, encoder);
+  }
   const int64_t stride = c.stride.value_or(model_config.seq_len);
   const int64_t data_steps = count_optimizer_steps(epoch_tokens, c.batch_size, model_config.seq_len,
                                                    stride, c.gradient_accumulation_steps, c.epochs);
@@ -243,9 +256,14 @@ int run_training(const TrainingRunInputs& in) {
     state.tokenizer_fingerprint = tokenizer.fingerprint();
   }
 
-  StreamingBatches train_batches(
-      loader_config(c, model_config, data.train_files, train_selection(c), true, c.epochs), encoder,
-      loader_resume);
+  const LoaderConfig train_loader_config =
+      loader_config(c, model_config, data.train_files, train_selection(c), true, c.epochs);
+  std::unique_ptr<BatchLoader> train_batches;
+  if (cache) {
+    train_batches = std::make_unique<CachedLoader>(train_loader_config, *cache, encoder, loader_resume);
+  } else {
+    train_batches = std::make_unique<StreamingLoader>(train_loader_config, encoder, loader_resume);
+  }
   MetricsLog metrics(output_dir / "metrics.jsonl");
   TrainerOptions options;
   options.batch_size = c.batch_size;
@@ -264,7 +282,7 @@ int run_training(const TrainingRunInputs& in) {
   fmt::print("\n");
   std::fflush(stdout);
 
-  Trainer trainer(model, optimizer, train_batches, &val_batches, metrics, options);
+  Trainer trainer(model, optimizer, *train_batches, &val_batches, metrics, options);
   const TrainingResult result = trainer.run(state);
   write_summary(in, model_config, result, output_dir);
 

@@ -1,0 +1,96 @@
+// `utt generate`: continue a prompt with a trained model, printing tokens as they come.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <random>
+
+#include "cli/command_flags.h"
+#include "cli/commands.h"
+#include "generate/inference_model.h"
+#include "generate/sampling.h"
+#include "util/error.h"
+#include "util/text.h"
+
+namespace utt {
+namespace {
+
+const char* const kGenerateHelp =
+    "utt generate - continue a prompt with a trained model\n"
+    "\n"
+    "Usage: utt generate --checkpoint DIR --prompt TEXT [flags]\n"
+    "\n"
+    "  --checkpoint DIR       a checkpoint directory (output_ultimate/final_checkpoint, best_checkpoint, ...)\n"
+    "  --prompt TEXT          the text to continue (default: empty, start from <|endoftext|>)\n"
+    "  --max-new-tokens N     tokens to generate (default: 100)\n"
+    "  --temperature T        sampling temperature; 0 is greedy (default: 0.8)\n"
+    "  --top-k K              sample among the K most likely tokens; 0 turns it off (default: 50)\n"
+    "  --top-p P              sample from the smallest set holding probability P; 1 turns it off (default: 0.95)\n"
+    "  --seed N               random seed: the same seed gives the same text (default: 42)\n"
+    "  --threads N            CPU threads; 0 is one per core (default: 0)\n"
+    "\n"
+    "Generation stops early at <|endoftext|>. The model sees at most seq_len tokens: older ones\n"
+    "slide out of its window.\n";
+
+}  // namespace
+
+int run_generate(const std::vector<std::string>& args) {
+  const CommandFlags flags(args, "utt generate",
+                           {{"checkpoint", "prompt", "max-new-tokens", "temperature", "top-k", "top-p",
+                             "seed", "threads"},
+                            {},
+                            {}});
+  if (flags.help()) {
+    fmt::print("{}", kGenerateHelp);
+    return 0;
+  }
+  const std::string checkpoint = flags.required("checkpoint");
+  const std::string prompt = flags.get("prompt");
+  const int64_t max_new = parse_int(flags.get("max-new-tokens", "100"), "--max-new-tokens");
+  if (max_new < 1) throw UserError("--max-new-tokens must be at least 1, got " + std::to_string(max_new));
+  SamplingOptions sampling;
+  sampling.temperature = parse_float(flags.get("temperature", "0.8"), "--temperature");
+  sampling.top_k = parse_int(flags.get("top-k", "50"), "--top-k");
+  sampling.top_p = parse_float(flags.get("top-p", "0.95"), "--top-p");
+  validate_sampling(sampling);
+  const int64_t seed = parse_int(flags.get("seed", "42"), "--seed");
+  const int64_t threads = parse_int(flags.get("threads", "0"), "--threads");
+
+  InferenceModel loaded = load_inference_model(checkpoint, static_cast<int>(threads), 1);
+  Transformer& model = *loaded.model;
+  const Tokenizer& tokenizer = *loaded.tokenizer;
+  const int64_t window = model.config().seq_len;
+
+  std::vector<int32_t> context;
+  if (prompt.empty()) {
+    context.push_back(static_cast<int32_t>(tokenizer.eos_id()));
+  } else {
+    for (uint32_t id : tokenizer.encode(prompt)) context.push_back(static_cast<int32_t>(id));
+  }
+  fmt::print("{}", prompt);
+  std::fflush(stdout);
+
+  std::mt19937_64 rng(static_cast<uint64_t>(seed));
+  std::vector<uint32_t> generated;
+  size_t printed_bytes = 0;
+  for (int64_t i = 0; i < max_new; ++i) {
+    const int64_t length = std::min<int64_t>(static_cast<int64_t>(context.size()), window);
+    const std::vector<float> logits =
+        model.last_logits(context.data() + context.size() - length, 1, length);
+    const int32_t next = sample_token(logits, sampling, rng);
+    if (static_cast<uint32_t>(next) == tokenizer.eos_id()) break;
+    context.push_back(next);
+    generated.push_back(static_cast<uint32_t>(next));
+    // Decode everything generated so far and print what is new: a character split across
+    // tokens comes out whole once its last byte arrives.
+    const std::string text = tokenizer.decode(generated);
+    if (text.size() > printed_bytes) {
+      std::fwrite(text.data() + printed_bytes, 1, text.size() - printed_bytes, stdout);
+      std::fflush(stdout);
+      printed_bytes = text.size();
+    }
+  }
+  fmt::print("\n");
+  return 0;
+}
+
+}  // namespace utt

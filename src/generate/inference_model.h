@@ -1,0 +1,24 @@
+// A trained model loaded from a checkpoint directory for generation or evaluation:
+// model_config.json, tokenizer.json and model.safetensors.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "backend/backend.h"
+#include "model/transformer.h"
+#include "tokenizer/tokenizer.h"
+
+namespace utt {
+
+struct InferenceModel {
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<Transformer> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+};
+
+// Throws UserError naming the missing or damaged file. `max_batch` rows of seq_len tokens.
+InferenceModel load_inference_model(const std::filesystem::path& checkpoint, int threads,
+                                    int64_t max_batch);
+
+}  // namespace utt

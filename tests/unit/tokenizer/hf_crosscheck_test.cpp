@@ -1,0 +1,143 @@
+// Cross-checks against Hugging Face's tokenizers library (npm `tokenizers`, the native Rust
+// build), driven through tests/tools/hf_tokenizer.mjs: files we write load there and encode
+// held-out text to exactly our ids, and files HF trains load here and encode identically.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "e2e/run_utt.h"
+#include "test_paths.h"
+#include "tokenizer/bpe_train.h"
+#include "tokenizer/document_reader.h"
+
+namespace utt::test {
+namespace {
+
+std::string tools_dir() { return source_dir() + "/tests/tools"; }
+
+// Fails (never skips) when a prerequisite is missing, saying how to install it.
+::testing::AssertionResult prerequisites() {
+  if (!std::filesystem::exists(tools_dir() + "/node_modules/tokenizers")) {
+    return ::testing::AssertionFailure()
+           << "tests/tools/node_modules/tokenizers is missing: run scripts/setup --tests";
+  }
+  if (!std::filesystem::exists(source_dir() + "/data/sotu/validation.jsonl")) {
+    return ::testing::AssertionFailure()
+           << "the demo corpus data/sotu/ is missing: run scripts/setup --corpus";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+std::vector<std::string> read_documents(const std::string& path) {
+  DocumentReader reader({path}, "text");
+  std::vector<std::string> documents;
+  std::string_view document;
+  while (reader.next(document)) documents.emplace_back(document);
+  return documents;
+}
+
+std::string ids_line(const std::vector<uint32_t>& ids) {
+  std::string line;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) line += ' ';
+    line += std::to_string(ids[i]);
+  }
+  return line;
+}
+
+// HF's ids for every held-out document, one line each.
+std::vector<std::string> hf_encode(const std::string& tokenizer_path, const std::string& dir) {
+  const RunResult r = run_program(
+      "node", {tools_dir() + "/hf_tokenizer.mjs", "encode", tokenizer_path,
+               source_dir() + "/data/sotu/validation.jsonl"}, dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+void expect_same_ids(const Tokenizer& ours, const std::string& tokenizer_path, const std::string& dir) {
+  const std::vector<std::string> held_out = read_documents(source_dir() + "/data/sotu/validation.jsonl");
+  const std::vector<std::string> theirs = hf_encode(tokenizer_path, dir);
+  ASSERT_EQ(theirs.size(), held_out.size());
+  for (size_t i = 0; i < held_out.size(); ++i) {
+    EXPECT_EQ(ids_line(ours.encode(held_out[i])), theirs[i]) << "held-out document " << i;
+  }
+}
+
+Tokenizer train_on_demo_corpus(PretokenizerKind kind, uint32_t vocab_size) {
+  DocumentReader reader({source_dir() + "/data/sotu/train.jsonl"}, "text");
+  BpeTrainOptions options;
+  options.vocab_size = vocab_size;
+  options.pretokenizer = kind;
+  return train_bpe([&](std::string_view& document) { return reader.next(document); }, options);
+}
+
+TEST(HfCrossCheck, OurTokenizerJsonLoadsInHfAndEncodesHeldOutTextToOurIds) {
+  ASSERT_TRUE(prerequisites());
+  for (PretokenizerKind kind : {PretokenizerKind::kCl100k, PretokenizerKind::kGpt2}) {
+    const std::string dir = scratch_dir("hf_ours");
+    const Tokenizer ours = train_on_demo_corpus(kind, 8000);
+    ours.save(dir + "/tokenizer.json");
+    expect_same_ids(ours, dir + "/tokenizer.json", dir);
+  }
+}
+
+TEST(HfCrossCheck, HfTrainedTokenizerJsonLoadsInUttAndEncodesIdentically) {
+  ASSERT_TRUE(prerequisites());
+  const std::string dir = scratch_dir("hf_theirs");
+  {
+    // HF reads .txt line by line: a 2 MB slice of the training split keeps the test short.
+    std::ofstream text(dir + "/train.txt");
+    size_t bytes = 0;
+    for (const std::string& document : read_documents(source_dir() + "/data/sotu/train.jsonl")) {
+      text << document << "\n";
+      if ((bytes += document.size()) > (2u << 20)) break;
+    }
+  }
+  const RunResult trained = run_program(
+      "node", {tools_dir() + "/hf_tokenizer.mjs", "train", dir + "/hf.json", dir + "/train.txt"}, dir);
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  const Tokenizer theirs = Tokenizer::load(dir + "/hf.json");
+  EXPECT_GT(theirs.vocab_size(), 5000u);
+  expect_same_ids(theirs, dir + "/hf.json", dir);
+
+  // Our trainer, given the same text (HF keeps each line's newline) and HF's pattern, makes
+  // exactly HF's merges, in HF's order.
+  std::vector<std::string> lines;
+  {
+    std::ifstream text(dir + "/train.txt");
+    for (std::string line; std::getline(text, line);) lines.push_back(line.append("\n"));
+  }
+  size_t next = 0;
+  BpeTrainOptions options;
+  options.vocab_size = 30000;
+  options.pretokenizer = PretokenizerKind::kGpt2;
+  const Tokenizer ours = train_bpe(
+      [&](std::string_view& document) {
+        if (next >= lines.size()) return false;
+        document = lines[next++];
+        return true;
+      },
+      options);
+  ASSERT_EQ(ours.spec().merges.size(), theirs.spec().merges.size());
+  for (size_t i = 0; i < ours.spec().merges.size(); ++i) {
+    const BpeMerge a = ours.spec().merges[i];
+    const BpeMerge b = theirs.spec().merges[i];
+    ASSERT_EQ(ours.spec().tokens[a.left], theirs.spec().tokens[b.left]) << "merge " << i;
+    ASSERT_EQ(ours.spec().tokens[a.right], theirs.spec().tokens[b.right]) << "merge " << i;
+  }
+
+  // HF >= 0.20 writes merges as pairs; the legacy "a b" form must read to the same tokenizer.
+  const RunResult legacy = run_program(
+      "node", {tools_dir() + "/hf_tokenizer.mjs", "legacy-merges", dir + "/hf.json", dir + "/legacy.json"},
+      dir);
+  ASSERT_EQ(legacy.exit_code, 0) << legacy.err;
+  EXPECT_EQ(Tokenizer::load(dir + "/legacy.json").fingerprint(), theirs.fingerprint());
+  expect_same_ids(theirs, dir + "/legacy.json", dir);
+}
+
+}  // namespace
+}  // namespace utt::test
