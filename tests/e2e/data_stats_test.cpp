@@ -44,6 +44,26 @@ TEST(DataStats, PrintsOneNameValueLineEach) {
   EXPECT_TRUE(contains(v.out, "documents: 1\n")) << v.out;
 }
 
+TEST(DataStats, WithATokenizerCountsTokens) {
+  const std::string dir = scratch_dir("stats-tokens");
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += "{\"text\": \"the state of the union number " + std::to_string(i) + "\"}\n";
+  write(dir + "/train.jsonl", text);
+  const RunResult trained = run_utt({"tokenizer", "train", "--input", dir + "/train.jsonl",
+                                     "--vocab-size", "300", "--output", dir + "/tok.json"});
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  const RunResult r = run_utt({"data", "stats", "--dataset-id", dir + "/train.jsonl", "--tokenizer",
+                               dir + "/tok.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const size_t at = r.out.find("tokens: ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const long tokens = std::stol(r.out.substr(at + 8));
+  EXPECT_GT(tokens, 200);
+  EXPECT_LT(tokens, 200 * 36);  // fewer tokens than bytes: the merges apply
+  expect_user_error({"--dataset-id", dir + "/train.jsonl", "--tokenizer", dir + "/missing.json"},
+                    "missing.json");
+}
+
 TEST(DataStats, HelpDescribesTheCommand) {
   const RunResult r = run_utt({"data", "stats", "--help"});
   EXPECT_EQ(r.exit_code, 0);
