@@ -1,6 +1,9 @@
 #include "data/hub_dataset.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -104,20 +107,38 @@ class HubRepo {
     const std::string content_url = redirected ? resolve_location(url, head.header("location")) : url;
 
     const fs::path blob = folder_ / "blobs" / etag;
-    if (!fs::exists(blob)) fetch_blob(content_url, blob, size, etag, file.path);
+    if (!fs::exists(blob)) {
+      // One downloader per blob across processes (ranks on one machine share the cache), with
+      // huggingface_hub's lock file, so both tools also wait for each other.
+      const fs::path lock_path = fs::path(settings_.cache_dir) / ".locks" / folder_.filename() / (etag + ".lock");
+      fs::create_directories(lock_path.parent_path());
+      const int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+      if (lock >= 0) ::flock(lock, LOCK_EX);
+      try {
+        if (!fs::exists(blob)) fetch_blob(content_url, blob, size, etag, file.path);
+      } catch (...) {
+        if (lock >= 0) ::close(lock);
+        throw;
+      }
+      if (lock >= 0) ::close(lock);
+    }
     fs::create_directories(snapshot.parent_path());
     // Relative, as huggingface_hub makes them, so the cache can move.
     const fs::path target = blob.lexically_relative(snapshot.parent_path());
+    // Made under a temporary name and renamed, so concurrent processes never collide.
+    const fs::path temporary = snapshot.string() + ".tmp." + std::to_string(::getpid());
+    fs::remove(temporary);
     std::error_code error;
-    fs::create_symlink(target, snapshot, error);
-    if (error) fs::copy_file(blob, snapshot, fs::copy_options::overwrite_existing);
+    fs::create_symlink(target, temporary, error);
+    if (error) fs::copy_file(blob, temporary, fs::copy_options::overwrite_existing);
+    fs::rename(temporary, snapshot);
     return snapshot.string();
   }
 
   void write_ref(const std::string& revision, const std::string& commit) {
     const fs::path ref = folder_ / "refs" / revision;
     fs::create_directories(ref.parent_path());
-    const fs::path temporary = ref.string() + ".tmp";
+    const fs::path temporary = ref.string() + ".tmp." + std::to_string(::getpid());
     std::ofstream(temporary) << commit;
     fs::rename(temporary, ref);
   }

@@ -159,6 +159,23 @@ TEST(Hub, ADatasetWithoutDataFilesIsReadFromItsParquetConversion) {
   EXPECT_TRUE(fs::exists(dir + "/hf/hub/datasets--org--scripted/refs/refs/convert/parquet"));
 }
 
+TEST(Hub, TwoProcessesDownloadingTheSameFileShareOneDownload) {
+  FakeHub hub;
+  ASSERT_FALSE(hub.endpoint().empty());
+  const std::string dir = scratch_dir("hub-concurrent");
+  const std::string command =
+      "export HF_ENDPOINT=" + hub.endpoint() + " HF_HOME=" + dir + "/hf; unset HF_TOKEN HF_HUB_OFFLINE; " +
+      utt_binary() + " data stats --dataset-id org/dropped > a.txt 2>&1 & " + utt_binary() +
+      " data stats --dataset-id org/dropped > b.txt 2>&1; wait $!";
+  const RunResult r = run_program("/bin/sh", {"-c", command}, dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name : {"/a.txt", "/b.txt"}) {
+    std::ifstream in(dir + name);
+    const std::string out((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_TRUE(contains(out, "documents: 4000\n")) << name << ": " << out;
+  }
+}
+
 TEST(Hub, AnUnknownDatasetIsA404Message) {
   FakeHub hub;
   ASSERT_FALSE(hub.endpoint().empty());
