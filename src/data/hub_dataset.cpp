@@ -231,7 +231,12 @@ class HubRepo {
     fs::create_directories(blob.parent_path());
     const fs::path partial = blob.string() + ".incomplete";
     for (int attempt = 1;; ++attempt) {
-      const int64_t have = fs::exists(partial) ? static_cast<int64_t>(fs::file_size(partial)) : 0;
+      int64_t have = fs::exists(partial) ? static_cast<int64_t>(fs::file_size(partial)) : 0;
+      if (size >= 0 && have == size) break;  // complete already (stopped before the rename)
+      if (size >= 0 && have > size) {
+        fs::remove(partial);
+        have = 0;
+      }
       std::map<std::string, std::string> headers;
       if (have > 0) headers["Range"] = "bytes=" + std::to_string(have) + "-";
       HttpResponse r;
