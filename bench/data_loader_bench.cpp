@@ -1,22 +1,27 @@
 // Streaming loader throughput and memory: MB/s and tokens/s of StreamingLoader (ByteEncoder,
-// so the tokenizer's own speed is left out), side by side with its anchor, a plain
+// so the tokenizer's own speed is left out, or a BPE tokenizer.json with --tokenizer), side by side with its anchor, a plain
 // DocumentStream pass over the same file (reading and JSON parsing only), and the resident
 // memory while streaming, to show it stays flat whatever the file size; then the token
 // cache: how long building it takes, and how long a later run waits before its first batch.
 //
 // Usage: data_loader_bench [--megabytes N] [--threads N] [--shuffle N] [--dir PATH]
+//                          [--tokenizer tokenizer.json]   (the BPE tokenizer instead of bytes)
+//                          [--input FILE]   (a JSON Lines file of yours instead of the generated one)
 #include <fmt/format.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include "data/document_stream.h"
 #include "data/cached_loader.h"
 #include "data/streaming_loader.h"
 #include "data/token_cache.h"
+#include "tokenizer/tokenizer.h"
+#include "train/tokenizer_encoder.h"
 #include "util/text.h"
 
 namespace {
@@ -73,18 +78,22 @@ int main(int argc, char** argv) {
   int threads = 2;
   size_t shuffle = 10000;
   std::string dir = std::filesystem::temp_directory_path().string();
+  std::string tokenizer_path;
+  std::string input;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--megabytes") megabytes = utt::parse_int(argv[i + 1], flag);
     else if (flag == "--threads") threads = static_cast<int>(utt::parse_int(argv[i + 1], flag));
     else if (flag == "--shuffle") shuffle = static_cast<size_t>(utt::parse_int(argv[i + 1], flag));
     else if (flag == "--dir") dir = argv[i + 1];
+    else if (flag == "--tokenizer") tokenizer_path = argv[i + 1];
+    else if (flag == "--input") input = argv[i + 1];
   }
-  const std::string path = dir + "/utt-data-bench.jsonl";
-  write_corpus(path, megabytes << 20);
+  const std::string path = input.empty() ? dir + "/utt-data-bench.jsonl" : input;
+  if (input.empty()) write_corpus(path, megabytes << 20);
   const double file_mb = static_cast<double>(std::filesystem::file_size(path)) / (1 << 20);
-  fmt::print("corpus: {:.0f} MB of JSON Lines, {} tokenizer threads, shuffle buffer {}\n",
-             file_mb, threads, shuffle);
+  fmt::print("corpus: {:.0f} MB of JSON Lines ({}), {} tokenizer threads, shuffle buffer {}\n",
+             file_mb, input.empty() ? "generated" : input, threads, shuffle);
 
   // Anchor: reading and parsing alone.
   auto start = Clock::now();
@@ -94,7 +103,15 @@ int main(int argc, char** argv) {
   while (stream.next(text)) text_bytes += static_cast<int64_t>(text.size());
   const double read_seconds = seconds_since(start);
 
-  utt::ByteEncoder encoder;
+  utt::ByteEncoder bytes;
+  std::optional<utt::Tokenizer> tokenizer;
+  std::optional<utt::TokenizerEncoder> bpe;
+  if (!tokenizer_path.empty()) {
+    tokenizer = utt::Tokenizer::load(tokenizer_path);
+    bpe.emplace(*tokenizer);
+  }
+  const utt::TokenEncoder& encoder = bpe ? static_cast<const utt::TokenEncoder&>(*bpe) : bytes;
+  fmt::print("encoder: {}\n", bpe ? "BPE " + tokenizer_path : std::string("bytes"));
   utt::LoaderConfig config;
   config.files = {path};
   config.batch_size = 8;
@@ -150,6 +167,6 @@ int main(int argc, char** argv) {
              build_seconds, text_mb / build_seconds,
              utt::human_bytes(static_cast<double>(std::filesystem::file_size(cache_path))), open_seconds);
   std::filesystem::remove(cache_path);
-  std::filesystem::remove(path);
+  if (input.empty()) std::filesystem::remove(path);
   return 0;
 }
