@@ -111,7 +111,7 @@ void read_model(const Json& root, TokenizerSpec& spec,
   const Json& model = member(root, "model", "");
   if (!model.is_object()) refuse("model", "must be an object");
   if (model.contains("type") && string_member(model, "type", "model") != "BPE") {
-    refuse("model.type", "'" + model["type"].get<std::string>() + "' is not supported: only BPE");
+    refuse("model.type", fmt::format("'{}' is not supported: only BPE", model["type"].get<std::string>()));
   }
   if (bool_member(model, "byte_fallback", "model", false, false)) {
     refuse("model.byte_fallback", "true is not supported (byte-level BPE needs no fallback)");
@@ -134,7 +134,11 @@ void read_model(const Json& root, TokenizerSpec& spec,
   for (const auto& [token, id_json] : vocab.items()) {
     if (!id_json.is_number_unsigned()) refuse("model.vocab[\"" + token + "\"]", "must be an id >= 0");
     const auto id = id_json.get<uint64_t>();
-    if (id >= (1u << 24)) refuse("model.vocab[\"" + token + "\"]", "is an implausibly large id");
+    // Ids must be 0..N-1 without holes, so a larger one is wrong (and must not size a table).
+    if (id >= vocab.size()) {
+      refuse("model.vocab[\"" + token + "\"]", fmt::format("has id {}, but the {} entries must have "
+             "ids 0..{}", id, vocab.size(), vocab.size() - 1));
+    }
     if (symbols.size() <= id) symbols.resize(id + 1);
     symbols[id] = token;
     id_of_symbols[token] = static_cast<uint32_t>(id);
@@ -214,7 +218,7 @@ Tokenizer Tokenizer::from_json(const std::string& json_text) {
   Json root;
   try {
     root = Json::parse(json_text);
-  } catch (const Json::parse_error& error) {
+  } catch (const Json::exception& error) {
     throw UserError(std::string("tokenizer.json is not valid JSON: ") + error.what());
   }
   if (!root.is_object()) refuse("(top level)", "must be an object");
