@@ -46,7 +46,8 @@ bool bool_member(const Json& object, const char* key, const std::string& where, 
 
 bool null_or_empty(const Json& object, const char* key) {
   auto found = object.find(key);
-  return found == object.end() || found->is_null() || (found->is_string() && found->empty());
+  return found == object.end() || found->is_null() ||
+         (found->is_string() && found->get<std::string>().empty());
 }
 
 // One ByteLevel pre-tokenizer: returns whether it splits with GPT-2's regex itself.
@@ -248,7 +249,11 @@ Tokenizer Tokenizer::load(const std::string& path) {
   try {
     return from_json(text.str());
   } catch (const UserError& error) {
-    throw UserError(path + ": " + error.what());
+    // "tokenizer.json: model.vocab is missing" -> "PATH: model.vocab is missing"
+    std::string message = error.what();
+    const std::string generic = "tokenizer.json: ";
+    if (message.starts_with(generic)) message.erase(0, generic.size());
+    throw UserError(fmt::format("{}: {}", path, message));
   }
 }
 
