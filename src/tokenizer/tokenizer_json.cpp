@@ -21,15 +21,20 @@ using OrderedJson = nlohmann::ordered_json;
   throw UserError("tokenizer.json: " + field + " " + problem);
 }
 
+// "model" + "vocab" -> "model.vocab"; top-level fields have no prefix.
+std::string field_name(const std::string& where, const char* key) {
+  return where.empty() ? std::string(key) : fmt::format("{}.{}", where, key);
+}
+
 const Json& member(const Json& object, const char* key, const std::string& where) {
   auto found = object.find(key);
-  if (found == object.end()) refuse(where + "." + key, "is missing");
+  if (found == object.end()) refuse(field_name(where, key), "is missing");
   return *found;
 }
 
 std::string string_member(const Json& object, const char* key, const std::string& where) {
   const Json& value = member(object, key, where);
-  if (!value.is_string()) refuse(where + "." + key, "must be a string");
+  if (!value.is_string()) refuse(field_name(where, key), "must be a string");
   return value.get<std::string>();
 }
 
@@ -37,10 +42,10 @@ bool bool_member(const Json& object, const char* key, const std::string& where, 
                  bool required) {
   auto found = object.find(key);
   if (found == object.end() || (!required && found->is_null())) {
-    if (required) refuse(where + "." + key, "is missing");
+    if (required) refuse(field_name(where, key), "is missing");
     return fallback;
   }
-  if (!found->is_boolean()) refuse(where + "." + key, "must be true or false");
+  if (!found->is_boolean()) refuse(field_name(where, key), "must be true or false");
   return found->get<bool>();
 }
 
