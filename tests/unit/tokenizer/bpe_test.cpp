@@ -137,6 +137,20 @@ TEST(BpeEncode, FrequentWordsBecomeOneToken) {
   EXPECT_EQ(tokenizer.encode(" union").size(), 1u);
 }
 
+TEST(Tokenizer, FingerprintIsPinned) {
+  // Token caches and checkpoints store this value: changing how it is computed orphans them.
+  EXPECT_EQ(train_on({"ab cd"}, 258 + 3).fingerprint(), "6748588961e8a969");
+  EXPECT_NE(train_on({"ab cd"}, 258 + 2).fingerprint(), train_on({"ab cd"}, 258 + 3).fingerprint());
+}
+
+TEST(Tokenizer, WithoutAnEndOfTextTokenEosIsAUserError) {
+  TokenizerSpec spec;
+  for (int byte = 0; byte < 256; ++byte) spec.tokens.emplace_back(1, static_cast<char>(byte));
+  const Tokenizer tokenizer(spec);
+  EXPECT_THROW(tokenizer.eos_id(), UserError);
+  EXPECT_THROW(tokenizer.pad_id(), UserError);
+}
+
 TEST(BpeEncode, DecodingAnUnknownIdIsAUserError) {
   const Tokenizer tokenizer = train_small(300);
   const std::vector<uint32_t> ids = {5, 300};
