@@ -128,7 +128,9 @@ void Tokenizer::encode_serial(std::string_view text, std::vector<uint32_t>& out)
 void Tokenizer::encode_ordinary(std::string_view text, std::vector<uint32_t>& out) const {
   std::string prefixed;
   if (spec_.add_prefix_space && text.front() != ' ') {
-    prefixed = " " + std::string(text);
+    prefixed.reserve(text.size() + 1);
+    prefixed.push_back(' ');
+    prefixed.append(text);
     text = prefixed;
   }
   regex_->for_each_piece(text, [&](std::string_view piece) { encode_piece(piece, out); });
