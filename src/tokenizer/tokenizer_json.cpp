@@ -3,6 +3,7 @@
 // Llama-3's style); anything else is refused naming the field.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -320,11 +321,26 @@ std::string Tokenizer::to_json() const {
 }
 
 void Tokenizer::save(const std::string& path) const {
+  // Written beside the target and renamed over it: a crash never leaves half a file under the
+  // real name (a run that reuses tokenizer.json would otherwise load garbage).
   const std::string text = to_json();
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw UserError("cannot write tokenizer file " + path + ": check the directory exists and is writable");
-  out << text;
-  if (!out) throw UserError("writing " + path + " failed (disk full?)");
+  const std::string temporary = path + ".partial";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      throw UserError(fmt::format("cannot write tokenizer file {}: check the directory exists and "
+                                  "is writable", path));
+    }
+    out << text;
+    out.flush();
+    if (!out) throw UserError(fmt::format("writing {} failed (disk full?)", temporary));
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    std::filesystem::remove(temporary, error);
+    throw UserError(fmt::format("cannot write tokenizer file {}: {}", path, error.message()));
+  }
 }
 
 }  // namespace utt
