@@ -91,6 +91,7 @@ class Tokenizer {
   void encode_ordinary(std::string_view text, std::vector<uint32_t>& out) const;
   void encode_piece(std::string_view piece, std::vector<uint32_t>& out) const;
   void apply_merges(std::vector<uint32_t>& ids) const;
+  void apply_merges_long(std::vector<uint32_t>& ids) const;
 
   TokenizerSpec spec_;
   std::shared_ptr<const PretokenizerRegex> regex_;
