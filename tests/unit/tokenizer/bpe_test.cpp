@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <atomic>
 #include <map>
+#include <thread>
 #include <random>
 #include <set>
 
@@ -173,6 +175,27 @@ TEST(BpeEncode, HugePiecesEncodeQuickly) {
   const std::vector<uint32_t> ids = tokenizer.encode(huge);
   EXPECT_LT(ids.size(), huge.size() / 8);
   EXPECT_EQ(tokenizer.decode(ids), huge);
+}
+
+TEST(BpeEncode, OneTokenizerEncodesFromManyThreadsAtOnce) {
+  const Tokenizer tokenizer = train_small(600);
+  const std::vector<std::string> corpus = small_corpus();
+  std::vector<std::vector<uint32_t>> expected;
+  for (const std::string& document : corpus) expected.push_back(tokenizer.encode(document));
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round) {
+        for (size_t i = 0; i < corpus.size(); ++i) {
+          const size_t d = (i + static_cast<size_t>(t) * 7) % corpus.size();
+          if (tokenizer.encode(corpus[d]) != expected[d]) ++mismatches;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(BpeEncode, SpecialTokensInTheTextAreMatchedWhole) {
