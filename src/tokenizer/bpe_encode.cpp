@@ -72,17 +72,18 @@ std::vector<size_t> safe_split_points(std::string_view text, size_t parts) {
 
 }  // namespace
 
-void Tokenizer::encode(std::string_view text, std::vector<uint32_t>& out) const {
+void Tokenizer::encode(std::string_view text, std::vector<uint32_t>& out,
+                       SpecialTokens specials) const {
   const size_t threads = std::max(1u, std::thread::hardware_concurrency());
   const bool splittable = spec_.pretokenizer != PretokenizerKind::kCustom &&
                           !spec_.add_prefix_space;
   if (text.size() < kParallelMinBytes || threads == 1 || !splittable) {
-    encode_serial(text, out);
+    encode_serial(text, out, specials);
     return;
   }
   for (const SpecialToken& special : spec_.specials) {
     if (special.content.find('\n') != std::string::npos) {
-      encode_serial(text, out);
+      encode_serial(text, out, specials);
       return;
     }
   }
@@ -91,7 +92,8 @@ void Tokenizer::encode(std::string_view text, std::vector<uint32_t>& out) const 
   std::atomic<size_t> next_part{0};
   auto worker = [&] {
     for (size_t part = next_part++; part < parts.size(); part = next_part++) {
-      encode_serial(text.substr(points[part], points[part + 1] - points[part]), parts[part]);
+      encode_serial(text.substr(points[part], points[part + 1] - points[part]), parts[part],
+                    specials);
     }
   };
   std::vector<std::thread> pool;
@@ -101,7 +103,12 @@ void Tokenizer::encode(std::string_view text, std::vector<uint32_t>& out) const 
   for (const std::vector<uint32_t>& part : parts) out.insert(out.end(), part.begin(), part.end());
 }
 
-void Tokenizer::encode_serial(std::string_view text, std::vector<uint32_t>& out) const {
+void Tokenizer::encode_serial(std::string_view text, std::vector<uint32_t>& out,
+                              SpecialTokens specials) const {
+  if (specials == SpecialTokens::kTreatAsText || spec_.specials.empty()) {
+    if (!text.empty()) encode_ordinary(text, out);
+    return;
+  }
   // Leftmost special token first; at one position the longest (as HF's matcher does).
   // next_at[k] caches where special k occurs next, so each is searched for once per hit.
   std::vector<size_t> next_at(spec_.specials.size(), 0);

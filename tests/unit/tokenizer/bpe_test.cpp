@@ -207,6 +207,14 @@ TEST(BpeEncode, SpecialTokensInTheTextAreMatchedWhole) {
   EXPECT_EQ(tokenizer.decode(ids), "one<|endoftext|>two<|pad|>");
 }
 
+TEST(BpeEncode, SpecialTokenTextCanBeEncodedAsPlainText) {
+  const Tokenizer tokenizer = train_small(400);
+  const std::string text = "one<|endoftext|>two";
+  const std::vector<uint32_t> ids = tokenizer.encode(text, SpecialTokens::kTreatAsText);
+  EXPECT_EQ(std::find(ids.begin(), ids.end(), tokenizer.eos_id()), ids.end());
+  EXPECT_EQ(tokenizer.decode(ids), text);
+}
+
 TEST(BpeEncode, FrequentWordsBecomeOneToken) {
   const Tokenizer tokenizer = train_small(600);
   EXPECT_EQ(tokenizer.encode(" union").size(), 1u);
