@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -189,6 +190,12 @@ int run_train_tokenizer(const Flags& flags) {
   options.vocab_size = static_cast<uint32_t>(vocab);
   options.pretokenizer = parse_pretokenizer_kind(flags.get("pretokenizer", "cl100k"));
   options.threads = thread_count(flags);
+  // Checked before training, which can take minutes, rather than when saving.
+  const std::filesystem::path output_dir = std::filesystem::absolute(output).parent_path();
+  if (!std::filesystem::is_directory(output_dir)) {
+    throw UserError("cannot write " + output + ": the directory " + output_dir.string() +
+                    " does not exist");
+  }
   DocumentReader reader(flags.values.at("input"), flags.get("text-column", "text"));
   const auto start = std::chrono::steady_clock::now();
   const Tokenizer tokenizer =

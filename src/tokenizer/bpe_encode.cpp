@@ -1,8 +1,9 @@
 // Encoding: special tokens, then pre-tokenization, then BPE per piece behind a per-thread
-// cache (real text repeats its pieces: on the demo corpus >95% of pieces hit the cache).
+// cache (real text repeats its pieces, so most pieces are looked up, not merged).
 #include <algorithm>
 #include <atomic>
 #include <limits>
+#include <queue>
 #include <thread>
 #include <unordered_map>
 
@@ -16,10 +17,13 @@ constexpr uint32_t kNoRank = std::numeric_limits<uint32_t>::max();
 // Texts at least this long are split over threads; below it thread start-up costs more
 // than it saves.
 constexpr size_t kParallelMinBytes = 1 << 20;
-// The cache is dropped when it holds this many pieces, which bounds its memory (~50 MB).
+// The cache is dropped when it holds this many pieces, which bounds its memory (pieces are
+// at most kCacheMaxPieceBytes long: well under 100 MB per thread).
 constexpr size_t kCacheMaxPieces = 1 << 19;
 // Longer pieces (long whitespace runs, huge words) bypass the cache.
 constexpr size_t kCacheMaxPieceBytes = 64;
+// Above this many symbols a piece is merged with a heap, O(n log n), instead of rescanning.
+constexpr size_t kLongPieceSymbols = 128;
 
 struct StringHash {
   using is_transparent = void;
@@ -68,17 +72,18 @@ std::vector<size_t> safe_split_points(std::string_view text, size_t parts) {
 
 }  // namespace
 
-void Tokenizer::encode(std::string_view text, std::vector<uint32_t>& out) const {
+void Tokenizer::encode(std::string_view text, std::vector<uint32_t>& out,
+                       SpecialTokens specials) const {
   const size_t threads = std::max(1u, std::thread::hardware_concurrency());
   const bool splittable = spec_.pretokenizer != PretokenizerKind::kCustom &&
                           !spec_.add_prefix_space;
   if (text.size() < kParallelMinBytes || threads == 1 || !splittable) {
-    encode_serial(text, out);
+    encode_serial(text, out, specials);
     return;
   }
   for (const SpecialToken& special : spec_.specials) {
     if (special.content.find('\n') != std::string::npos) {
-      encode_serial(text, out);
+      encode_serial(text, out, specials);
       return;
     }
   }
@@ -87,7 +92,8 @@ void Tokenizer::encode(std::string_view text, std::vector<uint32_t>& out) const 
   std::atomic<size_t> next_part{0};
   auto worker = [&] {
     for (size_t part = next_part++; part < parts.size(); part = next_part++) {
-      encode_serial(text.substr(points[part], points[part + 1] - points[part]), parts[part]);
+      encode_serial(text.substr(points[part], points[part + 1] - points[part]), parts[part],
+                    specials);
     }
   };
   std::vector<std::thread> pool;
@@ -97,7 +103,12 @@ void Tokenizer::encode(std::string_view text, std::vector<uint32_t>& out) const 
   for (const std::vector<uint32_t>& part : parts) out.insert(out.end(), part.begin(), part.end());
 }
 
-void Tokenizer::encode_serial(std::string_view text, std::vector<uint32_t>& out) const {
+void Tokenizer::encode_serial(std::string_view text, std::vector<uint32_t>& out,
+                              SpecialTokens specials) const {
+  if (specials == SpecialTokens::kTreatAsText || spec_.specials.empty()) {
+    if (!text.empty()) encode_ordinary(text, out);
+    return;
+  }
   // Leftmost special token first; at one position the longest (as HF's matcher does).
   // next_at[k] caches where special k occurs next, so each is searched for once per hit.
   std::vector<size_t> next_at(spec_.specials.size(), 0);
@@ -128,7 +139,9 @@ void Tokenizer::encode_serial(std::string_view text, std::vector<uint32_t>& out)
 void Tokenizer::encode_ordinary(std::string_view text, std::vector<uint32_t>& out) const {
   std::string prefixed;
   if (spec_.add_prefix_space && text.front() != ' ') {
-    prefixed = " " + std::string(text);
+    prefixed.reserve(text.size() + 1);
+    prefixed.push_back(' ');
+    prefixed.append(text);
     text = prefixed;
   }
   regex_->for_each_piece(text, [&](std::string_view piece) { encode_piece(piece, out); });
@@ -173,10 +186,14 @@ void Tokenizer::encode_piece(std::string_view piece, std::vector<uint32_t>& out)
 }
 
 // Repeatedly merge the adjacent pair of lowest rank, the leftmost one among equals: exactly
-// the order HF's priority queue produces. O(n^2) in the piece length, but pieces are short
-// and `ranks` keeps each step to one scan.
+// the order HF's priority queue produces. O(n^2) in the piece length, which is the fastest for
+// the short pieces of real text; long ones (whitespace runs, long words) take the heap below.
 void Tokenizer::apply_merges(std::vector<uint32_t>& ids) const {
   if (ids.size() < 2) return;
+  if (ids.size() > kLongPieceSymbols) {
+    apply_merges_long(ids);
+    return;
+  }
   auto rank_of = [&](size_t i, MergeResult& result) {
     const MergeResult* found = merge_table_.find(pair_key(ids[i], ids[i + 1]));
     if (found == nullptr) return kNoRank;
@@ -208,6 +225,53 @@ void Tokenizer::apply_merges(std::vector<uint32_t>& ids) const {
       results[i] = result.id;
     }
   }
+}
+
+// The same merge order for long pieces, as HF implements it: a doubly linked list of symbols
+// and a min-heap of (rank, position) candidates. A candidate is stale when its left symbol was
+// merged away or its pair changed; a rank names exactly one pair, so "the pair at this
+// position still has this rank" is the whole validity check.
+void Tokenizer::apply_merges_long(std::vector<uint32_t>& ids) const {
+  struct Candidate {
+    uint32_t rank;
+    uint32_t position;
+    bool operator>(const Candidate& other) const {
+      return rank != other.rank ? rank > other.rank : position > other.position;
+    }
+  };
+  const auto n = static_cast<uint32_t>(ids.size());
+  constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
+  std::vector<uint32_t> next(n);
+  std::vector<uint32_t> prev(n);
+  std::vector<bool> alive(n, true);
+  for (uint32_t i = 0; i < n; ++i) {
+    next[i] = i + 1 < n ? i + 1 : kNone;
+    prev[i] = i > 0 ? i - 1 : kNone;
+  }
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue;
+  auto consider = [&](uint32_t left) {
+    if (left == kNone || next[left] == kNone) return;
+    const MergeResult* found = merge_table_.find(pair_key(ids[left], ids[next[left]]));
+    if (found != nullptr) queue.push({found->rank, left});
+  };
+  for (uint32_t i = 0; i + 1 < n; ++i) consider(i);
+  while (!queue.empty()) {
+    const Candidate top = queue.top();
+    queue.pop();
+    if (!alive[top.position] || next[top.position] == kNone) continue;
+    const uint32_t right = next[top.position];
+    const MergeResult* found = merge_table_.find(pair_key(ids[top.position], ids[right]));
+    if (found == nullptr || found->rank != top.rank) continue;
+    ids[top.position] = found->id;
+    alive[right] = false;
+    next[top.position] = next[right];
+    if (next[right] != kNone) prev[next[right]] = top.position;
+    consider(prev[top.position]);
+    consider(top.position);
+  }
+  size_t written = 0;
+  for (uint32_t i = 0; i != kNone; i = next[i]) ids[written++] = ids[i];
+  ids.resize(written);
 }
 
 }  // namespace utt

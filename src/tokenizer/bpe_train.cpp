@@ -98,9 +98,11 @@ class MergeTrainer {
       for (size_t i = 0; i + 1 < words_.length[w]; ++i) {
         const uint64_t pair = pair_key(s[i], s[i + 1]);
         pair_counts_[pair] += static_cast<int64_t>(words_.count[w]);
-        where_[pair].push_back(w);
+        add_where(pair, w);
       }
     }
+    // The lists only shrink from here on (merged pairs are dropped whole): give back the slack.
+    for (auto& [pair, list] : where_) list.shrink_to_fit();
     for (const auto& [pair, count] : pair_counts_) queue_.push({count, pair});
   }
 
@@ -120,13 +122,14 @@ class MergeTrainer {
       const auto left = static_cast<uint32_t>(top.pair >> 32);
       const auto right = static_cast<uint32_t>(top.pair);
       merges.push_back({left, right});
-      apply_merge(left, right, token_for(tokens_[left] + tokens_[right]), merges.size());
+      apply_merge(left, right, token_for(tokens_[left] + tokens_[right]),
+                  static_cast<uint32_t>(merges.size()));
     }
     return merges;
   }
 
  private:
-  static constexpr size_t kNever = ~size_t{0};
+  static constexpr uint32_t kNever = ~uint32_t{0};
 
   // Two merges can spell the same token ("a"+"bc", "ab"+"c"): they share its id, as in HF.
   uint32_t token_for(const std::string& bytes) {
@@ -138,7 +141,13 @@ class MergeTrainer {
     return id;
   }
 
-  void apply_merge(uint32_t left, uint32_t right, uint32_t merged, size_t merge_number) {
+  // Words are visited one at a time, so a word already listed for `pair` is the last entry.
+  void add_where(uint64_t pair, uint32_t word) {
+    std::vector<uint32_t>& list = where_[pair];
+    if (list.empty() || list.back() != word) list.push_back(word);
+  }
+
+  void apply_merge(uint32_t left, uint32_t right, uint32_t merged, uint32_t merge_number) {
     const uint64_t merged_pair = pair_key(left, right);
     const std::vector<uint32_t> affected = std::move(where_[merged_pair]);
     where_.erase(merged_pair);
@@ -153,7 +162,7 @@ class MergeTrainer {
         if (pair == merged_pair) return;
         pair_counts_[pair] += sign * weight;
         if (sign > 0) {
-          where_[pair].push_back(w);
+          add_where(pair, w);
           grown.insert(pair);
         }
       };
@@ -195,7 +204,7 @@ class MergeTrainer {
   std::unordered_map<uint64_t, int64_t> pair_counts_;
   std::unordered_map<uint64_t, std::vector<uint32_t>> where_;
   std::priority_queue<QueuedPair> queue_;
-  std::vector<size_t> stamp_;
+  std::vector<uint32_t> stamp_;  // the last merge that visited each word
 };
 
 }  // namespace

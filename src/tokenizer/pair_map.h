@@ -1,6 +1,5 @@
 // PairMap: an open-addressing hash map from a token pair to a small value, for the merge
-// table that encoding consults once per adjacent pair (std::unordered_map's node chasing
-// showed up as the largest cost there).
+// table that encoding consults once per adjacent pair: one flat array, no node per entry.
 #pragma once
 
 #include <cstdint>

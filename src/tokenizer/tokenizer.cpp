@@ -86,9 +86,9 @@ Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
-std::vector<uint32_t> Tokenizer::encode(std::string_view text) const {
+std::vector<uint32_t> Tokenizer::encode(std::string_view text, SpecialTokens specials) const {
   std::vector<uint32_t> ids;
-  encode(text, ids);
+  encode(text, ids, specials);
   return ids;
 }
 

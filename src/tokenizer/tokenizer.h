@@ -22,6 +22,11 @@ namespace utt {
 inline constexpr std::string_view kEndOfTextToken = "<|endoftext|>";
 inline constexpr std::string_view kPadToken = "<|pad|>";
 
+// Whether special-token text ("<|endoftext|>") inside the input becomes the special id (as
+// in HF's encode) or is encoded as plain text (for untrusted documents, which must not be
+// able to insert a document separator).
+enum class SpecialTokens { kMatch, kTreatAsText };
+
 struct BpeMerge {
   uint32_t left = 0;
   uint32_t right = 0;
@@ -58,10 +63,12 @@ class Tokenizer {
   void save(const std::string& path) const;
   std::string to_json() const;
 
-  // Appends the ids of `text`. Special tokens written in the text are matched first, as
-  // HF does. Const and thread-safe; large texts are split over all cores.
-  void encode(std::string_view text, std::vector<uint32_t>& out) const;
-  std::vector<uint32_t> encode(std::string_view text) const;
+  // Appends the ids of `text`. By default special tokens written in the text are matched
+  // first, as HF does. Const and thread-safe; large texts are split over all cores.
+  void encode(std::string_view text, std::vector<uint32_t>& out,
+              SpecialTokens specials = SpecialTokens::kMatch) const;
+  std::vector<uint32_t> encode(std::string_view text,
+                               SpecialTokens specials = SpecialTokens::kMatch) const;
   // Throws UserError for an id outside the vocabulary.
   std::string decode(std::span<const uint32_t> ids) const;
 
@@ -87,10 +94,12 @@ class Tokenizer {
     uint32_t id = 0;
   };
 
-  void encode_serial(std::string_view text, std::vector<uint32_t>& out) const;
+  void encode_serial(std::string_view text, std::vector<uint32_t>& out,
+                     SpecialTokens specials) const;
   void encode_ordinary(std::string_view text, std::vector<uint32_t>& out) const;
   void encode_piece(std::string_view piece, std::vector<uint32_t>& out) const;
   void apply_merges(std::vector<uint32_t>& ids) const;
+  void apply_merges_long(std::vector<uint32_t>& ids) const;
 
   TokenizerSpec spec_;
   std::shared_ptr<const PretokenizerRegex> regex_;

@@ -3,6 +3,7 @@
 // Llama-3's style); anything else is refused naming the field.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -21,15 +22,20 @@ using OrderedJson = nlohmann::ordered_json;
   throw UserError("tokenizer.json: " + field + " " + problem);
 }
 
+// "model" + "vocab" -> "model.vocab"; top-level fields have no prefix.
+std::string field_name(const std::string& where, const char* key) {
+  return where.empty() ? std::string(key) : fmt::format("{}.{}", where, key);
+}
+
 const Json& member(const Json& object, const char* key, const std::string& where) {
   auto found = object.find(key);
-  if (found == object.end()) refuse(where + "." + key, "is missing");
+  if (found == object.end()) refuse(field_name(where, key), "is missing");
   return *found;
 }
 
 std::string string_member(const Json& object, const char* key, const std::string& where) {
   const Json& value = member(object, key, where);
-  if (!value.is_string()) refuse(where + "." + key, "must be a string");
+  if (!value.is_string()) refuse(field_name(where, key), "must be a string");
   return value.get<std::string>();
 }
 
@@ -37,16 +43,17 @@ bool bool_member(const Json& object, const char* key, const std::string& where, 
                  bool required) {
   auto found = object.find(key);
   if (found == object.end() || (!required && found->is_null())) {
-    if (required) refuse(where + "." + key, "is missing");
+    if (required) refuse(field_name(where, key), "is missing");
     return fallback;
   }
-  if (!found->is_boolean()) refuse(where + "." + key, "must be true or false");
+  if (!found->is_boolean()) refuse(field_name(where, key), "must be true or false");
   return found->get<bool>();
 }
 
 bool null_or_empty(const Json& object, const char* key) {
   auto found = object.find(key);
-  return found == object.end() || found->is_null() || (found->is_string() && found->empty());
+  return found == object.end() || found->is_null() ||
+         (found->is_string() && found->get<std::string>().empty());
 }
 
 // One ByteLevel pre-tokenizer: returns whether it splits with GPT-2's regex itself.
@@ -111,7 +118,7 @@ void read_model(const Json& root, TokenizerSpec& spec,
   const Json& model = member(root, "model", "");
   if (!model.is_object()) refuse("model", "must be an object");
   if (model.contains("type") && string_member(model, "type", "model") != "BPE") {
-    refuse("model.type", "'" + model["type"].get<std::string>() + "' is not supported: only BPE");
+    refuse("model.type", fmt::format("'{}' is not supported: only BPE", model["type"].get<std::string>()));
   }
   if (bool_member(model, "byte_fallback", "model", false, false)) {
     refuse("model.byte_fallback", "true is not supported (byte-level BPE needs no fallback)");
@@ -134,7 +141,11 @@ void read_model(const Json& root, TokenizerSpec& spec,
   for (const auto& [token, id_json] : vocab.items()) {
     if (!id_json.is_number_unsigned()) refuse("model.vocab[\"" + token + "\"]", "must be an id >= 0");
     const auto id = id_json.get<uint64_t>();
-    if (id >= (1u << 24)) refuse("model.vocab[\"" + token + "\"]", "is an implausibly large id");
+    // Ids must be 0..N-1 without holes, so a larger one is wrong (and must not size a table).
+    if (id >= vocab.size()) {
+      refuse("model.vocab[\"" + token + "\"]", fmt::format("has id {}, but the {} entries must have "
+             "ids 0..{}", id, vocab.size(), vocab.size() - 1));
+    }
     if (symbols.size() <= id) symbols.resize(id + 1);
     symbols[id] = token;
     id_of_symbols[token] = static_cast<uint32_t>(id);
@@ -214,7 +225,7 @@ Tokenizer Tokenizer::from_json(const std::string& json_text) {
   Json root;
   try {
     root = Json::parse(json_text);
-  } catch (const Json::parse_error& error) {
+  } catch (const Json::exception& error) {
     throw UserError(std::string("tokenizer.json is not valid JSON: ") + error.what());
   }
   if (!root.is_object()) refuse("(top level)", "must be an object");
@@ -244,7 +255,11 @@ Tokenizer Tokenizer::load(const std::string& path) {
   try {
     return from_json(text.str());
   } catch (const UserError& error) {
-    throw UserError(path + ": " + error.what());
+    // "tokenizer.json: model.vocab is missing" -> "PATH: model.vocab is missing"
+    std::string message = error.what();
+    const std::string generic = "tokenizer.json: ";
+    if (message.starts_with(generic)) message.erase(0, generic.size());
+    throw UserError(fmt::format("{}: {}", path, message));
   }
 }
 
@@ -306,11 +321,26 @@ std::string Tokenizer::to_json() const {
 }
 
 void Tokenizer::save(const std::string& path) const {
+  // Written beside the target and renamed over it: a crash never leaves half a file under the
+  // real name (a run that reuses tokenizer.json would otherwise load garbage).
   const std::string text = to_json();
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw UserError("cannot write tokenizer file " + path + ": check the directory exists and is writable");
-  out << text;
-  if (!out) throw UserError("writing " + path + " failed (disk full?)");
+  const std::string temporary = path + ".partial";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      throw UserError(fmt::format("cannot write tokenizer file {}: check the directory exists and "
+                                  "is writable", path));
+    }
+    out << text;
+    out.flush();
+    if (!out) throw UserError(fmt::format("writing {} failed (disk full?)", temporary));
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    std::filesystem::remove(temporary, error);
+    throw UserError(fmt::format("cannot write tokenizer file {}: {}", path, error.message()));
+  }
 }
 
 }  // namespace utt

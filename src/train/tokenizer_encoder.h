@@ -1,4 +1,6 @@
-// The BPE tokenizer seen through the data stage's TokenEncoder seam.
+// The BPE tokenizer seen through the data stage's TokenEncoder seam. Documents are untrusted
+// text: a literal "<|endoftext|>" inside one is encoded as text, so only the packer places
+// document separators.
 #pragma once
 
 #include "data/token_encoder.h"
@@ -11,7 +13,7 @@ class TokenizerEncoder final : public TokenEncoder {
   explicit TokenizerEncoder(const Tokenizer& tokenizer)
       : tokenizer_(tokenizer), eos_(tokenizer.eos_id()), fingerprint_(tokenizer.fingerprint()) {}
   void encode(std::string_view text, std::vector<uint32_t>& out) const override {
-    tokenizer_.encode(text, out);
+    tokenizer_.encode(text, out, SpecialTokens::kTreatAsText);
   }
   uint32_t eos_id() const override { return eos_; }
   uint32_t vocab_size() const override { return tokenizer_.vocab_size(); }

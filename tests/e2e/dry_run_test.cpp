@@ -29,11 +29,20 @@ TEST(DryRun, PrintsEverySectionAndWritesNothing) {
                            "Model: preset tiny", "Architecture: RMSNorm, SwiGLU, RoPE",
                            "Training memory", "weights", "gradients", "optimizer", "activations",
                            "Learning-rate schedule", "total steps: 2,000", "Configuration",
-                           "--batch-size", "Not supported yet"}) {
+                           "--batch-size"}) {
     EXPECT_NE(r.out.find(part), std::string::npos) << "missing '" << part << "' in\n" << r.out;
   }
   EXPECT_EQ(parameters_line(r.out), 12'488'960);
   EXPECT_TRUE(is_empty_dir(dir));
+}
+
+TEST(DryRun, ListsRequestedFeaturesThisBuildLacks) {
+  const RunResult r = run_utt({"train", "--dataset-id", "org/data", "--use-lora", "--dry-run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Not supported yet in this build"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("LoRA fine-tuning"), std::string::npos) << r.out;
+  const RunResult plain = run_utt({"train", "--dataset-id", "org/data", "--dry-run"});
+  EXPECT_EQ(plain.out.find("Not supported yet"), std::string::npos) << plain.out;
 }
 
 TEST(DryRun, TargetParamsLandWithinFivePercent) {

@@ -106,6 +106,8 @@ TEST(TokenizerCommand, BadInputIsOneMessageAndExitCode2) {
       {{"train", "--input", "missing.txt", "--vocab-size", "300", "--output", "x.json"}, "missing.txt"},
       {{"train", "--input", "corpus.jsonl", "--vocab-size", "300", "--output", "x.json"}, "--text-column"},
       {{"train", "--input", "corpus.txt", "--vocab-size", "300"}, "--output"},
+      {{"train", "--input", "corpus.txt", "--vocab-size", "300", "--output", "no/such/dir/t.json"},
+       "does not exist"},
       {{"train", "--input", "corpus.txt", "--vocab-size", "300", "--output", "x.json",
         "--pretokenizer", "bert"}, "cl100k or gpt2"},
       {{"encode", "--tokenizer", "corrupt.json", "--input", "corpus.txt"}, "pre_tokenizer"},

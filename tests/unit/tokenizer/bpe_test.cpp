@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <atomic>
+#include <map>
+#include <thread>
 #include <random>
 #include <set>
 
@@ -123,6 +126,78 @@ TEST(BpeEncode, LargeTextsEncodeInParallelToTheSameIdsAsPieceByPiece) {
   EXPECT_EQ(tokenizer.encode(large), serial);
 }
 
+// The reference: BPE written for clarity, straight from the definition (merge the lowest-rank
+// adjacent pair, leftmost among equals, until none is left).
+std::vector<uint32_t> reference_bpe(const Tokenizer& tokenizer, std::string_view piece) {
+  const TokenizerSpec& spec = tokenizer.spec();
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> rank;
+  for (uint32_t r = 0; r < spec.merges.size(); ++r) {
+    rank.emplace(std::make_pair(spec.merges[r].left, spec.merges[r].right), r);
+  }
+  std::map<std::string, uint32_t> id_of;
+  for (uint32_t id = 0; id < spec.tokens.size(); ++id) id_of.emplace(spec.tokens[id], id);
+  std::vector<uint32_t> ids;
+  for (char byte : piece) ids.push_back(id_of.at(std::string(1, byte)));
+  while (true) {
+    size_t best = ids.size();
+    for (size_t i = 0; i + 1 < ids.size(); ++i) {
+      auto found = rank.find({ids[i], ids[i + 1]});
+      if (found == rank.end()) continue;
+      if (best == ids.size() || found->second < rank.at({ids[best], ids[best + 1]})) best = i;
+    }
+    if (best == ids.size()) return ids;
+    ids[best] = id_of.at(spec.tokens[ids[best]] + spec.tokens[ids[best + 1]]);
+    ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+  }
+}
+
+TEST(BpeEncode, ShortAndLongPiecesMergeAsTheReferenceDoes) {
+  // Long pieces (over 128 bytes) take the heap path; both must equal the reference.
+  const std::vector<std::string> corpus = varied_corpus();
+  BpeTrainOptions options;
+  options.vocab_size = 1500;
+  const Tokenizer tokenizer = train_bpe(documents_from(corpus), options);
+  std::mt19937 random(5);
+  const std::string letters = "kaeronstiulmp";
+  for (size_t length : {2u, 7u, 40u, 129u, 300u, 2000u}) {
+    for (int round = 0; round < 5; ++round) {
+      std::string piece(length, 'a');
+      for (char& c : piece) c = letters[random() % (round == 0 ? 1 : letters.size())];
+      EXPECT_EQ(tokenizer.encode(piece), reference_bpe(tokenizer, piece)) << length;
+    }
+  }
+}
+
+TEST(BpeEncode, HugePiecesEncodeQuickly) {
+  // A megabyte of one letter is one piece; quadratic merging would take minutes.
+  const Tokenizer tokenizer = train_on({std::string(5000, 'a') + " " + std::string(3000, 'b')}, 300);
+  const std::string huge(1 << 20, 'a');
+  const std::vector<uint32_t> ids = tokenizer.encode(huge);
+  EXPECT_LT(ids.size(), huge.size() / 8);
+  EXPECT_EQ(tokenizer.decode(ids), huge);
+}
+
+TEST(BpeEncode, OneTokenizerEncodesFromManyThreadsAtOnce) {
+  const Tokenizer tokenizer = train_small(600);
+  const std::vector<std::string> corpus = small_corpus();
+  std::vector<std::vector<uint32_t>> expected;
+  for (const std::string& document : corpus) expected.push_back(tokenizer.encode(document));
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round) {
+        for (size_t i = 0; i < corpus.size(); ++i) {
+          const size_t d = (i + static_cast<size_t>(t) * 7) % corpus.size();
+          if (tokenizer.encode(corpus[d]) != expected[d]) ++mismatches;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
 TEST(BpeEncode, SpecialTokensInTheTextAreMatchedWhole) {
   const Tokenizer tokenizer = train_small(400);
   const std::vector<uint32_t> ids = tokenizer.encode("one<|endoftext|>two<|pad|>");
@@ -132,9 +207,31 @@ TEST(BpeEncode, SpecialTokensInTheTextAreMatchedWhole) {
   EXPECT_EQ(tokenizer.decode(ids), "one<|endoftext|>two<|pad|>");
 }
 
+TEST(BpeEncode, SpecialTokenTextCanBeEncodedAsPlainText) {
+  const Tokenizer tokenizer = train_small(400);
+  const std::string text = "one<|endoftext|>two";
+  const std::vector<uint32_t> ids = tokenizer.encode(text, SpecialTokens::kTreatAsText);
+  EXPECT_EQ(std::find(ids.begin(), ids.end(), tokenizer.eos_id()), ids.end());
+  EXPECT_EQ(tokenizer.decode(ids), text);
+}
+
 TEST(BpeEncode, FrequentWordsBecomeOneToken) {
   const Tokenizer tokenizer = train_small(600);
   EXPECT_EQ(tokenizer.encode(" union").size(), 1u);
+}
+
+TEST(Tokenizer, FingerprintIsPinned) {
+  // Token caches and checkpoints store this value: changing how it is computed orphans them.
+  EXPECT_EQ(train_on({"ab cd"}, 258 + 3).fingerprint(), "6748588961e8a969");
+  EXPECT_NE(train_on({"ab cd"}, 258 + 2).fingerprint(), train_on({"ab cd"}, 258 + 3).fingerprint());
+}
+
+TEST(Tokenizer, WithoutAnEndOfTextTokenEosIsAUserError) {
+  TokenizerSpec spec;
+  for (int byte = 0; byte < 256; ++byte) spec.tokens.emplace_back(1, static_cast<char>(byte));
+  const Tokenizer tokenizer(spec);
+  EXPECT_THROW(tokenizer.eos_id(), UserError);
+  EXPECT_THROW(tokenizer.pad_id(), UserError);
 }
 
 TEST(BpeEncode, DecodingAnUnknownIdIsAUserError) {

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
 
 #include "e2e/run_utt.h"
 #include "test_paths.h"
@@ -82,6 +84,38 @@ TEST(HfCrossCheck, OurTokenizerJsonLoadsInHfAndEncodesHeldOutTextToOurIds) {
     const Tokenizer ours = train_on_demo_corpus(kind, 8000);
     ours.save(dir + "/tokenizer.json");
     expect_same_ids(ours, dir + "/tokenizer.json", dir);
+  }
+}
+
+// Third-party variants of our files: GPT-2's own file layout (empty prefix/suffix strings, a
+// ByteLevel post-processor), add_prefix_space, and Llama-3's ignore_merges.
+TEST(HfCrossCheck, ThirdPartyOptionsEncodeAsInHf) {
+  ASSERT_TRUE(prerequisites());
+  const Tokenizer gpt2_style = train_on_demo_corpus(PretokenizerKind::kGpt2, 4000);
+  const Tokenizer cl100k_style = train_on_demo_corpus(PretokenizerKind::kCl100k, 4000);
+  struct Variant {
+    const Tokenizer* base;
+    std::function<void(nlohmann::json&)> edit;
+  };
+  const std::vector<Variant> variants = {
+      {&gpt2_style,
+       [](nlohmann::json& root) {
+         root["model"]["continuing_subword_prefix"] = "";
+         root["model"]["end_of_word_suffix"] = "";
+         root["post_processor"] = {{"type", "ByteLevel"}, {"add_prefix_space", true},
+                                   {"trim_offsets", false}, {"use_regex", true}};
+       }},
+      {&gpt2_style, [](nlohmann::json& root) { root["pre_tokenizer"]["add_prefix_space"] = true; }},
+      {&cl100k_style, [](nlohmann::json& root) { root["model"]["ignore_merges"] = true; }},
+  };
+  for (size_t v = 0; v < variants.size(); ++v) {
+    const std::string dir = scratch_dir("hf_variant");
+    nlohmann::json root = nlohmann::json::parse(variants[v].base->to_json());
+    variants[v].edit(root);
+    std::ofstream(dir + "/tokenizer.json") << root.dump();
+    SCOPED_TRACE("variant " + std::to_string(v));
+    const Tokenizer loaded = Tokenizer::load(dir + "/tokenizer.json");
+    expect_same_ids(loaded, dir + "/tokenizer.json", dir);
   }
 }
 

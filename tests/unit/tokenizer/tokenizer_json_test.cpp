@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "unit/tokenizer/tokenizer_test_corpus.h"
 #include "util/error.h"
@@ -81,6 +82,31 @@ TEST(TokenizerJson, CorruptFilesNameTheField) {
                 .find("normalizer"), std::string::npos);
   EXPECT_NE(error_of(edited(good, [](Json& r) { r["model"]["vocab"].erase("a"); }))
                 .find("model."), std::string::npos);
+}
+
+// A small fuzz: corrupted files either load or fail with a UserError, never anything else.
+TEST(TokenizerJson, RandomlyCorruptedFilesLoadOrFailWithAUserError) {
+  const std::string good = train_small(300).to_json();
+  std::mt19937 random(3);
+  const std::string alphabet = "{}[]\":, 0123456789abtrue\\\xff";
+  for (int round = 0; round < 300; ++round) {
+    std::string text = good;
+    for (int edit = 0; edit < 1 + round % 4; ++edit) {
+      const size_t at = random() % text.size();
+      switch (random() % 3) {
+        case 0: text[at] = alphabet[random() % alphabet.size()]; break;
+        case 1: text.erase(at, 1 + random() % 8); break;
+        default: text.insert(at, 1, alphabet[random() % alphabet.size()]); break;
+      }
+    }
+    try {
+      const Tokenizer tokenizer = Tokenizer::from_json(text);
+      EXPECT_EQ(tokenizer.decode(tokenizer.encode("any text")), "any text");
+    } catch (const UserError&) {
+    } catch (const std::exception& error) {
+      ADD_FAILURE() << "round " << round << ": " << error.what();
+    }
+  }
 }
 
 TEST(TokenizerJson, MissingFileIsAUserErrorNamingIt) {
