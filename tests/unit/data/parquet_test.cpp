@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "data/dataset_files.h"
+#include "data/document_stream.h"
 #include "data/parquet_census.h"
 #include "test_paths.h"
 #include "unit/data/data_test_util.h"
@@ -96,6 +98,24 @@ TEST(Parquet, TheFixturesCoverEveryEncodingCodecAndManyRowGroups) {
   EXPECT_GT(dictionary_pages, 0);
   EXPECT_GT(v1_pages, 0);
   EXPECT_GT(v2_pages, 0);
+}
+
+TEST(Parquet, ManyFilesReadAsOneSplitInOrder) {
+  ASSERT_FALSE(fixtures().empty());
+  const std::string dir = make_scratch_dir("parquet-shards");
+  std::filesystem::copy_file(fixtures() + "/zstd-V1-dict.parquet", dir + "/train-00000-of-00002.parquet");
+  std::filesystem::copy_file(fixtures() + "/wasm-snappy-plain.parquet", dir + "/train-00001-of-00002.parquet");
+  DocumentStream stream(resolve_local_split(dir, std::nullopt, "train"), "text");
+  std::vector<std::string> documents;
+  std::string_view text;
+  while (stream.next(text)) documents.emplace_back(text);
+  std::vector<std::string> expected_documents;
+  for (const Rows& rows : {expected("expected-dict.json"), expected("expected.json")}) {
+    for (const auto& row : rows) {
+      if (row && !row->empty()) expected_documents.push_back(*row);
+    }
+  }
+  EXPECT_EQ(documents, expected_documents);
 }
 
 TEST(Parquet, AMissingColumnListsTheColumns) {
