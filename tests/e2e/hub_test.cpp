@@ -79,6 +79,7 @@ TEST(Hub, DownloadsASplitIntoTheHubCacheLayoutAndReadsIt) {
   const RunResult r = stats(env, {"--dataset-id", "org/plain"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "documents: 70\n")) << r.out;
+  EXPECT_EQ(r.err, "");  // no progress bar when stderr is not a terminal
   const fs::path repo = dir + "/hf/hub/datasets--org--plain";
   const fs::path snapshot = repo / "snapshots" / std::string(40, 'a') / "data";
   EXPECT_TRUE(fs::is_symlink(snapshot / "train-00001-of-00002.jsonl"));
@@ -174,6 +175,20 @@ TEST(Hub, TwoProcessesDownloadingTheSameFileShareOneDownload) {
     const std::string out((std::istreambuf_iterator<char>(in)), {});
     EXPECT_TRUE(contains(out, "documents: 4000\n")) << name << ": " << out;
   }
+}
+
+TEST(Hub, AProgressBarIsDrawnOnATerminal) {
+  if (::access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "needs script(1) for a terminal";
+  FakeHub hub;
+  ASSERT_FALSE(hub.endpoint().empty());
+  const std::string dir = scratch_dir("hub-progress");
+  const std::string command = "export HF_ENDPOINT=" + hub.endpoint() + " HF_HOME=" + dir +
+                              "/hf; unset HF_TOKEN HF_HUB_OFFLINE; script -qec '" + utt_binary() +
+                              " data stats --dataset-id org/plain' /dev/null";
+  const RunResult r = run_program("/bin/sh", {"-c", command}, dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "data/train-00001-of-00002.jsonl [")) << r.out;
+  EXPECT_TRUE(contains(r.out, "] 100%")) << r.out;
 }
 
 TEST(Hub, AnUnknownDatasetIsA404Message) {
