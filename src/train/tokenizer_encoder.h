@@ -11,7 +11,9 @@ namespace utt {
 class TokenizerEncoder final : public TokenEncoder {
  public:
   explicit TokenizerEncoder(const Tokenizer& tokenizer)
-      : tokenizer_(tokenizer), eos_(tokenizer.eos_id()), fingerprint_(tokenizer.fingerprint()) {}
+      : tokenizer_(tokenizer),
+        eos_(tokenizer.eos_id()),
+        fingerprint_(tokenizer.fingerprint() + "/specials-as-text") {}
   void encode(std::string_view text, std::vector<uint32_t>& out) const override {
     tokenizer_.encode(text, out, SpecialTokens::kTreatAsText);
   }
