@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "backend/cpu/ops.h"
+#include "backend/cpu/vector_math.h"
 
 namespace utt::cpu {
 
@@ -22,16 +23,25 @@ void cross_entropy_forward_backward(float* losses, float* logits, const int32_t*
     float max_logit = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : max_logit)
     for (int64_t v = 0; v < V; ++v) max_logit = std::max(max_logit, row[v]);
+    const float target_logit = row[target];
     float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t v = 0; v < V; ++v) sum += std::exp(row[v] - max_logit);
-    const float log_sum_exp = max_logit + std::log(sum);
-    losses[n] = log_sum_exp - row[target];
     if (write_gradient) {
+      // One pass of exponentials, kept in the row: the gradient is exp / sum, scaled.
+#pragma omp simd reduction(+ : sum)
+      for (int64_t v = 0; v < V; ++v) {
+        const float e = fast_exp(row[v] - max_logit);
+        row[v] = e;
+        sum += e;
+      }
+      const float gradient_scale = inverse_normalizer / sum;
 #pragma omp simd
-      for (int64_t v = 0; v < V; ++v) row[v] = std::exp(row[v] - log_sum_exp) * inverse_normalizer;
+      for (int64_t v = 0; v < V; ++v) row[v] *= gradient_scale;
       row[target] -= inverse_normalizer;
+    } else {
+#pragma omp simd reduction(+ : sum)
+      for (int64_t v = 0; v < V; ++v) sum += fast_exp(row[v] - max_logit);
     }
+    losses[n] = max_logit + std::log(sum) - target_logit;
   }
 }
 

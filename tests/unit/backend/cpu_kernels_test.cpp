@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/vector_math.h"
 
 namespace utt {
 namespace {
@@ -232,3 +233,23 @@ TEST_F(CpuKernels, AdamWWithDecayedAndUndecayedSegments) {
 
 }  // namespace
 }  // namespace utt
+
+namespace utt::cpu {
+namespace {
+
+TEST(VectorMath, FastExpIsWithinAFewUlpOfExpOverTheFloatRange) {
+  double worst = 0;
+  for (double x = -87.0; x <= 88.5; x += 0.001) {
+    const double exact = std::exp(static_cast<double>(static_cast<float>(x)));
+    worst = std::max(worst, std::abs(fast_exp(static_cast<float>(x)) - exact) / exact);
+  }
+  EXPECT_LT(worst, 3e-7);
+  EXPECT_EQ(fast_exp(0.0f), 1.0f);
+  EXPECT_LT(fast_exp(-1000.0f), 1.2e-38f);  // clamped: tiny, finite, never NaN
+  EXPECT_NEAR(fast_tanh(0.5f), std::tanh(0.5f), 1e-7);
+  EXPECT_EQ(fast_tanh(-50.0f), -1.0f);
+  EXPECT_EQ(fast_tanh(50.0f), 1.0f);
+}
+
+}  // namespace
+}  // namespace utt::cpu
