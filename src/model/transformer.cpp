@@ -133,7 +133,8 @@ double Transformer::forward(const int32_t* inputs, const int32_t* targets, int64
       options.loss_normalizer > 0 ? options.loss_normalizer : static_cast<double>(std::max<int64_t>(target_count, 1));
   backend_.cross_entropy_forward_backward(activations_.losses.get(), activations_.logits.get(),
                                           activations_.targets.get(), N, config_.vocab_size,
-                                          static_cast<float>(normalizer), options.training);
+                                          static_cast<float>(normalizer),
+                                          options.training ? LogitGradient::kWrite : LogitGradient::kSkip);
   gradient_ready_ = options.training;
   return backend_.sum(activations_.losses.get(), N) / normalizer;
 }

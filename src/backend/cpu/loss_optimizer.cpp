@@ -9,7 +9,7 @@
 namespace utt::cpu {
 
 void cross_entropy_forward_backward(float* losses, float* logits, const int32_t* targets, int64_t N,
-                                    int64_t V, float normalizer, bool write_gradient) {
+                                    int64_t V, float normalizer, LogitGradient logit_gradient) {
   const float inverse_normalizer = 1.0f / normalizer;
 #pragma omp parallel for if ((N * V) >= kMinParallelWork)
   for (int64_t n = 0; n < N; ++n) {
@@ -17,7 +17,7 @@ void cross_entropy_forward_backward(float* losses, float* logits, const int32_t*
     const int32_t target = targets[n];
     if (target < 0) {
       losses[n] = 0;
-      if (write_gradient) std::fill_n(row, V, 0.0f);
+      if (logit_gradient == LogitGradient::kWrite) std::fill_n(row, V, 0.0f);
       continue;
     }
     float max_logit = -std::numeric_limits<float>::infinity();
@@ -25,7 +25,7 @@ void cross_entropy_forward_backward(float* losses, float* logits, const int32_t*
     for (int64_t v = 0; v < V; ++v) max_logit = std::max(max_logit, row[v]);
     const float target_logit = row[target];
     float sum = 0;
-    if (write_gradient) {
+    if (logit_gradient == LogitGradient::kWrite) {
       // One pass of exponentials, kept in the row: the gradient is exp / sum, scaled.
 #pragma omp simd reduction(+ : sum)
       for (int64_t v = 0; v < V; ++v) {

@@ -199,11 +199,11 @@ TEST_F(CpuKernels, CrossEntropyAndReductions) {
   for (const auto& [N, V] : {std::pair<int64_t, int64_t>{1, 1}, {1, 97}, {17, 1031}, {40, 1031}}) {
     std::vector<int32_t> targets(static_cast<size_t>(N));
     for (int64_t i = 0; i < N; ++i) targets[static_cast<size_t>(i)] = i == 3 ? -1 : static_cast<int32_t>((i * 31) % V);
-    for (bool write_gradient : {false, true}) {
+    for (LogitGradient logit_gradient : {LogitGradient::kSkip, LogitGradient::kWrite}) {
       expect_same("cross entropy", {std::vector<float>(N), random_floats(N * V, 36, 4.0f)},
                   [&](Backend& be, Buffers& x) {
                     be.cross_entropy_forward_backward(x[0].data(), x[1].data(), targets.data(), N, V, 7.0f,
-                                                      write_gradient);
+                                                      logit_gradient);
                   });
     }
   }
