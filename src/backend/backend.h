@@ -27,6 +27,8 @@ namespace utt {
 
 enum class Transpose { kNo, kYes };
 enum class Accumulate { kNo, kYes };  // C = ...  or  C += ...
+enum class LogitGradient { kSkip, kWrite };  // cross-entropy: leave the logits, or overwrite them
+                                             // with d(loss)/d(logits)
 
 // A segment of the parameter buffer for AdamW: [begin, end) elements, with or without weight decay.
 struct ParameterSegment {
@@ -142,11 +144,12 @@ class Backend {
 
   // ---- loss --------------------------------------------------------------------------------
   // Fused softmax + cross-entropy. logits (N, V) -> losses (N) = logsumexp - logit[target]; when
-  // `write_gradient`, the logits are overwritten with dlogits = (softmax - onehot) / normalizer.
+  // `logit_gradient` is kWrite, the logits are overwritten with
+  // dlogits = (softmax - onehot) / normalizer.
   // A negative target is ignored (loss 0, gradient 0).
   virtual void cross_entropy_forward_backward(float* losses, float* logits, const int32_t* targets,
                                               int64_t N, int64_t V, float normalizer,
-                                              bool write_gradient) = 0;
+                                              LogitGradient logit_gradient) = 0;
 
   // ---- element-wise and reductions ---------------------------------------------------------
   // y += x.

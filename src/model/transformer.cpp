@@ -21,7 +21,9 @@ Transformer::Transformer(const ModelConfig& config, Backend& backend, int64_t ma
       layout_(config),
       parameters_(backend, layout_.total()),
       gradients_(backend, layout_.total()),
-      activations_(backend, config, max_batch) {
+      activations_(backend, config, max_batch),
+      staged_inputs_(static_cast<size_t>(max_batch * config.seq_len)),
+      staged_targets_(static_cast<size_t>(max_batch * config.seq_len)) {
   UTT_CHECK(config.d_model % config.num_heads == 0 && config.num_heads % config.num_kv_heads == 0,
             "heads must divide d_model and kv heads must divide heads");
   UTT_CHECK(!config.rope || config.head_dim() % 2 == 0, "RoPE needs an even head size");
@@ -100,12 +102,11 @@ double Transformer::forward(const int32_t* tokens, int64_t rows, const ForwardOp
   UTT_CHECK(rows >= 1 && rows <= max_batch(), "batch of " + std::to_string(rows) +
                                                   " rows exceeds the model's " + std::to_string(max_batch()));
   // Split the (rows, T + 1) windows into inputs row[:-1] and targets row[1:].
-  std::vector<int32_t> inputs(static_cast<size_t>(rows * T)), targets(static_cast<size_t>(rows * T));
   for (int64_t b = 0; b < rows; ++b) {
-    std::copy_n(tokens + b * (T + 1), T, inputs.begin() + b * T);
-    std::copy_n(tokens + b * (T + 1) + 1, T, targets.begin() + b * T);
+    std::copy_n(tokens + b * (T + 1), T, staged_inputs_.begin() + b * T);
+    std::copy_n(tokens + b * (T + 1) + 1, T, staged_targets_.begin() + b * T);
   }
-  return forward(inputs.data(), targets.data(), rows, options);
+  return forward(staged_inputs_.data(), staged_targets_.data(), rows, options);
 }
 
 double Transformer::forward(const int32_t* inputs, const int32_t* targets, int64_t rows,
@@ -132,7 +133,8 @@ double Transformer::forward(const int32_t* inputs, const int32_t* targets, int64
       options.loss_normalizer > 0 ? options.loss_normalizer : static_cast<double>(std::max<int64_t>(target_count, 1));
   backend_.cross_entropy_forward_backward(activations_.losses.get(), activations_.logits.get(),
                                           activations_.targets.get(), N, config_.vocab_size,
-                                          static_cast<float>(normalizer), options.training);
+                                          static_cast<float>(normalizer),
+                                          options.training ? LogitGradient::kWrite : LogitGradient::kSkip);
   gradient_ready_ = options.training;
   return backend_.sum(activations_.losses.get(), N) / normalizer;
 }
@@ -303,15 +305,14 @@ std::vector<float> Transformer::last_logits(const int32_t* tokens, int64_t rows,
             "last_logits: rows or length out of range");
   // Rows are padded to seq_len by repeating their last token: causal attention makes position
   // length-1 independent of anything after it.
-  std::vector<int32_t> inputs(static_cast<size_t>(rows * T));
   for (int64_t b = 0; b < rows; ++b) {
     for (int64_t t = 0; t < T; ++t) {
       const int32_t token = tokens[b * length + std::min(t, length - 1)];
       UTT_CHECK(token >= 0 && token < config_.vocab_size, "token id out of range: " + std::to_string(token));
-      inputs[static_cast<size_t>(b * T + t)] = token;
+      staged_inputs_[static_cast<size_t>(b * T + t)] = token;
     }
   }
-  backend_.upload(activations_.inputs.get(), inputs.data(), rows * T);
+  backend_.upload(activations_.inputs.get(), staged_inputs_.data(), rows * T);
   last_options_ = ForwardOptions{};
   gradient_ready_ = false;
   forward_layers(rows, T, last_options_);

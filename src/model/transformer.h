@@ -92,6 +92,10 @@ class Transformer {
   BackendBuffer<float> gradients_;
   Activations activations_;
 
+  // Host staging for splitting (rows, T + 1) windows into inputs and targets, sized once.
+  std::vector<int32_t> staged_inputs_;
+  std::vector<int32_t> staged_targets_;
+
   // What the last forward ran on, for backward().
   int64_t last_B_ = 0;
   int64_t last_T_ = 0;

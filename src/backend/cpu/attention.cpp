@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "backend/cpu/ops.h"
+#include "backend/cpu/vector_math.h"
 
 namespace utt::cpu {
 namespace {
@@ -78,12 +79,12 @@ void attention_forward(float* out, float* lse, const float* qkv, int64_t B, int6
           tile_max = std::max(tile_max, scores[j]);
         }
         // Rescale what was accumulated under the old max (exp(-inf) = 0 on the first tile).
-        const float correction = std::exp(running_max - tile_max);
+        const float correction = fast_exp(running_max - tile_max);
         running_sum *= correction;
 #pragma omp simd
         for (int64_t d = 0; d < HS; ++d) o[d] *= correction;
         for (int64_t j = 0; j < count; ++j) {
-          const float p = std::exp(scores[j] - tile_max);
+          const float p = fast_exp(scores[j] - tile_max);
           running_sum += p;
           axpy(o, p, qkv + at.v(b, tile + j, g), HS);
         }
@@ -116,7 +117,7 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
         for (int64_t j = 0; j <= i; ++j) {
           const float* k = qkv + at.k(b, j, g);
           const float* v = qkv + at.v(b, j, g);
-          const float p = std::exp(dot(q, k, HS) * scale - log_sum_exp);
+          const float p = fast_exp(dot(q, k, HS) * scale - log_sum_exp);
           const float ds = p * (dot(d_o, v, HS) - D) * scale;
           axpy(dqkv + at.v(b, j, g), p, d_o, HS);
           axpy(dq, ds, k, HS);
@@ -146,7 +147,7 @@ void naive_attention_forward(float* out, float* att, const float* qkv, int64_t B
       }
       float sum = 0;
       for (int64_t j = 0; j <= i; ++j) {
-        probabilities[j] = std::exp(probabilities[j] - max_score);
+        probabilities[j] = fast_exp(probabilities[j] - max_score);
         sum += probabilities[j];
       }
       const float inverse_sum = 1.0f / sum;

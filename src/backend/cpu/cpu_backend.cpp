@@ -162,12 +162,12 @@ class CpuBackend final : public Backend {
 
   void cross_entropy_forward_backward(float* losses, float* logits, const int32_t* targets,
                                       int64_t N, int64_t V, float normalizer,
-                                      bool write_gradient) override {
+                                      LogitGradient logit_gradient) override {
     if (reference_) {
       return reference::cross_entropy_forward_backward(losses, logits, targets, N, V, normalizer,
-                                                       write_gradient);
+                                                       logit_gradient);
     }
-    cpu::cross_entropy_forward_backward(losses, logits, targets, N, V, normalizer, write_gradient);
+    cpu::cross_entropy_forward_backward(losses, logits, targets, N, V, normalizer, logit_gradient);
   }
 
   void add_inplace(float* y, const float* x, int64_t n) override {

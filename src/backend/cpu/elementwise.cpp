@@ -4,6 +4,7 @@
 
 #include "backend/dropout_hash.h"
 #include "backend/cpu/ops.h"
+#include "backend/cpu/vector_math.h"
 
 namespace utt::cpu {
 namespace {
@@ -12,7 +13,7 @@ constexpr float kGeluCubic = 0.044715f;
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr int64_t kColumnBlock = 64;
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+inline float sigmoid(float x) { return fast_sigmoid(x); }
 
 }  // namespace
 
@@ -116,7 +117,7 @@ void activation_forward(float* out, const float* x, int64_t n, Activation act) {
 #pragma omp parallel for simd if ((n) >= kMinParallelWork)
       for (int64_t i = 0; i < n; ++i) {
         const float v = x[i];
-        out[i] = 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v)));
+        out[i] = 0.5f * v * (1.0f + fast_tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v)));
       }
       break;
     case Activation::kSilu:
@@ -136,7 +137,7 @@ void activation_backward(float* dx, const float* dout, const float* x, int64_t n
 #pragma omp parallel for simd if ((n) >= kMinParallelWork)
       for (int64_t i = 0; i < n; ++i) {
         const float v = x[i];
-        const float th = std::tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
+        const float th = fast_tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
         const float derivative = 0.5f * (1.0f + th) +
                                  0.5f * v * (1.0f - th * th) * kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * v * v);
         dx[i] = dout[i] * derivative;

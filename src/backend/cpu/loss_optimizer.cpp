@@ -4,11 +4,12 @@
 #include <limits>
 
 #include "backend/cpu/ops.h"
+#include "backend/cpu/vector_math.h"
 
 namespace utt::cpu {
 
 void cross_entropy_forward_backward(float* losses, float* logits, const int32_t* targets, int64_t N,
-                                    int64_t V, float normalizer, bool write_gradient) {
+                                    int64_t V, float normalizer, LogitGradient logit_gradient) {
   const float inverse_normalizer = 1.0f / normalizer;
 #pragma omp parallel for if ((N * V) >= kMinParallelWork)
   for (int64_t n = 0; n < N; ++n) {
@@ -16,22 +17,31 @@ void cross_entropy_forward_backward(float* losses, float* logits, const int32_t*
     const int32_t target = targets[n];
     if (target < 0) {
       losses[n] = 0;
-      if (write_gradient) std::fill_n(row, V, 0.0f);
+      if (logit_gradient == LogitGradient::kWrite) std::fill_n(row, V, 0.0f);
       continue;
     }
     float max_logit = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : max_logit)
     for (int64_t v = 0; v < V; ++v) max_logit = std::max(max_logit, row[v]);
+    const float target_logit = row[target];
     float sum = 0;
+    if (logit_gradient == LogitGradient::kWrite) {
+      // One pass of exponentials, kept in the row: the gradient is exp / sum, scaled.
 #pragma omp simd reduction(+ : sum)
-    for (int64_t v = 0; v < V; ++v) sum += std::exp(row[v] - max_logit);
-    const float log_sum_exp = max_logit + std::log(sum);
-    losses[n] = log_sum_exp - row[target];
-    if (write_gradient) {
+      for (int64_t v = 0; v < V; ++v) {
+        const float e = fast_exp(row[v] - max_logit);
+        row[v] = e;
+        sum += e;
+      }
+      const float gradient_scale = inverse_normalizer / sum;
 #pragma omp simd
-      for (int64_t v = 0; v < V; ++v) row[v] = std::exp(row[v] - log_sum_exp) * inverse_normalizer;
+      for (int64_t v = 0; v < V; ++v) row[v] *= gradient_scale;
       row[target] -= inverse_normalizer;
+    } else {
+#pragma omp simd reduction(+ : sum)
+      for (int64_t v = 0; v < V; ++v) sum += fast_exp(row[v] - max_logit);
     }
+    losses[n] = max_logit + std::log(sum) - target_logit;
   }
 }
 

@@ -1,23 +1,92 @@
 // Matmuls through OpenBLAS's sgemm.
 //
-// Threads: Debian's default OpenBLAS is the pthread build, with its own thread pool. We give it the
-// same thread count as OpenMP (set_thread_count sets both). BLAS calls are never made from inside
-// an OpenMP region, so the two pools take turns rather than oversubscribing the cores.
+// Threads: one pool only. Debian's default OpenBLAS is the pthread build, with a thread pool of its
+// own; letting it run alongside OpenMP's meant idle workers of one pool spinning while the other
+// worked. Instead OpenBLAS is set to one thread and each large sgemm is cut into row slices that
+// our OpenMP threads compute at once (one single-threaded sgemm call per thread; OpenBLAS allows
+// concurrent calls). Measured on the nano preset's training step, four alternating pairs on a
+// loaded 2-core machine: 1,150-1,360 tokens/s with OpenBLAS's own threads, 1,340-1,560 with the
+// slices (docs/benchmarks.md). Each element of c is computed by one thread in a fixed order, so
+// results do not depend on timing.
 #include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "backend/cpu/ops.h"
 
+// Exported by OpenBLAS builds with DYNAMIC_ARCH (Debian's): the kernel-table selection. Weak, so a
+// build without them links and simply keeps its kernels.
+extern "C" void gotoblas_dynamic_init(void) __attribute__((weak));
+extern "C" void gotoblas_dynamic_quit(void) __attribute__((weak));
+
 namespace utt::cpu {
+namespace {
+
+// Below these sizes one sgemm call on one thread beats slicing (and keeps small models' steps free
+// of parallel regions); slices are whole panels of 16 rows.
+constexpr int64_t kMinParallelMatmulWork = int64_t{1} << 21;  // multiply-adds
+constexpr int64_t kMinParallelMatmulRows = 64;
+constexpr int64_t kRowsPerPanel = 16;
+
+// OpenBLAS picks its kernels from the CPU model number; a model newer than the library (Sapphire
+// Rapids under Debian 12's 0.3.21, reported as "Core: Prescott") falls back to SSE3 kernels. When
+// the CPU has AVX-512 or AVX2+FMA but OpenBLAS chose an older kernel set, select the matching one
+// by feature, as OPENBLAS_CORETYPE would (measured on the nano preset's training step: 8.9 s with
+// Prescott kernels, 6.8 s with SkylakeX ones, on a loaded 2-core Xeon). A user's own
+// OPENBLAS_CORETYPE is left alone.
+void select_blas_kernels_by_cpu_features() {
+  if (gotoblas_dynamic_init == nullptr || gotoblas_dynamic_quit == nullptr) return;
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
+  const char* core = openblas_get_corename();
+  const bool generic = core == nullptr || std::strcmp(core, "Prescott") == 0 ||
+                       std::strcmp(core, "prescott") == 0 || std::strcmp(core, "Core2") == 0 ||
+                       std::strcmp(core, "Nehalem") == 0 || std::strcmp(core, "Sandybridge") == 0;
+  if (!generic) return;
+  const char* better = nullptr;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    better = "SkylakeX";
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    better = "Haswell";
+  }
+  if (better == nullptr) return;
+  setenv("OPENBLAS_CORETYPE", better, 1);
+  gotoblas_dynamic_quit();
+  gotoblas_dynamic_init();
+  unsetenv("OPENBLAS_CORETYPE");
+}
+
+}  // namespace
 
 void set_thread_count(int threads) {
+  static const bool kernels_selected = [] {
+    select_blas_kernels_by_cpu_features();
+    return true;
+  }();
+  (void)kernels_selected;
   // 0: OpenMP's default, which honours OMP_NUM_THREADS and otherwise uses every core.
   if (threads <= 0) threads = omp_get_max_threads();
   omp_set_num_threads(threads);
-  openblas_set_num_threads(threads);
+  openblas_set_num_threads(1);  // see the file comment: our OpenMP threads slice every sgemm
 }
+
+namespace {
+
+// C rows [m0, m1) of c = op(a) op(b) (+ beta c).
+void sgemm_rows(float* c, const float* a, const float* b, int64_t M, int64_t N, int64_t K, int64_t m0,
+                int64_t m1, Transpose transpose_a, Transpose transpose_b, float beta) {
+  const bool ta = transpose_a == Transpose::kYes;
+  const float* a_rows = ta ? a + m0 : a + m0 * K;  // a is (K, M) when transposed: columns m0..m1
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+              transpose_b == Transpose::kYes ? CblasTrans : CblasNoTrans, static_cast<int>(m1 - m0),
+              static_cast<int>(N), static_cast<int>(K), 1.0f, a_rows, static_cast<int>(ta ? M : K), b,
+              static_cast<int>(transpose_b == Transpose::kYes ? K : N), beta, c + m0 * N, static_cast<int>(N));
+}
+
+}  // namespace
 
 int thread_count() { return omp_get_max_threads(); }
 
@@ -33,11 +102,19 @@ void matmul(float* c, const float* a, const float* b, const float* bias, int64_t
   if (K == 0) {
     if (beta == 0.0f) std::fill(c, c + M * N, 0.0f);
   } else {
-    cblas_sgemm(CblasRowMajor, transpose_a == Transpose::kYes ? CblasTrans : CblasNoTrans,
-                transpose_b == Transpose::kYes ? CblasTrans : CblasNoTrans, static_cast<int>(M),
-                static_cast<int>(N), static_cast<int>(K), 1.0f, a,
-                static_cast<int>(transpose_a == Transpose::kYes ? M : K), b,
-                static_cast<int>(transpose_b == Transpose::kYes ? K : N), beta, c, static_cast<int>(N));
+    if (M * N * K >= kMinParallelMatmulWork && M >= kMinParallelMatmulRows) {
+#pragma omp parallel
+      {
+        const int64_t threads = omp_get_num_threads();
+        const int64_t t = omp_get_thread_num();
+        const int64_t panels = (M + kRowsPerPanel - 1) / kRowsPerPanel;
+        const int64_t m0 = std::min(M, panels * t / threads * kRowsPerPanel);
+        const int64_t m1 = std::min(M, panels * (t + 1) / threads * kRowsPerPanel);
+        if (m1 > m0) sgemm_rows(c, a, b, M, N, K, m0, m1, transpose_a, transpose_b, beta);
+      }
+    } else {
+      sgemm_rows(c, a, b, M, N, K, 0, M, transpose_a, transpose_b, beta);
+    }
   }
   if (bias != nullptr && accumulate == Accumulate::kYes) {
 #pragma omp parallel for if ((M * N) >= kMinParallelWork)

@@ -61,7 +61,7 @@ void activation_backward(float* dx, const float* dout, const float* x, int64_t n
 void dropout(float* x, int64_t n, float rate, uint64_t key);
 
 void cross_entropy_forward_backward(float* losses, float* logits, const int32_t* targets, int64_t N,
-                                    int64_t V, float normalizer, bool write_gradient);
+                                    int64_t V, float normalizer, LogitGradient logit_gradient);
 
 void add_inplace(float* y, const float* x, int64_t n);
 void scale(float* x, float factor, int64_t n);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/vector_math.h"
 
 namespace utt {
 namespace {
@@ -55,7 +56,7 @@ class CpuKernels : public testing::Test {
 TEST_F(CpuKernels, MatmulEveryTransposeBiasAndAccumulate) {
   struct Shape { int64_t M, N, K; };
   for (const Shape s : {Shape{1, 1, 1}, Shape{1, 37, 5}, Shape{13, 7, 29}, Shape{64, 33, 130},
-                        Shape{3, 515, 17}, Shape{5, 3, 1031}}) {
+                        Shape{3, 515, 17}, Shape{5, 3, 1031}, Shape{301, 200, 64}}) {
     for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
       for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
         for (Accumulate acc : {Accumulate::kNo, Accumulate::kYes}) {
@@ -198,11 +199,11 @@ TEST_F(CpuKernels, CrossEntropyAndReductions) {
   for (const auto& [N, V] : {std::pair<int64_t, int64_t>{1, 1}, {1, 97}, {17, 1031}, {40, 1031}}) {
     std::vector<int32_t> targets(static_cast<size_t>(N));
     for (int64_t i = 0; i < N; ++i) targets[static_cast<size_t>(i)] = i == 3 ? -1 : static_cast<int32_t>((i * 31) % V);
-    for (bool write_gradient : {false, true}) {
+    for (LogitGradient logit_gradient : {LogitGradient::kSkip, LogitGradient::kWrite}) {
       expect_same("cross entropy", {std::vector<float>(N), random_floats(N * V, 36, 4.0f)},
                   [&](Backend& be, Buffers& x) {
                     be.cross_entropy_forward_backward(x[0].data(), x[1].data(), targets.data(), N, V, 7.0f,
-                                                      write_gradient);
+                                                      logit_gradient);
                   });
     }
   }
@@ -232,3 +233,23 @@ TEST_F(CpuKernels, AdamWWithDecayedAndUndecayedSegments) {
 
 }  // namespace
 }  // namespace utt
+
+namespace utt::cpu {
+namespace {
+
+TEST(VectorMath, FastExpIsWithinAFewUlpOfExpOverTheFloatRange) {
+  double worst = 0;
+  for (double x = -87.0; x <= 88.5; x += 0.001) {
+    const double exact = std::exp(static_cast<double>(static_cast<float>(x)));
+    worst = std::max(worst, std::abs(fast_exp(static_cast<float>(x)) - exact) / exact);
+  }
+  EXPECT_LT(worst, 3e-7);
+  EXPECT_EQ(fast_exp(0.0f), 1.0f);
+  EXPECT_LT(fast_exp(-1000.0f), 1.2e-38f);  // clamped: tiny, finite, never NaN
+  EXPECT_NEAR(fast_tanh(0.5f), std::tanh(0.5f), 1e-7);
+  EXPECT_EQ(fast_tanh(-50.0f), -1.0f);
+  EXPECT_EQ(fast_tanh(50.0f), 1.0f);
+}
+
+}  // namespace
+}  // namespace utt::cpu

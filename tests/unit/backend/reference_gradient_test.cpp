@@ -208,13 +208,13 @@ TEST(ReferenceGradients, CrossEntropyWithANormalizerAndAnIgnoredTarget) {
   Vec logits = random_doubles(N * V, 25, 2.0);
   auto loss = [&] {
     Vec copy = logits, losses(N);
-    cross_entropy_forward_backward(losses.data(), copy.data(), targets.data(), N, V, normalizer, false);
+    cross_entropy_forward_backward(losses.data(), copy.data(), targets.data(), N, V, normalizer, LogitGradient::kSkip);
     double total = 0;
     for (double l : losses) total += l;
     return total / normalizer;
   };
   Vec gradient = logits, losses(N);
-  cross_entropy_forward_backward(losses.data(), gradient.data(), targets.data(), N, V, normalizer, true);
+  cross_entropy_forward_backward(losses.data(), gradient.data(), targets.data(), N, V, normalizer, LogitGradient::kWrite);
   EXPECT_EQ(losses[2], 0.0);
   expect_gradient_matches("dlogits", logits, gradient, loss);
 }

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <string>
 
 #include "test_paths.h"
@@ -111,6 +112,29 @@ TEST(Safetensors, RefusesCorruptFilesWithAMessageNamingTheProblem) {
   const std::vector<uint8_t> good = serialize({{"w", Dtype::kF32, {4}, w}});
   for (size_t n = 0; n < good.size(); ++n) {
     EXPECT_FALSE(parse_error(std::vector<uint8_t>(good.begin(), good.begin() + n)).empty()) << n;
+  }
+}
+
+TEST(Safetensors, RandomlyCorruptedFilesParseOrFailWithAUserErrorNeverAnythingElse) {
+  const float w[6] = {1, 2, 3, 4, 5, 6};
+  const int64_t step[1] = {7};
+  const std::vector<uint8_t> good =
+      serialize({{"w", Dtype::kF32, {2, 3}, w}, {"step", Dtype::kI64, {1}, step}}, {{"k", "v"}});
+  std::mt19937_64 rng(1);
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::vector<uint8_t> bytes = good;
+    const int flips = 1 + static_cast<int>(rng() % 4);
+    for (int f = 0; f < flips; ++f) bytes[rng() % bytes.size()] = static_cast<uint8_t>(rng());
+    try {
+      const File file = File::parse(std::move(bytes), "fuzz");
+      for (const TensorInfo& t : file.tensors()) {
+        if (t.dtype == Dtype::kF32 || t.dtype == Dtype::kF16 || t.dtype == Dtype::kBF16) {
+          EXPECT_EQ(static_cast<int64_t>(file.read_floats(t.name).size()), t.element_count());
+        }
+      }
+    } catch (const UserError&) {
+      // The expected outcome for most corruptions.
+    }
   }
 }
 

@@ -188,6 +188,69 @@ TEST(Weights, SaveLoadRoundTripAndMismatchesAreRefused) {
   std::filesystem::remove(path);
 }
 
+// Large enough that every op takes its multi-threaded path (above cpu::kMinParallelWork).
+ModelConfig threaded_size() {
+  ModelConfig c = test::small_base();
+  c.vocab_size = 301;
+  c.d_model = 64;
+  c.d_ff = 160;
+  c.seq_len = 64;
+  c.num_kv_heads = 2;
+  return c;
+}
+
+TEST(OptimizedBackend, WholeModelMatchesReferenceModeAtAThreadedSize) {
+  for (bool flash : {true, false}) {
+    ModelConfig c = threaded_size();
+    c.flash_attention = flash;
+    const int64_t rows = 8;
+    auto optimized_backend = make_cpu_backend({.reference_mode = false, .threads = 2});
+    auto reference_backend = make_cpu_backend({.reference_mode = true});
+    Transformer optimized(c, *optimized_backend, rows);
+    Transformer reference(c, *reference_backend, rows);
+    const std::vector<float> parameters = test::exercised_parameters(optimized.layout(), 12);
+    optimized.set_parameters(parameters);
+    reference.set_parameters(parameters);
+    const std::vector<int32_t> tokens = test::random_tokens(rows, c, 13);
+    optimized.zero_gradients();
+    reference.zero_gradients();
+    const double optimized_loss = optimized.forward(tokens.data(), rows, {.training = true});
+    const double reference_loss = reference.forward(tokens.data(), rows, {.training = true});
+    optimized.backward();
+    reference.backward();
+    EXPECT_NEAR(optimized_loss, reference_loss, 1e-5 * reference_loss);
+    const std::vector<float> g = optimized.get_gradients();
+    const std::vector<float> expected = reference.get_gradients();
+    for (const ParameterTensor& t : optimized.layout().tensors()) {
+      const std::vector<float> a(g.begin() + t.offset, g.begin() + t.offset + t.count);
+      const std::vector<float> b(expected.begin() + t.offset, expected.begin() + t.offset + t.count);
+      // float32 against double accumulation through a whole model: ~1e-6, with headroom.
+      EXPECT_LT(max_relative_difference(a, b), 1e-4) << t.name << (flash ? " flash" : " naive");
+    }
+  }
+}
+
+TEST(Determinism, TwoIdenticalRunsGiveBitIdenticalWeights) {
+  const ModelConfig c = threaded_size();
+  const int64_t rows = 8;
+  auto run = [&] {
+    auto backend = make_cpu_backend({.reference_mode = false, .threads = 2});
+    Transformer model(c, *backend, rows);
+    model.initialize(3);
+    AdamW optimizer(*backend, model.layout().optimizer_segments(), model.parameter_count(), {});
+    for (int64_t step = 0; step < 3; ++step) {
+      const std::vector<int32_t> tokens = test::random_tokens(rows, c, static_cast<uint64_t>(100 + step));
+      model.zero_gradients();
+      model.forward(tokens.data(), rows, {.training = true, .step = step});
+      model.backward();
+      clip_grad_norm(*backend, model.gradients(), model.parameter_count(), 0.5);
+      optimizer.step(model.parameters(), model.gradients(), 1e-2);
+    }
+    return model.get_parameters();
+  };
+  EXPECT_EQ(run(), run());
+}
+
 TEST(LastLogits, MatchTheLossAtThatPositionForAnyLength) {
   ModelConfig c = test::small_base();
   auto backend = make_cpu_backend();

@@ -8,13 +8,13 @@ namespace utt::reference {
 
 template <typename S>
 void cross_entropy_forward_backward(S* losses, S* logits, const int32_t* targets, int64_t N,
-                                    int64_t V, double normalizer, bool write_gradient) {
+                                    int64_t V, double normalizer, LogitGradient logit_gradient) {
   for (int64_t n = 0; n < N; ++n) {
     S* row = logits + n * V;
     const int32_t target = targets[n];
     if (target < 0) {
       losses[n] = 0;
-      if (write_gradient) {
+      if (logit_gradient == LogitGradient::kWrite) {
         for (int64_t v = 0; v < V; ++v) row[v] = 0;
       }
       continue;
@@ -25,7 +25,7 @@ void cross_entropy_forward_backward(S* losses, S* logits, const int32_t* targets
     for (int64_t v = 0; v < V; ++v) sum += std::exp(row[v] - max_logit);
     const double log_sum_exp = max_logit + std::log(sum);
     losses[n] = static_cast<S>(log_sum_exp - row[target]);
-    if (write_gradient) {
+    if (logit_gradient == LogitGradient::kWrite) {
       for (int64_t v = 0; v < V; ++v) {
         const double p = std::exp(row[v] - log_sum_exp);
         row[v] = static_cast<S>((p - (v == target ? 1.0 : 0.0)) / normalizer);
@@ -59,9 +59,9 @@ void adamw_step(S* params, const S* grads, S* m, S* v, const ParameterSegment* s
 }
 
 template void cross_entropy_forward_backward<float>(float*, float*, const int32_t*, int64_t, int64_t,
-                                                    double, bool);
+                                                    double, LogitGradient);
 template void cross_entropy_forward_backward<double>(double*, double*, const int32_t*, int64_t,
-                                                     int64_t, double, bool);
+                                                     int64_t, double, LogitGradient);
 template void adamw_step<float>(float*, const float*, float*, float*, const ParameterSegment*,
                                 int64_t, const AdamWHyper&, double);
 template void adamw_step<double>(double*, const double*, double*, double*, const ParameterSegment*,

@@ -71,7 +71,7 @@ void dropout(S* x, int64_t n, float rate, uint64_t key);
 
 template <typename S>
 void cross_entropy_forward_backward(S* losses, S* logits, const int32_t* targets, int64_t N,
-                                    int64_t V, double normalizer, bool write_gradient);
+                                    int64_t V, double normalizer, LogitGradient logit_gradient);
 
 template <typename S>
 void adamw_step(S* params, const S* grads, S* m, S* v, const ParameterSegment* segments,
