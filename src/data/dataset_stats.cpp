@@ -1,5 +1,8 @@
 #include "data/dataset_stats.h"
 
+#include <cmath>
+#include <cstdio>
+
 #include "data/utf8.h"
 
 namespace utt {
@@ -10,7 +13,11 @@ DatasetStats compute_dataset_stats(const std::vector<std::string>& files,
   DocumentStream stream(files, text_column);
   std::string_view text;
   std::vector<uint32_t> ids;
-  if (encoder != nullptr) stats.tokens = 0;
+  std::vector<int64_t> frequency;
+  if (encoder != nullptr) {
+    stats.tokens = 0;
+    frequency.assign(encoder->vocab_size(), 0);
+  }
   while (stream.next(text)) {
     ++stats.documents;
     stats.bytes += static_cast<int64_t>(text.size());
@@ -19,7 +26,20 @@ DatasetStats compute_dataset_stats(const std::vector<std::string>& files,
       ids.clear();
       encoder->encode(text, ids);
       *stats.tokens += static_cast<int64_t>(ids.size());
+      for (uint32_t id : ids) {
+        if (id < frequency.size()) ++frequency[id];
+      }
     }
+  }
+  if (encoder != nullptr && *stats.tokens > 0) {
+    double entropy = 0;
+    const double total = static_cast<double>(*stats.tokens);
+    for (int64_t count : frequency) {
+      if (count == 0) continue;
+      const double p = static_cast<double>(count) / total;
+      entropy -= p * std::log(p);
+    }
+    stats.unigram_entropy_nats = entropy;
   }
   stats.skipped = stream.counts().skipped;
   stats.invalid_utf8_replaced = stream.counts().invalid_utf8_replaced;
@@ -35,6 +55,11 @@ std::string format_dataset_stats(const DatasetStats& stats) {
   line("characters", stats.characters);
   line("bytes", stats.bytes);
   if (stats.tokens) line("tokens", *stats.tokens);
+  if (stats.unigram_entropy_nats) {
+    char value[32];
+    std::snprintf(value, sizeof value, "%.4f", *stats.unigram_entropy_nats);
+    text += std::string("unigram_entropy_nats: ") + value + "\n";
+  }
   line("skipped", stats.skipped);
   line("invalid_utf8_replaced", stats.invalid_utf8_replaced);
   return text;

@@ -18,6 +18,10 @@ struct DatasetStats {
   int64_t skipped = 0;     // NULL or empty texts
   int64_t invalid_utf8_replaced = 0;
   std::optional<int64_t> tokens;  // with an encoder: ids, end-of-text separators excluded
+  // With an encoder: the entropy of the token frequencies, in nats per token. A model that
+  // knew only how often each token occurs would reach this loss; one that learned anything
+  // about context goes below it.
+  std::optional<double> unigram_entropy_nats;
 };
 
 // Reads every document of `files` once; counts tokens when `encoder` is given.

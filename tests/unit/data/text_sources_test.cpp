@@ -1,6 +1,8 @@
 // Text and JSON sources, plain and compressed: what each row reads as.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "data/dataset_stats.h"
 #include "data/document_stream.h"
 #include "data/row_reader.h"
@@ -144,10 +146,30 @@ TEST(DatasetStats, CountsDocumentsCharactersBytesAndTokens) {
   EXPECT_EQ(stats.bytes, 11);
   EXPECT_EQ(stats.tokens, 11);
   EXPECT_EQ(stats.skipped, 1);
-  EXPECT_EQ(format_dataset_stats(stats),
+  DatasetStats without_entropy = stats;
+  without_entropy.unigram_entropy_nats.reset();
+  EXPECT_EQ(format_dataset_stats(without_entropy),
             "documents: 2\ncharacters: 10\nbytes: 11\ntokens: 11\nskipped: 1\n"
             "invalid_utf8_replaced: 0\n");
+  EXPECT_NE(format_dataset_stats(stats).find("\nunigram_entropy_nats: "), std::string::npos);
 }
 
 }  // namespace
 }  // namespace utt::test
+
+namespace utt {
+namespace {
+
+TEST(DatasetStats, UnigramEntropyOfTheTokenFrequencies) {
+  const std::string dir = test::make_scratch_dir("entropy");
+  test::write_file(dir + "/two.txt", "abab\naaaa\n");  // bytes: six 'a', two 'b'
+  const ByteEncoder encoder;
+  const DatasetStats stats = compute_dataset_stats({dir + "/two.txt"}, "text", &encoder);
+  ASSERT_TRUE(stats.unigram_entropy_nats.has_value());
+  const double p = 6.0 / 8.0;
+  EXPECT_NEAR(*stats.unigram_entropy_nats, -(p * std::log(p) + (1 - p) * std::log(1 - p)), 1e-12);
+  EXPECT_FALSE(compute_dataset_stats({dir + "/two.txt"}, "text").unigram_entropy_nats.has_value());
+}
+
+}  // namespace
+}  // namespace utt
