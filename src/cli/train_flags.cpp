@@ -433,7 +433,7 @@ std::string resume_command(const std::vector<std::string>& args) {
       continue;
     }
     if (starts_with(args[i], "--resume-from=")) continue;
-    command += " " + quote(args[i]);
+    command.append(" ").append(quote(args[i]));  // not `+`: GCC 12's false -Wrestrict
   }
   return command;
 }
