@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "generate/inference_model.h"
 #include "generate/sampling.h"
+#include "model/kv_cache.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -28,8 +29,9 @@ const char* const kGenerateHelp =
     "  --seed N               random seed: the same seed gives the same text (default: 42)\n"
     "  --threads N            CPU threads; 0 is one per core (default: 0)\n"
     "\n"
-    "Generation stops early at <|endoftext|>. The model sees at most seq_len tokens: older ones\n"
-    "slide out of its window.\n";
+    "Generation stops early at <|endoftext|>. Keys and values of earlier tokens are cached, so each\n"
+    "new token costs one position's work; when the model's seq_len window is full, its newest half\n"
+    "is kept and the cache refilled from it.\n";
 
 }  // namespace
 
@@ -70,12 +72,20 @@ int run_generate(const std::vector<std::string>& args) {
   std::fflush(stdout);
 
   std::mt19937_64 rng(static_cast<uint64_t>(seed));
+  KvCacheDecoder decoder(model);
+  // Feeds the last `keep` tokens of the context to an empty cache; returns the next logits.
+  auto refill = [&](int64_t keep) {
+    decoder.reset();
+    std::vector<float> logits;
+    for (size_t i = context.size() - static_cast<size_t>(keep); i < context.size(); ++i) {
+      logits = decoder.append(context[i]);
+    }
+    return logits;
+  };
+  std::vector<float> logits = refill(std::min<int64_t>(static_cast<int64_t>(context.size()), window));
   std::vector<uint32_t> generated;
   size_t printed_bytes = 0;
   for (int64_t i = 0; i < max_new; ++i) {
-    const int64_t length = std::min<int64_t>(static_cast<int64_t>(context.size()), window);
-    const std::vector<float> logits =
-        model.last_logits(context.data() + context.size() - length, 1, length);
     const int32_t next = sample_token(logits, sampling, rng);
     if (static_cast<uint32_t>(next) == tokenizer.eos_id()) break;
     context.push_back(next);
@@ -88,6 +98,9 @@ int run_generate(const std::vector<std::string>& args) {
       std::fflush(stdout);
       printed_bytes = text.size();
     }
+    if (i + 1 == max_new) break;
+    // A full window slides by half: the newest half is re-read into an empty cache.
+    logits = decoder.length() < window ? decoder.append(next) : refill(std::max<int64_t>(1, window / 2));
   }
   fmt::print("\n");
   return 0;
