@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "cli/commands.h"
-#include "cli/train_flags.h"
+#include "cli/command_flags.h"
 #include "data/dataset_files.h"
 #include "data/dataset_stats.h"
 #include "tokenizer/tokenizer.h"
@@ -16,9 +16,6 @@
 
 namespace utt {
 namespace {
-
-const std::vector<std::string> kStatsFlags = {"dataset-id", "dataset-config", "split",
-                                              "text-column"};
 
 std::string data_help() {
   return "utt data - look at a dataset before training on it\n"
@@ -39,40 +36,23 @@ std::string data_help() {
          "The defaults are --split train and --text-column text.\n";
 }
 
-bool wants_help(const std::vector<std::string>& args) {
-  return std::find(args.begin(), args.end(), "--help") != args.end() ||
-         std::find(args.begin(), args.end(), "-h") != args.end();
-}
-
 int run_data_stats(const std::vector<std::string>& args) {
-  if (wants_help(args)) {
+  const CommandFlags flags(args, "utt data stats",
+                           {{"dataset-id", "dataset-config", "split", "text-column", "tokenizer"}, {}, {}});
+  if (flags.help()) {
     fmt::print("{}", data_help());
     return 0;
   }
-  // --tokenizer is this command's own flag; the rest are the train flags of the same names.
-  std::optional<std::string> tokenizer_path;
-  std::vector<std::string> rest;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--tokenizer" || starts_with(args[i], "--tokenizer=")) {
-      if (args[i] == "--tokenizer" && i + 1 >= args.size()) {
-        throw UserError("--tokenizer needs a path to a tokenizer.json");
-      }
-      tokenizer_path = args[i] == "--tokenizer" ? args[++i] : args[i].substr(12);
-      continue;
-    }
-    rest.push_back(args[i]);
-  }
-  const TrainConfig config = parse_train_args(rest);
-  for (const std::string& flag : config.explicitly_set) {
-    if (std::find(kStatsFlags.begin(), kStatsFlags.end(), flag) == kStatsFlags.end()) {
-      throw UserError("utt data stats does not take --" + flag +
-                      ": it takes --dataset-id, --dataset-config, --split, --text-column and "
-                      "--tokenizer");
-    }
-  }
-  if (config.dataset_id.empty()) {
-    throw UserError("utt data stats needs --dataset-id: a local file, glob or folder");
-  }
+  struct {
+    std::string dataset_id, split, text_column;
+    std::optional<std::string> dataset_config;
+  } config;
+  config.dataset_id = flags.required("dataset-id");
+  config.split = flags.get("split", "train");
+  config.text_column = flags.get("text-column", "text");
+  if (flags.has("dataset-config")) config.dataset_config = flags.get("dataset-config");
+  const std::optional<std::string> tokenizer_path =
+      flags.has("tokenizer") ? std::optional<std::string>(flags.get("tokenizer")) : std::nullopt;
   const std::vector<std::string> files =
       resolve_dataset_split(config.dataset_id, config.dataset_config, config.split);
   std::optional<Tokenizer> tokenizer;

@@ -87,7 +87,8 @@ TEST(DataStats, EveryBadInputIsOneClearMessageAndExitCode2) {
   expect_user_error({"--dataset-id", dir + "/cut.txt.gz"}, "truncated");
   expect_user_error({"--dataset-id", dir + "/bad.txt.zst"}, "not valid zstd");
   expect_user_error({"--dataset-id", dir + "/bad.parquet"}, "not a Parquet file utt can read");
-  expect_user_error({"--dataset-id", dir + "/d", "--epochs", "2"}, "does not take --epochs");
+  expect_user_error({"--dataset-id", dir + "/d", "--epochs", "2"}, "has no flag --epochs");
+  expect_user_error({"--dataset-id", dir + "/d", "--splt", "x"}, "did you mean --split?");
 }
 
 }  // namespace

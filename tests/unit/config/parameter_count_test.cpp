@@ -3,50 +3,27 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 
 #include "config/model_config.h"
 #include "test_paths.h"
+#include "unit/model/oracle_case.h"
 
 namespace utt {
 namespace {
 
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << "cannot read " << path;
-  return nlohmann::json::parse(in);
-}
-
-ModelConfig from_oracle_config(const nlohmann::json& c) {
-  ModelConfig m;
-  m.vocab_size = c["vocab_size"];
-  m.d_model = c["d_model"];
-  m.num_layers = c["num_layers"];
-  m.num_heads = c["num_heads"];
-  m.num_kv_heads = c["num_kv_heads"];
-  m.d_ff = c["d_ff"];
-  m.seq_len = c["seq_len"];
-  m.rmsnorm = c["norm"] == "rmsnorm";
-  m.swiglu = c["ffn"] == "swiglu";
-  m.rope = c["pos"] == "rope";
-  m.linear_bias = c["bias"];
-  m.tie_embeddings = c["tie_embeddings"];
-  return m;
-}
-
 TEST(ParameterCount, MatchesEveryOracleCase) {
-  int cases = 0;
+  int folders = 0;
   for (const auto& entry : std::filesystem::directory_iterator(test::oracle_dir())) {
-    if (!entry.is_directory()) continue;
-    const nlohmann::json config = read_json(entry.path() / "config.json");
-    const nlohmann::json expected = read_json(entry.path() / "expected.json");
-    const ParameterCount count = count_parameters(from_oracle_config(config));
-    EXPECT_EQ(count.total, expected["params"].get<int64_t>()) << entry.path();
-    EXPECT_EQ(count.non_embedding, expected["non_embedding_params"].get<int64_t>()) << entry.path();
-    ++cases;
+    folders += entry.is_directory();
   }
-  EXPECT_GE(cases, 5) << "expected the five oracle cases under " << test::oracle_dir();
+  EXPECT_EQ(folders, static_cast<int>(test::oracle_case_names().size()))
+      << "a case in " << test::oracle_dir() << " is not covered";
+  for (const std::string& name : test::oracle_case_names()) {
+    const test::OracleCase oracle(name);
+    const ParameterCount count = count_parameters(oracle.config);
+    EXPECT_EQ(count.total, oracle.expected["params"].get<int64_t>()) << name;
+    EXPECT_EQ(count.non_embedding, oracle.expected["non_embedding_params"].get<int64_t>()) << name;
+  }
 }
 
 TEST(ParameterCount, PartsAddUp) {
