@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/command_flags.h"
 #include "cli/commands.h"
 #include "tokenizer/bpe_train.h"
 #include "tokenizer/document_reader.h"
@@ -71,73 +72,14 @@ const char* const kStatsHelp =
     "Prints documents, bytes, tokens, bytes_per_token, encode_seconds and encode_mb_per_s\n"
     "as `name: value` lines.\n";
 
-// Flags of the tokenizer subcommands: --name value..., where only --input takes several.
-struct Flags {
-  std::map<std::string, std::vector<std::string>> values;
-  bool help = false;
-
-  bool has(const std::string& name) const { return values.contains(name); }
-  std::string get(const std::string& name, const std::string& fallback = "") const {
-    auto found = values.find(name);
-    return found == values.end() ? fallback : found->second.back();
-  }
-  std::string required(const std::string& name, const std::string& command) const {
-    if (!has(name)) {
-      throw UserError("utt tokenizer " + command + " needs --" + name + " (see utt tokenizer " +
-                      command + " --help)");
-    }
-    return get(name);
-  }
-};
-
-Flags parse_flags(const std::vector<std::string>& args, const std::string& command,
-                  const std::vector<std::string>& allowed) {
-  Flags flags;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      flags.help = true;
-      continue;
-    }
-    if (!arg.starts_with("--")) {
-      throw UserError("unexpected argument '" + arg + "' for utt tokenizer " + command +
-                      " (see utt tokenizer " + command + " --help)");
-    }
-    std::string name = arg.substr(2);
-    std::string inline_value;
-    const bool has_inline = name.find('=') != std::string::npos;
-    if (has_inline) {
-      inline_value = name.substr(name.find('=') + 1);
-      name = name.substr(0, name.find('='));
-    }
-    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-      std::string message = "utt tokenizer " + command + " has no flag --" + name;
-      if (auto guess = closest_match(name, allowed)) message += ": did you mean --" + *guess + "?";
-      throw UserError(message);
-    }
-    std::vector<std::string>& values = flags.values[name];
-    if (has_inline) {
-      values.push_back(inline_value);
-      continue;
-    }
-    const size_t first = i + 1;
-    while (i + 1 < args.size() && !args[i + 1].starts_with("--") &&
-           (name == "input" || i + 1 == first)) {
-      values.push_back(args[++i]);
-    }
-    if (values.empty()) throw UserError("--" + name + " needs a value");
-  }
-  return flags;
-}
-
-int thread_count(const Flags& flags) {
+int thread_count(const CommandFlags& flags) {
   if (!flags.has("threads")) return 0;
   const int64_t threads = parse_int(flags.get("threads"), "--threads");
   if (threads < 1 || threads > 1024) throw UserError("--threads must be between 1 and 1024");
   return static_cast<int>(threads);
 }
 
-std::string read_all(const Flags& flags) {
+std::string read_all(const CommandFlags& flags) {
   if (!flags.has("input")) {
     std::stringstream text;
     text << std::cin.rdbuf();
@@ -177,10 +119,10 @@ void parallel_for(size_t count, Work&& work) {
   for (std::thread& thread : pool) thread.join();
 }
 
-int run_train_tokenizer(const Flags& flags) {
-  const std::string output = flags.required("output", "train");
-  const std::string vocab_text = flags.required("vocab-size", "train");
-  if (!flags.has("input")) flags.required("input", "train");
+int run_train_tokenizer(const CommandFlags& flags) {
+  const std::string output = flags.required("output");
+  const std::string vocab_text = flags.required("vocab-size");
+  flags.required("input");
   BpeTrainOptions options;
   const int64_t vocab = parse_count(vocab_text, "--vocab-size");
   if (vocab < kMinVocabSize || vocab > (1 << 24)) {
@@ -196,7 +138,7 @@ int run_train_tokenizer(const Flags& flags) {
     throw UserError("cannot write " + output + ": the directory " + output_dir.string() +
                     " does not exist");
   }
-  DocumentReader reader(flags.values.at("input"), flags.get("text-column", "text"));
+  DocumentReader reader(flags.list("input"), flags.get("text-column", "text"));
   const auto start = std::chrono::steady_clock::now();
   const Tokenizer tokenizer =
       train_bpe([&](std::string_view& document) { return reader.next(document); }, options);
@@ -210,8 +152,8 @@ int run_train_tokenizer(const Flags& flags) {
   return 0;
 }
 
-int run_encode(const Flags& flags) {
-  const Tokenizer tokenizer = Tokenizer::load(flags.required("tokenizer", "encode"));
+int run_encode(const CommandFlags& flags) {
+  const Tokenizer tokenizer = Tokenizer::load(flags.required("tokenizer"));
   const std::string text = read_all(flags);
   const std::vector<std::string_view> lines = split_lines(text);
   std::vector<std::string> printed(lines.size());
@@ -228,8 +170,8 @@ int run_encode(const Flags& flags) {
   return 0;
 }
 
-int run_decode(const Flags& flags) {
-  const Tokenizer tokenizer = Tokenizer::load(flags.required("tokenizer", "decode"));
+int run_decode(const CommandFlags& flags) {
+  const Tokenizer tokenizer = Tokenizer::load(flags.required("tokenizer"));
   const std::string text = read_all(flags);
   size_t line_number = 0;
   for (std::string_view line : split_lines(text)) {
@@ -253,10 +195,10 @@ int run_decode(const Flags& flags) {
   return 0;
 }
 
-int run_stats(const Flags& flags) {
-  const Tokenizer tokenizer = Tokenizer::load(flags.required("tokenizer", "stats"));
-  if (!flags.has("input")) flags.required("input", "stats");
-  DocumentReader reader(flags.values.at("input"), flags.get("text-column", "text"));
+int run_stats(const CommandFlags& flags) {
+  const Tokenizer tokenizer = Tokenizer::load(flags.required("tokenizer"));
+  flags.required("input");
+  DocumentReader reader(flags.list("input"), flags.get("text-column", "text"));
   std::vector<std::string> documents;
   std::string_view document;
   while (reader.next(document)) documents.emplace_back(document);
@@ -294,15 +236,15 @@ int run_tokenizer(const std::vector<std::string>& args) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   struct Entry {
     const char* help;
-    std::vector<std::string> flags;
-    int (*run)(const Flags&);
+    CommandFlagSpec flags;
+    int (*run)(const CommandFlags&);
   };
   const std::map<std::string, Entry> commands = {
-      {"train", {kTrainHelp, {"input", "vocab-size", "output", "pretokenizer", "text-column", "threads"},
+      {"train", {kTrainHelp, {{"vocab-size", "output", "pretokenizer", "text-column", "threads"}, {"input"}, {}},
                  run_train_tokenizer}},
-      {"encode", {kEncodeHelp, {"tokenizer", "input"}, run_encode}},
-      {"decode", {kDecodeHelp, {"tokenizer", "input"}, run_decode}},
-      {"stats", {kStatsHelp, {"tokenizer", "input", "text-column"}, run_stats}},
+      {"encode", {kEncodeHelp, {{"tokenizer", "input"}, {}, {}}, run_encode}},
+      {"decode", {kDecodeHelp, {{"tokenizer", "input"}, {}, {}}, run_decode}},
+      {"stats", {kStatsHelp, {{"tokenizer", "text-column"}, {"input"}, {}}, run_stats}},
   };
   auto found = commands.find(command);
   if (found == commands.end()) {
@@ -314,8 +256,8 @@ int run_tokenizer(const std::vector<std::string>& args) {
     }
     throw UserError(message);
   }
-  const Flags flags = parse_flags(rest, command, found->second.flags);
-  if (flags.help) {
+  const CommandFlags flags(rest, "utt tokenizer " + command, found->second.flags);
+  if (flags.help()) {
     fmt::print("{}", found->second.help);
     return 0;
   }
