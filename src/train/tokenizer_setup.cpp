@@ -85,8 +85,8 @@ Tokenizer prepare_tokenizer(const TrainConfig& config, const ModelConfig& model,
     options.max_vocab_size = static_cast<uint32_t>(config.max_vocab_size);
     options.threads = static_cast<int>(config.threads);
     AutoVocabResult result = choose_vocab_size(training, held_out, model, options);
-    fmt::print("Vocabulary size (--auto-vocab-size):\n{}{}\n", format_vocab_curve(result),
-               result.reason);
+    // The curve's last line is the choice and its reason.
+    fmt::print("Vocabulary size (--auto-vocab-size):\n{}", format_vocab_curve(result));
     return std::move(result.tokenizer);
   }();
   const double seconds =
