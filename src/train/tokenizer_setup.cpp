@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -20,16 +21,15 @@ namespace {
 // tokenizer's examples, which are then not trained on.
 constexpr int64_t kHeldOutEvery = 10;
 
-DocumentSelection first_documents(int64_t count) {
-  DocumentSelection selection;
-  selection.max_documents = count;
+DocumentSelection first_documents(DocumentSelection selection, int64_t count) {
+  selection.max_documents = std::min(selection.max_documents.value_or(count), count);
   return selection;
 }
 
 }  // namespace
 
 Tokenizer prepare_tokenizer(const TrainConfig& config, const ModelConfig& model,
-                            const std::vector<std::string>& train_files) {
+                            const std::vector<std::string>& train_files, DocumentSelection training) {
   if (config.tokenizer_path) {
     Tokenizer tokenizer = Tokenizer::load(*config.tokenizer_path);
     fmt::print("Tokenizer: loaded {} ({} tokens)\n", *config.tokenizer_path,
@@ -46,7 +46,7 @@ Tokenizer prepare_tokenizer(const TrainConfig& config, const ModelConfig& model,
 
   const auto start = std::chrono::steady_clock::now();
   DocumentStream documents(train_files, config.text_column,
-                           first_documents(config.tokenizer_train_examples));
+                           first_documents(training, config.tokenizer_train_examples));
   int64_t used = 0;
   Tokenizer tokenizer = [&] {
     if (!config.auto_vocab_size) {
@@ -65,7 +65,7 @@ Tokenizer prepare_tokenizer(const TrainConfig& config, const ModelConfig& model,
     std::vector<std::string> held_out;
     {
       DocumentStream scan(train_files, config.text_column,
-                          first_documents(config.tokenizer_train_examples));
+                          first_documents(training, config.tokenizer_train_examples));
       std::string_view text;
       for (int64_t i = 0; scan.next(text); ++i) {
         if (i % kHeldOutEvery == kHeldOutEvery - 1) held_out.emplace_back(text);

@@ -171,7 +171,7 @@ int run_training(const TrainingRunInputs& in) {
              data.val_files.empty() ? "" : fmt::format(", {} validation", data.val_files.size()));
 
   fs::create_directories(output_dir);
-  const Tokenizer tokenizer = prepare_tokenizer(c, in.model, data.train_files);
+  const Tokenizer tokenizer = prepare_tokenizer(c, in.model, data.train_files, train_selection(c));
   const TokenizerEncoder encoder(tokenizer);
 
   // The model's vocabulary is the tokenizer's; a parameter budget is re-solved for it.

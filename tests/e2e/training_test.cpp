@@ -147,6 +147,39 @@ TEST(Training, ANonFiniteLossStopsTheRunNamingTheStep) {
   EXPECT_NE(r.err.find("at step "), std::string::npos) << r.err;
 }
 
+TEST(Training, TokenizerIsTrainedThenReusedThenRetrainedOrLoaded) {
+  const std::string dir = scratch_dir("tokenizer");
+  std::vector<std::string> args = tiny_run(dir + "/out", 6);
+  const RunResult first = run_utt(args, dir);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("Tokenizer: trained on 12 documents"), std::string::npos) << first.out;
+  const RunResult second = run_utt(args, dir);
+  EXPECT_NE(second.out.find("Tokenizer: reusing " + dir + "/out/tokenizer.json"), std::string::npos) << second.out;
+  args.push_back("--retrain-tokenizer");
+  EXPECT_NE(run_utt(args, dir).out.find("Tokenizer: trained on"), std::string::npos);
+  std::vector<std::string> loaded = tiny_run(dir + "/other", 6);
+  loaded.insert(loaded.end(), {"--tokenizer-path", dir + "/out/tokenizer.json"});
+  const RunResult third = run_utt(loaded, dir);
+  ASSERT_EQ(third.exit_code, 0) << third.err;
+  EXPECT_NE(third.out.find("Tokenizer: loaded " + dir + "/out/tokenizer.json (600 tokens)"), std::string::npos)
+      << third.out;
+}
+
+TEST(Training, AutoVocabSizeExplainsItsChoice) {
+  const std::string dir = scratch_dir("autovocab");
+  std::vector<std::string> args = tiny_run(dir + "/out", 6);
+  args.insert(args.end(), {"--auto-vocab-size", "--min-vocab-size", "300", "--max-vocab-size", "1200",
+                           "--tokenizer-train-examples", "20"});
+  const RunResult r = run_utt(args, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Vocabulary size (--auto-vocab-size):"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("<- chosen"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(": the cheapest per byte of text"), std::string::npos) << r.out;
+  const nlohmann::json config = nlohmann::json::parse(read(dir + "/out/model_config.json"));
+  EXPECT_GE(config["vocab_size"].get<int64_t>(), 300);
+  EXPECT_LE(config["vocab_size"].get<int64_t>(), 1200);
+}
+
 TEST(Training, GenerateAndEvalUseTheTrainedModel) {
   const std::string dir = scratch_dir("generate");
   ASSERT_EQ(run_utt(tiny_run(dir + "/out", 10), dir).exit_code, 0);
