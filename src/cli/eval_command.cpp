@@ -70,13 +70,13 @@ int run_eval(const std::vector<std::string>& args) {
   loader_config.worker_threads = 2;
   StreamingLoader loader(loader_config, encoder);
 
-  std::vector<std::vector<int32_t>> batches;
+  std::vector<std::vector<int32_t>> batches(1);  // one batch at a time, its buffer reused
   std::vector<uint32_t> raw;
   double total = 0;
   int64_t count = 0;
   // One batch at a time, so a large split needs no more memory than a batch.
   while ((max_batches == 0 || count < max_batches) && loader.next_batch(raw)) {
-    batches.assign(1, std::vector<int32_t>(raw.begin(), raw.end()));
+    batches[0].assign(raw.begin(), raw.end());
     total += evaluate(*loaded.model, batches, batch_size);
     ++count;
   }

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "data/dataset_files.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -66,6 +67,9 @@ std::string describe_dataset(const TrainConfig& config) {
     }
     return "local directory " + id + " (" + std::to_string(files) + " files, " +
            human_bytes(bytes) + ")";
+  }
+  if (is_local_dataset(id)) {  // a glob matching files here
+    return "local files matching " + id;
   }
   if (looks_like_local_path(id)) {
     throw UserError("--dataset-id " + id + " looks like a local path, but it does not exist: "

@@ -103,17 +103,16 @@ double Trainer::train_step(TrainerState& state) {
       clip_grad_norm(model_.backend(), model_.gradients(), model_.parameter_count(), options_.grad_clip);
   last_grad_norm_ = norm.norm;
   if (!std::isfinite(loss) || !std::isfinite(norm.norm)) {
-    std::string where = last_good_checkpoint_.empty()
-                            ? std::string("no checkpoint was saved yet")
-                            : "the last good checkpoint is " + last_good_checkpoint_.string();
-    throw UserError(fmt::format("the loss became {} at step {} ({}); lower --learning-rate or "
-                                "raise --warmup-steps, and resume with --resume-from",
-                                std::isfinite(loss) ? "finite but the gradient norm " + std::to_string(norm.norm)
-                                                    : std::to_string(loss),
-                                state.step + 1, where));
+    const std::string what = !std::isfinite(loss) ? fmt::format("the loss became {}", loss)
+                                                  : fmt::format("the gradient norm became {}", norm.norm);
+    const std::string where = last_good_checkpoint_.empty()
+                                  ? std::string("no checkpoint was saved yet")
+                                  : "the last good checkpoint is " + last_good_checkpoint_.string();
+    throw UserError(fmt::format("{} at step {} ({}); lower --learning-rate or raise --warmup-steps, "
+                                "and resume with --resume-from",
+                                what, state.step + 1, where));
   }
-  const LrSchedule schedule{options_.learning_rate, options_.warmup_steps, state.total_steps, 0.1};
-  optimizer_.step(model_.parameters(), model_.gradients(), learning_rate_at(schedule, state.step),
+  optimizer_.step(model_.parameters(), model_.gradients(), learning_rate_at(schedule(state), state.step),
                   norm.scale);
   state.step += 1;
   state.tokens_seen += static_cast<int64_t>(targets_in_step);
@@ -122,6 +121,10 @@ double Trainer::train_step(TrainerState& state) {
   state.epoch = position.epoch;
   state.loader_state = position.to_json();
   return loss;
+}
+
+LrSchedule Trainer::schedule(const TrainerState& state) const {
+  return LrSchedule{options_.learning_rate, options_.warmup_steps, state.total_steps, 0.1};
 }
 
 std::filesystem::path Trainer::save(const std::string& name, const TrainerState& state) {
@@ -187,8 +190,7 @@ TrainingResult Trainer::run(TrainerState state) {
       line.loss = interval_loss / static_cast<double>(interval_steps);
       line.tokens_per_second = static_cast<double>(interval_steps * tokens_per_step) / interval_seconds;
       line.elapsed_seconds = state.elapsed_seconds;
-      const LrSchedule schedule{options_.learning_rate, options_.warmup_steps, state.total_steps, 0.1};
-      line.learning_rate = learning_rate_at(schedule, state.step - 1);
+      line.learning_rate = learning_rate_at(schedule(state), state.step - 1);
       line.grad_norm = last_grad_norm_;
       progress.clear();
       fmt::print("{}\n", format_step_line(line));

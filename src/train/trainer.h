@@ -15,6 +15,7 @@
 #include "train/adamw.h"
 #include "data/batch_loader.h"
 #include "train/checkpoint.h"
+#include "train/lr_schedule.h"
 
 namespace utt {
 
@@ -62,6 +63,7 @@ class Trainer {
 
  private:
   double train_step(TrainerState& state);
+  LrSchedule schedule(const TrainerState& state) const;
   void validate(TrainerState& state, TrainingResult& result);
   std::filesystem::path save(const std::string& name, const TrainerState& state);
 

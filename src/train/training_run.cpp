@@ -46,6 +46,11 @@ DataPlan plan_data(const TrainConfig& c) {
   return plan;
 }
 
+// Tokenizer worker threads of the data stage: --threads, or one per core of this 2-core default.
+int data_workers(const TrainConfig& c) {
+  return c.threads > 0 ? static_cast<int>(c.threads) : 2;
+}
+
 DocumentSelection train_selection(const TrainConfig& c) {
   DocumentSelection selection;
   if (!c.val_split && c.val_fraction > 0) {
@@ -80,7 +85,7 @@ LoaderConfig loader_config(const TrainConfig& c, const ModelConfig& m, std::vect
   config.shuffle_buffer_size = shuffle ? static_cast<size_t>(c.shuffle_buffer_size) : 0;
   config.seed = static_cast<uint64_t>(c.seed);
   config.epochs = epochs;
-  config.worker_threads = std::max(1, static_cast<int>(c.threads > 0 ? c.threads : 2));
+  config.worker_threads = data_workers(c);
   return config;
 }
 
@@ -92,7 +97,7 @@ int64_t count_epoch_tokens(const TrainConfig& c, const std::vector<std::string>&
   config.files = files;
   config.text_column = c.text_column;
   config.selection = train_selection(c);
-  config.worker_threads = std::max(1, static_cast<int>(c.threads > 0 ? c.threads : 2));
+  config.worker_threads = data_workers(c);
   TokenPipeline pipeline(config, encoder);
   std::vector<uint32_t> tokens;
   int64_t total = 0;
@@ -197,7 +202,7 @@ int run_training(const TrainingRunInputs& in) {
   if (!c.use_streaming) {
     TokenCacheSource source{data.train_files, c.split, c.text_column, train_selection(c)};
     const std::string path = token_cache_path(token_cache_dir(), source, encoder);
-    const bool built = build_token_cache(path, source, encoder, std::max(1, static_cast<int>(c.threads)));
+    const bool built = build_token_cache(path, source, encoder, data_workers(c));
     cache = std::make_unique<TokenCache>(path);
     fmt::print("Token cache: {} {} ({} documents, {} tokens)\n", built ? "built" : "reusing", path,
                with_thousands(cache->num_documents()), with_thousands(cache->num_tokens()));

@@ -82,6 +82,15 @@ TEST(DryRun, LocalDatasetIsDescribed) {
   EXPECT_NE(r.out.find("Dataset: local file corpus.txt (22 B)"), std::string::npos) << r.out;
 }
 
+TEST(DryRun, LocalGlobIsDescribed) {
+  const std::string dir = scratch_dir("glob");
+  std::ofstream(dir + "/a.txt") << "one\n";
+  std::ofstream(dir + "/b.txt") << "two\n";
+  const RunResult r = run_utt({"train", "--dataset-id", "*.txt", "--dry-run"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Dataset: local files matching *.txt"), std::string::npos) << r.out;
+}
+
 TEST(DryRun, DeviceCudaWithoutAGpuIsRefused) {
   const RunResult r = run_utt({"train", "--dataset-id", "d/x", "--device", "cuda", "--dry-run"});
   if (r.exit_code == 0) GTEST_SKIP() << "a CUDA GPU is visible here: nothing to refuse";
