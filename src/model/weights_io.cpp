@@ -14,33 +14,36 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 }  // namespace
 
 std::vector<safetensors::TensorToWrite> tensor_views(const ParameterLayout& layout,
-                                                     const std::vector<float>& values) {
+                                                     const std::vector<float>& values,
+                                                     const std::string& prefix) {
   UTT_CHECK(static_cast<int64_t>(values.size()) == layout.total(), "buffer does not match the layout");
   std::vector<safetensors::TensorToWrite> views;
   for (const ParameterTensor& t : layout.tensors()) {
-    views.push_back({t.name, safetensors::Dtype::kF32, t.shape, values.data() + t.offset});
+    views.push_back({prefix + t.name, safetensors::Dtype::kF32, t.shape, values.data() + t.offset});
   }
   return views;
 }
 
 std::vector<float> read_layout_buffer(const ParameterLayout& layout, const safetensors::File& file,
-                                      const std::string& what) {
+                                      const std::string& what, const std::string& prefix) {
   std::vector<float> values(static_cast<size_t>(layout.total()));
   for (const ParameterTensor& t : layout.tensors()) {
-    const safetensors::TensorInfo* info = file.find(t.name);
+    const std::string name = prefix + t.name;
+    const safetensors::TensorInfo* info = file.find(name);
     if (info == nullptr) {
-      throw UserError(what + " lack tensor '" + t.name +
+      throw UserError(what + " lack tensor '" + name +
                       "': the file was written for a different model configuration");
     }
     if (info->shape != t.shape) {
-      throw UserError(what + ": tensor '" + t.name + "' has shape " + shape_text(info->shape) +
+      throw UserError(what + ": tensor '" + name + "' has shape " + shape_text(info->shape) +
                       " but this model configuration needs " + shape_text(t.shape));
     }
-    const std::vector<float> tensor = file.read_floats(t.name);
+    const std::vector<float> tensor = file.read_floats(name);
     std::copy(tensor.begin(), tensor.end(), values.begin() + t.offset);
   }
   for (const safetensors::TensorInfo& info : file.tensors()) {
-    if (layout.find(info.name) == nullptr) {
+    if (info.name.compare(0, prefix.size(), prefix) != 0) continue;  // another buffer's tensor
+    if (layout.find(info.name.substr(prefix.size())) == nullptr) {
       throw UserError(what + " hold tensor '" + info.name +
                       "', which this model configuration does not have (tied embeddings, biases, "
                       "norm type or layer count differ)");

@@ -28,32 +28,6 @@ T field(const nlohmann::json& json, const char* name, const std::string& source)
   }
 }
 
-// Moments are stored under the parameter names with a prefix, so any safetensors reader shows
-// which tensor they belong to.
-std::vector<safetensors::TensorToWrite> prefixed_views(const ParameterLayout& layout,
-                                                       const std::vector<float>& values,
-                                                       const std::string& prefix) {
-  std::vector<safetensors::TensorToWrite> views = tensor_views(layout, values);
-  for (auto& view : views) view.name = prefix + view.name;
-  return views;
-}
-
-std::vector<float> read_prefixed(const ParameterLayout& layout, const safetensors::File& file,
-                                 const std::string& prefix, const std::string& source) {
-  std::vector<float> values(static_cast<size_t>(layout.total()));
-  for (const ParameterTensor& tensor : layout.tensors()) {
-    const std::string name = prefix + tensor.name;
-    const safetensors::TensorInfo& info = file.at(name);
-    if (info.element_count() != tensor.count) {
-      throw UserError(source + ": '" + name + "' has " + std::to_string(info.element_count()) +
-                      " values, expected " + std::to_string(tensor.count));
-    }
-    const std::vector<float> data = file.read_floats(name);
-    std::copy(data.begin(), data.end(), values.begin() + tensor.offset);
-  }
-  return values;
-}
-
 }  // namespace
 
 nlohmann::json TrainerState::to_json() const {
@@ -109,8 +83,10 @@ void save_checkpoint(const fs::path& dir, const Transformer& model, const AdamW&
 
   const std::vector<float> m = optimizer.first_moment();
   const std::vector<float> v = optimizer.second_moment();
-  std::vector<safetensors::TensorToWrite> moments = prefixed_views(layout, m, "exp_avg.");
-  for (auto& view : prefixed_views(layout, v, "exp_avg_sq.")) moments.push_back(view);
+  // Moments are stored under the parameter names with a prefix, so any safetensors reader shows
+  // which tensor they belong to.
+  std::vector<safetensors::TensorToWrite> moments = tensor_views(layout, m, "exp_avg.");
+  for (auto& view : tensor_views(layout, v, "exp_avg_sq.")) moments.push_back(view);
   const std::vector<uint8_t> optimizer_bytes = safetensors::serialize(
       moments, {{"format", "utt-adamw"}, {"steps_taken", std::to_string(optimizer.steps_taken())}});
   staged.write_file("optimizer.safetensors",
@@ -168,8 +144,9 @@ TrainerState load_checkpoint(const fs::path& dir, Transformer& model, AdamW& opt
   const fs::path optimizer_path = dir / "optimizer.safetensors";
   const safetensors::File file = safetensors::File::read(optimizer_path.string());
   const ParameterLayout& layout = model.layout();
-  std::vector<float> m = read_prefixed(layout, file, "exp_avg.", optimizer_path.string());
-  std::vector<float> v = read_prefixed(layout, file, "exp_avg_sq.", optimizer_path.string());
+  const std::string what = "optimizer state in " + optimizer_path.string();
+  const std::vector<float> m = read_layout_buffer(layout, file, what, "exp_avg.");
+  const std::vector<float> v = read_layout_buffer(layout, file, what, "exp_avg_sq.");
   optimizer.restore(m, v, state.step);
   return state;
 }
