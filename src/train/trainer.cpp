@@ -117,9 +117,6 @@ double Trainer::train_step(TrainerState& state) {
   state.step += 1;
   state.tokens_seen += static_cast<int64_t>(targets_in_step);
   state.last_loss = loss;
-  const LoaderState position = train_.state();
-  state.epoch = position.epoch;
-  state.loader_state = position.to_json();
   return loss;
 }
 
@@ -127,7 +124,15 @@ LrSchedule Trainer::schedule(const TrainerState& state) const {
   return LrSchedule{options_.learning_rate, options_.warmup_steps, state.total_steps, 0.1};
 }
 
-std::filesystem::path Trainer::save(const std::string& name, const TrainerState& state) {
+void Trainer::record_position(TrainerState& state) const {
+  // Serialized only when logged or saved, not every step.
+  const LoaderState position = train_.state();
+  state.epoch = position.epoch;
+  state.loader_state = position.to_json();
+}
+
+std::filesystem::path Trainer::save(const std::string& name, TrainerState& state) {
+  record_position(state);
   const std::filesystem::path dir = options_.output_dir / name;
   try {
     save_checkpoint(dir, model_, optimizer_, state, options_.tokenizer_json);
@@ -193,6 +198,7 @@ TrainingResult Trainer::run(TrainerState state) {
       line.learning_rate = learning_rate_at(schedule(state), state.step - 1);
       line.grad_norm = last_grad_norm_;
       progress.clear();
+      record_position(state);
       fmt::print("{}\n", format_step_line(line));
       std::fflush(stdout);
       metrics_.write({{"step", line.step}, {"loss", line.loss}, {"lr", line.learning_rate},
@@ -225,6 +231,7 @@ TrainingResult Trainer::run(TrainerState state) {
     }
   }
   progress.clear();
+  record_position(state);
   if (result.outcome != TrainingOutcome::kInterrupted) {
     result.last_checkpoint = save("final_checkpoint", state);
   }

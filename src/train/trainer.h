@@ -65,7 +65,8 @@ class Trainer {
   double train_step(TrainerState& state);
   LrSchedule schedule(const TrainerState& state) const;
   void validate(TrainerState& state, TrainingResult& result);
-  std::filesystem::path save(const std::string& name, const TrainerState& state);
+  void record_position(TrainerState& state) const;
+  std::filesystem::path save(const std::string& name, TrainerState& state);
 
   Transformer& model_;
   AdamW& optimizer_;
