@@ -72,7 +72,7 @@ Tokenizer prepare_tokenizer(const TrainConfig& config, const ModelConfig& model,
       }
     }
     int64_t index = 0;
-    DocumentSource training = [&](std::string_view& text) {
+    DocumentSource training_documents = [&](std::string_view& text) {
       while (documents.next(text)) {
         if (index++ % kHeldOutEvery == kHeldOutEvery - 1) continue;
         ++used;
@@ -84,7 +84,7 @@ Tokenizer prepare_tokenizer(const TrainConfig& config, const ModelConfig& model,
     options.min_vocab_size = static_cast<uint32_t>(config.min_vocab_size);
     options.max_vocab_size = static_cast<uint32_t>(config.max_vocab_size);
     options.threads = static_cast<int>(config.threads);
-    AutoVocabResult result = choose_vocab_size(training, held_out, model, options);
+    AutoVocabResult result = choose_vocab_size(training_documents, held_out, model, options);
     // The curve's last line is the choice and its reason.
     fmt::print("Vocabulary size (--auto-vocab-size):\n{}", format_vocab_curve(result));
     return std::move(result.tokenizer);
