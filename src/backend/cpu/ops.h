@@ -24,6 +24,8 @@ int thread_count();
 
 void matmul(float* c, const float* a, const float* b, const float* bias, int64_t M, int64_t N,
             int64_t K, Transpose transpose_a, Transpose transpose_b, Accumulate accumulate);
+// c (M, N) += bias (N) on every row.
+void add_bias_rows(float* c, const float* bias, int64_t M, int64_t N);
 void bias_backward(float* dbias, const float* dout, int64_t N, int64_t OC);
 
 void embedding_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe,
