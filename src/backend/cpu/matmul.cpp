@@ -105,6 +105,8 @@ bool use_onednn() {
   return onednn;
 }
 
+}  // namespace
+
 void openblas_matmul(float* c, const float* a, const float* b, int64_t M, int64_t N, int64_t K,
                      Transpose transpose_a, Transpose transpose_b, float beta) {
   if (M * N * K >= kMinParallelMatmulWork && M >= kMinParallelMatmulRows) {
@@ -121,8 +123,6 @@ void openblas_matmul(float* c, const float* a, const float* b, int64_t M, int64_
     sgemm_rows(c, a, b, M, N, K, 0, M, transpose_a, transpose_b, beta);
   }
 }
-
-}  // namespace
 
 void matmul(float* c, const float* a, const float* b, const float* bias, int64_t M, int64_t N,
             int64_t K, Transpose transpose_a, Transpose transpose_b, Accumulate accumulate) {
