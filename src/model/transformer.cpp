@@ -165,10 +165,11 @@ void Transformer::forward_layers(int64_t B, int64_t T, const ForwardOptions& opt
     norm_forward(layer.attention_norm, layer.input.get(), w.attention_norm_weight, w.attention_norm_bias, N);
     linear_forward(layer.qkv.get(), layer.attention_norm.out.get(), w.qkv_weight, w.qkv_bias, N, C,
                    qkv_width, Accumulate::kNo);
+    // The query heads and the key heads sit side by side at the start of each row: one pass
+    // rotates both.
     if (c.rope) {
-      backend_.rope_forward(layer.qkv.get(), a.rope_cos.get(), a.rope_sin.get(), B, T, c.num_heads, HS, qkv_width);
-      backend_.rope_forward(layer.qkv.get() + C, a.rope_cos.get(), a.rope_sin.get(), B, T, c.num_kv_heads,
-                            HS, qkv_width);
+      backend_.rope_forward(layer.qkv.get(), a.rope_cos.get(), a.rope_sin.get(), B, T,
+                            c.num_heads + c.num_kv_heads, HS, qkv_width);
     }
     if (c.flash_attention) {
       backend_.attention_forward(layer.attention.get(), layer.lse.get(), layer.qkv.get(), B, T,
@@ -277,10 +278,8 @@ void Transformer::backward() {
                                         c.num_kv_heads, HS);
     }
     if (c.rope) {
-      backend_.rope_backward(a.dqkv.get(), a.rope_cos.get(), a.rope_sin.get(), B, T, c.num_heads, HS,
-                             qkv_width);
-      backend_.rope_backward(a.dqkv.get() + C, a.rope_cos.get(), a.rope_sin.get(), B, T, c.num_kv_heads,
-                             HS, qkv_width);
+      backend_.rope_backward(a.dqkv.get(), a.rope_cos.get(), a.rope_sin.get(), B, T,
+                             c.num_heads + c.num_kv_heads, HS, qkv_width);
     }
     linear_backward(a.dnorm.get(), a.dqkv.get(), layer.attention_norm.out.get(), w.qkv_weight, w.qkv_bias,
                     N, C, qkv_width, Accumulate::kNo);
