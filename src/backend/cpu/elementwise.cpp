@@ -170,19 +170,29 @@ void scale(float* x, float factor, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= factor;
 }
 
-// A fixed number of chunks, each summed in order, then the chunks in order: the result does not
-// depend on the thread count or on thread timing (an OpenMP reduction clause would), which bit-exact
-// resume needs, since the gradient norm feeds the clipping scale.
+// A fixed number of chunks, each summed in a fixed order, then the chunks in order: the result does
+// not depend on the thread count or on thread timing (an OpenMP reduction across threads would),
+// which bit-exact resume needs, since the gradient norm feeds the clipping scale. Within a chunk the
+// elements go to kLanes partial sums (a vector register of doubles), combined in a fixed order: still
+// deterministic, and no longer one dependent scalar add per element.
 template <typename Term>
 double deterministic_sum(int64_t n, Term term) {
   constexpr int64_t kChunks = 64;
+  constexpr int64_t kLanes = 8;
   double partial[kChunks] = {};
   const int64_t chunk_size = (n + kChunks - 1) / kChunks;
 #pragma omp parallel for if ((n) >= kMinParallelWork)
   for (int64_t chunk = 0; chunk < kChunks; ++chunk) {
     const int64_t end = std::min(n, (chunk + 1) * chunk_size);
+    double lanes[kLanes] = {};
+    int64_t i = chunk * chunk_size;
+    for (; i + kLanes <= end; i += kLanes) {
+#pragma omp simd
+      for (int64_t lane = 0; lane < kLanes; ++lane) lanes[lane] += term(i + lane);
+    }
     double total = 0;
-    for (int64_t i = chunk * chunk_size; i < end; ++i) total += term(i);
+    for (; i < end; ++i) total += term(i);
+    for (double lane : lanes) total += lane;
     partial[chunk] = total;
   }
   double total = 0;
