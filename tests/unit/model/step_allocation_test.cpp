@@ -131,7 +131,7 @@ StepAllocations allocations_in_steps(const ModelConfig& config, int64_t batch, i
     options.step = step;
     model.forward(tokens.data(), batch, options);
     model.backward();
-    const GradientNorm norm = clip_grad_norm(*backend, model.gradients(), model.parameter_count(), 1.0);
+    const GradientNorm norm = measure_grad_norm(*backend, model.gradients(), model.parameter_count(), 1.0);
     optimizer.step(model.parameters(), model.gradients(), 1e-3, norm.scale);
     counting = false;
   }
