@@ -160,6 +160,20 @@ void dropout(float* x, int64_t n, float rate, uint64_t key) {
   for (int64_t i = 0; i < n; ++i) x[i] = dropout_uniform(key, i) >= rate ? x[i] * keep_scale : 0.0f;
 }
 
+void residual_dropout(float* out, const float* residual, const float* x, int64_t n, float rate,
+                      uint64_t key) {
+  const float keep_scale = rate > 0.0f ? static_cast<float>(1.0 / (1.0 - static_cast<double>(rate))) : 1.0f;
+  if (residual == nullptr) {
+#pragma omp parallel for if ((n) >= kMinParallelWork)
+    for (int64_t i = 0; i < n; ++i) out[i] = dropout_uniform(key, i) >= rate ? x[i] * keep_scale : 0.0f;
+  } else {
+#pragma omp parallel for if ((n) >= kMinParallelWork)
+    for (int64_t i = 0; i < n; ++i) {
+      out[i] = residual[i] + (dropout_uniform(key, i) >= rate ? x[i] * keep_scale : 0.0f);
+    }
+  }
+}
+
 void add_inplace(float* y, const float* x, int64_t n) {
 #pragma omp parallel for simd if ((n) >= kMinParallelWork)
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
