@@ -141,6 +141,12 @@ class Backend {
   // >= rate. The mask is a pure function of (key, i): the backward pass calls this same op with
   // the same key on the gradient, and a resumed run reproduces it exactly.
   virtual void dropout(float* x, int64_t n, float rate, uint64_t key) = 0;
+  // out = residual + dropout(x), or out = dropout(x) when residual is null: the same mask as
+  // `dropout` with the same key, in one pass (out = ; may alias residual, not x). A dropped-out
+  // branch joining the residual stream (forward), and the masked copy of the residual gradient
+  // that enters the branch (backward), without a separate copy, mask and add.
+  virtual void residual_dropout(float* out, const float* residual, const float* x, int64_t n,
+                                float rate, uint64_t key) = 0;
 
   // ---- loss --------------------------------------------------------------------------------
   // Fused softmax + cross-entropy. logits (N, V) -> losses (N) = logsumexp - logit[target]; when

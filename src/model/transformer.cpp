@@ -165,10 +165,11 @@ void Transformer::forward_layers(int64_t B, int64_t T, const ForwardOptions& opt
     norm_forward(layer.attention_norm, layer.input.get(), w.attention_norm_weight, w.attention_norm_bias, N);
     linear_forward(layer.qkv.get(), layer.attention_norm.out.get(), w.qkv_weight, w.qkv_bias, N, C,
                    qkv_width, Accumulate::kNo);
+    // The query heads and the key heads sit side by side at the start of each row: one pass
+    // rotates both.
     if (c.rope) {
-      backend_.rope_forward(layer.qkv.get(), a.rope_cos.get(), a.rope_sin.get(), B, T, c.num_heads, HS, qkv_width);
-      backend_.rope_forward(layer.qkv.get() + C, a.rope_cos.get(), a.rope_sin.get(), B, T, c.num_kv_heads,
-                            HS, qkv_width);
+      backend_.rope_forward(layer.qkv.get(), a.rope_cos.get(), a.rope_sin.get(), B, T,
+                            c.num_heads + c.num_kv_heads, HS, qkv_width);
     }
     if (c.flash_attention) {
       backend_.attention_forward(layer.attention.get(), layer.lse.get(), layer.qkv.get(), B, T,
@@ -177,13 +178,14 @@ void Transformer::forward_layers(int64_t B, int64_t T, const ForwardOptions& opt
       backend_.naive_attention_forward(layer.attention.get(), layer.probabilities.get(),
                                        layer.qkv.get(), B, T, c.num_heads, c.num_kv_heads, HS);
     }
-    // middle = input + dropout(attention wo^T + bo); without dropout the matmul adds in place.
-    backend_.copy(layer.middle.get(), layer.input.get(), N * C);
+    // middle = input + dropout(attention wo^T + bo): one pass over the branch with dropout;
+    // without it the matmul adds onto a copy of the input.
     if (dropout) {
       linear_forward(a.branch.get(), layer.attention.get(), w.wo_weight, w.wo_bias, N, C, C, Accumulate::kNo);
-      backend_.dropout(a.branch.get(), N * C, rate, dropout_site(l, kSiteAttention));
-      backend_.add_inplace(layer.middle.get(), a.branch.get(), N * C);
+      backend_.residual_dropout(layer.middle.get(), layer.input.get(), a.branch.get(), N * C, rate,
+                                dropout_site(l, kSiteAttention));
     } else {
+      backend_.copy(layer.middle.get(), layer.input.get(), N * C);
       linear_forward(layer.middle.get(), layer.attention.get(), w.wo_weight, w.wo_bias, N, C, C,
                      Accumulate::kYes);
     }
@@ -197,13 +199,13 @@ void Transformer::forward_layers(int64_t B, int64_t T, const ForwardOptions& opt
     } else {
       backend_.activation_forward(layer.ffn_act.get(), layer.ffn_hidden.get(), N * F, c.activation);
     }
-    backend_.copy(next, layer.middle.get(), N * C);
     if (dropout) {
       linear_forward(a.branch.get(), layer.ffn_act.get(), w.w_down_weight, w.w_down_bias, N, F, C,
                      Accumulate::kNo);
-      backend_.dropout(a.branch.get(), N * C, rate, dropout_site(l, kSiteFeedForward));
-      backend_.add_inplace(next, a.branch.get(), N * C);
+      backend_.residual_dropout(next, layer.middle.get(), a.branch.get(), N * C, rate,
+                                dropout_site(l, kSiteFeedForward));
     } else {
+      backend_.copy(next, layer.middle.get(), N * C);
       linear_forward(next, layer.ffn_act.get(), w.w_down_weight, w.w_down_bias, N, F, C, Accumulate::kYes);
     }
   }
@@ -240,8 +242,7 @@ void Transformer::backward() {
   // The gradient reaching a residual branch: dresidual itself, or its dropout-masked copy.
   auto branch_gradient = [&](int64_t layer, int64_t site) -> const float* {
     if (!dropout) return dresidual;
-    backend_.copy(a.dbranch.get(), dresidual, N * C);
-    backend_.dropout(a.dbranch.get(), N * C, rate, dropout_site(layer, site));
+    backend_.residual_dropout(a.dbranch.get(), nullptr, dresidual, N * C, rate, dropout_site(layer, site));
     return a.dbranch.get();
   };
 
@@ -277,10 +278,8 @@ void Transformer::backward() {
                                         c.num_kv_heads, HS);
     }
     if (c.rope) {
-      backend_.rope_backward(a.dqkv.get(), a.rope_cos.get(), a.rope_sin.get(), B, T, c.num_heads, HS,
-                             qkv_width);
-      backend_.rope_backward(a.dqkv.get() + C, a.rope_cos.get(), a.rope_sin.get(), B, T, c.num_kv_heads,
-                             HS, qkv_width);
+      backend_.rope_backward(a.dqkv.get(), a.rope_cos.get(), a.rope_sin.get(), B, T,
+                             c.num_heads + c.num_kv_heads, HS, qkv_width);
     }
     linear_backward(a.dnorm.get(), a.dqkv.get(), layer.attention_norm.out.get(), w.qkv_weight, w.qkv_bias,
                     N, C, qkv_width, Accumulate::kNo);
@@ -291,8 +290,7 @@ void Transformer::backward() {
   // Embeddings; dresidual is d(x0).
   const float* dembedding = dresidual;
   if (dropout) {
-    backend_.copy(a.dbranch.get(), dresidual, N * C);
-    backend_.dropout(a.dbranch.get(), N * C, rate, dropout_site(-1, kSiteEmbedding));
+    backend_.residual_dropout(a.dbranch.get(), nullptr, dresidual, N * C, rate, dropout_site(-1, kSiteEmbedding));
     dembedding = a.dbranch.get();
   }
   backend_.embedding_backward(grad(layout_.tok_embeddings()), grad(layout_.pos_embeddings()), dembedding,

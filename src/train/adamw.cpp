@@ -60,16 +60,19 @@ void AdamW::restore(const std::vector<float>& first_moment, const std::vector<fl
   steps_taken_ = steps_taken;
 }
 
-GradientNorm clip_grad_norm(Backend& backend, float* grads, int64_t count, double max_norm) {
+GradientNorm measure_grad_norm(Backend& backend, const float* grads, int64_t count, double max_norm) {
   GradientNorm result;
   result.norm = std::sqrt(backend.sum_of_squares(grads, count));
   if (max_norm > 0) {
     const double coefficient = max_norm / (result.norm + kClipEpsilon);
-    if (coefficient < 1.0) {
-      result.scale = static_cast<float>(coefficient);
-      backend.scale(grads, result.scale, count);
-    }
+    if (coefficient < 1.0) result.scale = static_cast<float>(coefficient);
   }
+  return result;
+}
+
+GradientNorm clip_grad_norm(Backend& backend, float* grads, int64_t count, double max_norm) {
+  const GradientNorm result = measure_grad_norm(backend, grads, count, max_norm);
+  if (result.scale != 1.0f) backend.scale(grads, result.scale, count);
   return result;
 }
 

@@ -52,8 +52,13 @@ struct GradientNorm {
   float scale = 1.0f; // what the gradients were multiplied by (1 when not clipped)
 };
 
-// PyTorch's clip_grad_norm_: when max_norm > 0, scales every gradient by
-// min(1, max_norm / (norm + 1e-6)). max_norm <= 0 only measures.
+// The global L2 norm and the clipping factor min(1, max_norm / (norm + 1e-6)) (1 when
+// max_norm <= 0), leaving the gradients as they are. The trainer hands the factor to AdamW::step
+// as grad_scale, which applies it while reading each gradient: no separate pass over them.
+GradientNorm measure_grad_norm(Backend& backend, const float* grads, int64_t count, double max_norm);
+
+// PyTorch's clip_grad_norm_: measure_grad_norm, then every gradient multiplied by the factor in
+// place. Do not also pass the factor to AdamW::step, or the gradients are scaled twice.
 GradientNorm clip_grad_norm(Backend& backend, float* grads, int64_t count, double max_norm);
 
 }  // namespace utt

@@ -99,8 +99,9 @@ double Trainer::train_step(TrainerState& state) {
     loss += model_.forward(batch_.data(), B, forward);
     model_.backward();
   }
+  // Clipping is applied by AdamW as it reads the gradients (norm.scale), not by a pass of its own.
   const GradientNorm norm =
-      clip_grad_norm(model_.backend(), model_.gradients(), model_.parameter_count(), options_.grad_clip);
+      measure_grad_norm(model_.backend(), model_.gradients(), model_.parameter_count(), options_.grad_clip);
   last_grad_norm_ = norm.norm;
   if (!std::isfinite(loss) || !std::isfinite(norm.norm)) {
     const std::string what = !std::isfinite(loss) ? fmt::format("the loss became {}", loss)

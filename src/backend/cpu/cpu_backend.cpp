@@ -170,6 +170,11 @@ class CpuBackend final : public Backend {
     if (reference_) return reference::dropout(x, n, rate, key);
     cpu::dropout(x, n, rate, key);
   }
+  void residual_dropout(float* out, const float* residual, const float* x, int64_t n, float rate,
+                        uint64_t key) override {
+    if (reference_) return reference::residual_dropout(out, residual, x, n, rate, key);
+    cpu::residual_dropout(out, residual, x, n, rate, key);
+  }
 
   void cross_entropy_forward_backward(float* losses, float* logits, const int32_t* targets,
                                       int64_t N, int64_t V, float normalizer,

@@ -160,6 +160,20 @@ void dropout(float* x, int64_t n, float rate, uint64_t key) {
   for (int64_t i = 0; i < n; ++i) x[i] = dropout_uniform(key, i) >= rate ? x[i] * keep_scale : 0.0f;
 }
 
+void residual_dropout(float* out, const float* residual, const float* x, int64_t n, float rate,
+                      uint64_t key) {
+  const float keep_scale = rate > 0.0f ? static_cast<float>(1.0 / (1.0 - static_cast<double>(rate))) : 1.0f;
+  if (residual == nullptr) {
+#pragma omp parallel for if ((n) >= kMinParallelWork)
+    for (int64_t i = 0; i < n; ++i) out[i] = dropout_uniform(key, i) >= rate ? x[i] * keep_scale : 0.0f;
+  } else {
+#pragma omp parallel for if ((n) >= kMinParallelWork)
+    for (int64_t i = 0; i < n; ++i) {
+      out[i] = residual[i] + (dropout_uniform(key, i) >= rate ? x[i] * keep_scale : 0.0f);
+    }
+  }
+}
+
 void add_inplace(float* y, const float* x, int64_t n) {
 #pragma omp parallel for simd if ((n) >= kMinParallelWork)
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
@@ -170,19 +184,29 @@ void scale(float* x, float factor, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= factor;
 }
 
-// A fixed number of chunks, each summed in order, then the chunks in order: the result does not
-// depend on the thread count or on thread timing (an OpenMP reduction clause would), which bit-exact
-// resume needs, since the gradient norm feeds the clipping scale.
+// A fixed number of chunks, each summed in a fixed order, then the chunks in order: the result does
+// not depend on the thread count or on thread timing (an OpenMP reduction across threads would),
+// which bit-exact resume needs, since the gradient norm feeds the clipping scale. Within a chunk the
+// elements go to kLanes partial sums (a vector register of doubles), combined in a fixed order: still
+// deterministic, and no longer one dependent scalar add per element.
 template <typename Term>
 double deterministic_sum(int64_t n, Term term) {
   constexpr int64_t kChunks = 64;
+  constexpr int64_t kLanes = 8;
   double partial[kChunks] = {};
   const int64_t chunk_size = (n + kChunks - 1) / kChunks;
 #pragma omp parallel for if ((n) >= kMinParallelWork)
   for (int64_t chunk = 0; chunk < kChunks; ++chunk) {
     const int64_t end = std::min(n, (chunk + 1) * chunk_size);
+    double lanes[kLanes] = {};
+    int64_t i = chunk * chunk_size;
+    for (; i + kLanes <= end; i += kLanes) {
+#pragma omp simd
+      for (int64_t lane = 0; lane < kLanes; ++lane) lanes[lane] += term(i + lane);
+    }
     double total = 0;
-    for (int64_t i = chunk * chunk_size; i < end; ++i) total += term(i);
+    for (; i < end; ++i) total += term(i);
+    for (double lane : lanes) total += lane;
     partial[chunk] = total;
   }
   double total = 0;

@@ -20,9 +20,11 @@ void cross_entropy_forward_backward(float* losses, float* logits, const int32_t*
       if (logit_gradient == LogitGradient::kWrite) std::fill_n(row, V, 0.0f);
       continue;
     }
+    // A comparison, not std::max: g++ 12 leaves a std::max reduction scalar even under `omp
+    // simd`, and that scalar loop was most of this kernel's time.
     float max_logit = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : max_logit)
-    for (int64_t v = 0; v < V; ++v) max_logit = std::max(max_logit, row[v]);
+    for (int64_t v = 0; v < V; ++v) max_logit = row[v] > max_logit ? row[v] : max_logit;
     const float target_logit = row[target];
     float sum = 0;
     if (logit_gradient == LogitGradient::kWrite) {

@@ -1,5 +1,7 @@
 // RMSNorm and LayerNorm: rows in parallel; the weight/bias gradients in a second pass over column
-// blocks, so each thread owns its columns.
+// blocks, so each thread owns its columns. The backward runs both passes in one parallel region
+// (starting a region costs more than either pass on small models): they write disjoint outputs
+// from the same inputs, so no barrier separates them.
 #include <algorithm>
 #include <cmath>
 
@@ -11,9 +13,10 @@ namespace {
 constexpr int64_t kColumnBlock = 64;
 
 // dweight[c] += sum_n dout[n, c] * xhat(n, c), with xhat = (x - mean) * rstd (mean may be null).
+// A worksharing loop: called inside a parallel region, the region's threads split the blocks.
 void norm_weight_backward(float* dweight, float* dbias, const float* dout, const float* x,
                           const float* mean, const float* rstd, int64_t N, int64_t C) {
-#pragma omp parallel for if ((N * C) >= kMinParallelWork)
+#pragma omp for schedule(static)
   for (int64_t block = 0; block < C; block += kColumnBlock) {
     const int64_t width = std::min(kColumnBlock, C - block);
     float dw[kColumnBlock] = {};
@@ -54,9 +57,12 @@ void rmsnorm_forward(float* out, float* rstd, const float* x, const float* weigh
   }
 }
 
-void rmsnorm_backward(float* dx, float* dweight, const float* dout, const float* x,
-                      const float* weight, const float* rstd, int64_t N, int64_t C) {
-#pragma omp parallel for if ((N * C) >= kMinParallelWork)
+namespace {
+
+// dx rows += ; a worksharing loop without the closing barrier (see the file comment).
+void rmsnorm_backward_rows(float* dx, const float* dout, const float* x, const float* weight,
+                           const float* rstd, int64_t N, int64_t C) {
+#pragma omp for schedule(static) nowait
   for (int64_t n = 0; n < N; ++n) {
     const float* row = x + n * C;
     const float* drow = dout + n * C;
@@ -69,7 +75,17 @@ void rmsnorm_backward(float* dx, float* dweight, const float* dout, const float*
 #pragma omp simd
     for (int64_t c = 0; c < C; ++c) dxrow[c] += r * drow[c] * weight[c] - coefficient * row[c];
   }
-  norm_weight_backward(dweight, nullptr, dout, x, nullptr, rstd, N, C);
+}
+
+}  // namespace
+
+void rmsnorm_backward(float* dx, float* dweight, const float* dout, const float* x,
+                      const float* weight, const float* rstd, int64_t N, int64_t C) {
+#pragma omp parallel if ((N * C) >= kMinParallelWork)
+  {
+    rmsnorm_backward_rows(dx, dout, x, weight, rstd, N, C);
+    norm_weight_backward(dweight, nullptr, dout, x, nullptr, rstd, N, C);
+  }
 }
 
 void layernorm_forward(float* out, float* mean, float* rstd, const float* x, const float* weight,
@@ -93,10 +109,12 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* x, con
   }
 }
 
-void layernorm_backward(float* dx, float* dweight, float* dbias, const float* dout, const float* x,
-                        const float* weight, const float* mean, const float* rstd, int64_t N,
-                        int64_t C) {
-#pragma omp parallel for if ((N * C) >= kMinParallelWork)
+namespace {
+
+// dx rows += ; a worksharing loop without the closing barrier (see the file comment).
+void layernorm_backward_rows(float* dx, const float* dout, const float* x, const float* weight,
+                             const float* mean, const float* rstd, int64_t N, int64_t C) {
+#pragma omp for schedule(static) nowait
   for (int64_t n = 0; n < N; ++n) {
     const float* row = x + n * C;
     const float* drow = dout + n * C;
@@ -119,7 +137,18 @@ void layernorm_backward(float* dx, float* dweight, float* dbias, const float* do
       dxrow[c] += r * (drow[c] * weight[c] - g_mean - xhat * g_dot_xhat_mean);
     }
   }
-  norm_weight_backward(dweight, dbias, dout, x, mean, rstd, N, C);
+}
+
+}  // namespace
+
+void layernorm_backward(float* dx, float* dweight, float* dbias, const float* dout, const float* x,
+                        const float* weight, const float* mean, const float* rstd, int64_t N,
+                        int64_t C) {
+#pragma omp parallel if ((N * C) >= kMinParallelWork)
+  {
+    layernorm_backward_rows(dx, dout, x, weight, mean, rstd, N, C);
+    norm_weight_backward(dweight, dbias, dout, x, mean, rstd, N, C);
+  }
 }
 
 }  // namespace utt::cpu

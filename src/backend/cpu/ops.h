@@ -64,6 +64,8 @@ void swiglu_backward(float* dh, const float* dout, const float* h, int64_t N, in
 void activation_forward(float* out, const float* x, int64_t n, Activation act);
 void activation_backward(float* dx, const float* dout, const float* x, int64_t n, Activation act);
 void dropout(float* x, int64_t n, float rate, uint64_t key);
+void residual_dropout(float* out, const float* residual, const float* x, int64_t n, float rate,
+                      uint64_t key);
 
 void cross_entropy_forward_backward(float* losses, float* logits, const int32_t* targets, int64_t N,
                                     int64_t V, float normalizer, LogitGradient logit_gradient);

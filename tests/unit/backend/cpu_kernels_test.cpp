@@ -192,6 +192,11 @@ TEST_F(CpuKernels, FeedForwardNonlinearitiesAndDropout) {
     }
     expect_same("dropout", {random_floats(N * F, 35)},
                 [&](Backend& be, Buffers& x) { be.dropout(x[0].data(), N * F, 0.3f, 99); });
+    expect_same("residual dropout", {random_floats(N * F, 36), random_floats(N * F, 37), std::vector<float>(N * F)},
+                [&](Backend& be, Buffers& x) {
+                  be.residual_dropout(x[2].data(), nullptr, x[1].data(), N * F, 0.3f, 98);
+                  be.residual_dropout(x[0].data(), x[0].data(), x[1].data(), N * F, 0.3f, 97);
+                });
   }
 }
 

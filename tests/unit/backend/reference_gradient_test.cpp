@@ -219,6 +219,26 @@ TEST(ReferenceGradients, CrossEntropyWithANormalizerAndAnIgnoredTarget) {
   expect_gradient_matches("dlogits", logits, gradient, loss);
 }
 
+TEST(ReferenceGradients, ResidualDropoutIsACopyMaskAndAddInOnePass) {
+  const int64_t n = 1000;
+  Vec residual(n), x(n);
+  for (int64_t i = 0; i < n; ++i) {
+    residual[i] = 0.5 + 0.001 * static_cast<double>(i);
+    x[i] = 1.0 - 0.002 * static_cast<double>(i);
+  }
+  for (float rate : {0.0f, 0.3f}) {
+    Vec masked = x;
+    dropout(masked.data(), n, rate, 77);
+    Vec copy(n), sum(n);
+    residual_dropout(copy.data(), static_cast<const double*>(nullptr), x.data(), n, rate, 77);
+    residual_dropout(sum.data(), residual.data(), x.data(), n, rate, 77);
+    for (int64_t i = 0; i < n; ++i) {
+      EXPECT_EQ(copy[i], masked[i]) << i;
+      EXPECT_EQ(sum[i], residual[i] + masked[i]) << i;
+    }
+  }
+}
+
 TEST(ReferenceGradients, DropoutIsItsOwnBackwardAndKeepsTheExpectedFraction) {
   const int64_t n = 100000;
   Vec x(n, 1.0);

@@ -251,6 +251,37 @@ TEST(Determinism, TwoIdenticalRunsGiveBitIdenticalWeights) {
   EXPECT_EQ(run(), run());
 }
 
+TEST(GradientClipping, AppliedByAdamWEqualsClippingTheGradientsInPlace) {
+  // The trainer measures the norm and lets AdamW scale each gradient as it reads it; the result
+  // is PyTorch's clip_grad_norm_ followed by a plain step, bit for bit, and clipping happens once.
+  const ModelConfig c = test::small_base();
+  const int64_t rows = 2;
+  const std::vector<int32_t> tokens = test::random_tokens(rows, c, 11);
+  auto run = [&](bool in_optimizer) {
+    auto backend = make_cpu_backend();
+    Transformer model(c, *backend, rows);
+    model.initialize(5);
+    AdamW optimizer(*backend, model.layout().optimizer_segments(), model.parameter_count(), {});
+    float scale = 1.0f;
+    for (int64_t step = 0; step < 2; ++step) {
+      model.zero_gradients();
+      model.forward(tokens.data(), rows, {.training = true});
+      model.backward();
+      if (in_optimizer) {
+        const GradientNorm norm = measure_grad_norm(*backend, model.gradients(), model.parameter_count(), 0.1);
+        optimizer.step(model.parameters(), model.gradients(), 1e-2, norm.scale);
+        scale = norm.scale;
+      } else {
+        clip_grad_norm(*backend, model.gradients(), model.parameter_count(), 0.1);
+        optimizer.step(model.parameters(), model.gradients(), 1e-2);
+      }
+    }
+    EXPECT_TRUE(!in_optimizer || scale < 1.0f) << "the test should clip";
+    return model.get_parameters();
+  };
+  EXPECT_EQ(run(true), run(false));
+}
+
 TEST(LastLogits, MatchTheLossAtThatPositionForAnyLength) {
   ModelConfig c = test::small_base();
   auto backend = make_cpu_backend();

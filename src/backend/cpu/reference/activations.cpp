@@ -91,6 +91,15 @@ void dropout(S* x, int64_t n, float rate, uint64_t key) {
   }
 }
 
+template <typename S>
+void residual_dropout(S* out, const S* residual, const S* x, int64_t n, float rate, uint64_t key) {
+  const S keep_scale = static_cast<S>(1.0 / (1.0 - static_cast<double>(rate)));
+  for (int64_t i = 0; i < n; ++i) {
+    const S dropped = rate <= 0.0f ? x[i] : dropout_uniform(key, i) >= rate ? x[i] * keep_scale : S(0);
+    out[i] = residual != nullptr ? residual[i] + dropped : dropped;
+  }
+}
+
 template void swiglu_forward<float>(float*, const float*, int64_t, int64_t);
 template void swiglu_forward<double>(double*, const double*, int64_t, int64_t);
 template void swiglu_backward<float>(float*, const float*, const float*, int64_t, int64_t);
@@ -101,5 +110,7 @@ template void activation_backward<float>(float*, const float*, const float*, int
 template void activation_backward<double>(double*, const double*, const double*, int64_t, Activation);
 template void dropout<float>(float*, int64_t, float, uint64_t);
 template void dropout<double>(double*, int64_t, float, uint64_t);
+template void residual_dropout<float>(float*, const float*, const float*, int64_t, float, uint64_t);
+template void residual_dropout<double>(double*, const double*, const double*, int64_t, float, uint64_t);
 
 }  // namespace utt::reference

@@ -68,6 +68,8 @@ void activation_backward(S* dx, const S* dout, const S* x, int64_t n, Activation
 
 template <typename S>
 void dropout(S* x, int64_t n, float rate, uint64_t key);
+template <typename S>
+void residual_dropout(S* out, const S* residual, const S* x, int64_t n, float rate, uint64_t key);
 
 template <typename S>
 void cross_entropy_forward_backward(S* losses, S* logits, const int32_t* targets, int64_t N,
