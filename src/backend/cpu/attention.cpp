@@ -1,25 +1,46 @@
 // Causal attention on the CPU.
 //
-// Flash-style forward: one query row at a time against tiles of kKeyTile keys, with an online
-// softmax (running max and running sum, the partial output rescaled when the max grows). The
-// output row itself is the accumulator, so no T x T matrix and no scratch beyond one tile of
-// scores on the stack. Saves lse = max + log(sum) per query for the backward, which recomputes
-// the probabilities.
+// Flash-attention-2 style: the T x T score matrix of one (batch, head) is cut into blocks of
+// kBlock queries x kBlock keys and never stored whole. Each block is a handful of small matrix
+// products (multiply_blocks in block_matmul.h, register-blocked, vectorized over the key or head
+// dimension) plus a vectorized softmax step over its rows; the previous version did one `dot` per
+// (query, key) pair, whose horizontal sums and scalar loops made attention ~40% of a nano step.
+// Blocks are copied into per-thread scratch first: the copy transposes K (and V) where the product
+// needs keys along the vector lanes, and pads rows to 4 and columns to 16 with zeros so that the
+// products have no remainder loops. Blocks above the diagonal are skipped; on blocks that cross it
+// each query row sees a prefix of the keys (`visible_keys`), so masking is a per-row length.
 //
-// Backward (both forms): threads own a (batch, kv head) pair, so the dk/dv rows of that kv head
-// and the dq rows of its query heads are written by one thread only: no atomics, no scratch.
+// Forward, per (batch, head, query block): S = Q K^T (Q pre-scaled by 1/sqrt(HS)) per key block,
+// online softmax per row (running max and sum, the partial output rescaled when the max grows),
+// O += P V. Saves lse = max + log(sum) per query for the backward.
+//
+// Backward, per (batch, kv head): threads own the dk/dv rows of their kv head and the dq rows of
+// its query heads, so no two threads write one element (no atomics, results independent of thread
+// timing). Per key block and each query block at or below it: P = exp(S - lse) recomputed,
+// dP = dO V^T, dS = P (dP - D) / sqrt(HS) with D = rowsum(dO * O), then dV += P^T dO,
+// dK += dS^T Q (accumulated in scratch for the key block) and dQ += dS K.
+//
+// Scratch: one allocation per thread per call, a few blocks of kBlock x HS floats (under 300 KB
+// at HS = 128, so it stays in L2), whatever T is.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
+#include <vector>
 
+#include "backend/cpu/block_matmul.h"
 #include "backend/cpu/ops.h"
 #include "backend/cpu/vector_math.h"
 
 namespace utt::cpu {
 namespace {
 
-// Scores of one tile live on the stack; 64 keys keep a tile of K and V (64 x HS floats each) in L1/L2.
-constexpr int64_t kKeyTile = 64;
+// Queries and keys per block. 64 x 64 scores (16 KB) plus the Q, K, V blocks fit in L2 for HS up
+// to 128; query and key blocks have the same size and start, so a block either lies below the
+// diagonal or crosses it, and every query row sees at least one key of every block it visits.
+constexpr int64_t kBlock = 64;
+
+int64_t round_up(int64_t n, int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 
 struct QkvLayout {
   int64_t T, NH, KVH, HS;
@@ -53,47 +74,222 @@ void zero_owned_rows(float* dqkv, const QkvLayout& at, int64_t b, int64_t g) {
   }
 }
 
+// Block sizes of one call: head size padded to whole vectors.
+struct BlockShape {
+  int64_t HS, padded_HS;
+  explicit BlockShape(int64_t head_size) : HS(head_size), padded_HS(round_up(head_size, kVectorWidth)) {}
+  int64_t rows_block() const { return kBlock * padded_HS; }  // kBlock rows of a head
+};
+
+// dst (padded_rows x padded_HS) = count rows of src (HS floats each, row stride src_stride) times
+// `scale`, zero in the padding.
+void load_rows(float* dst, const BlockShape& shape, const float* src, int64_t src_stride,
+               int64_t count, int64_t padded_rows, float scale = 1.0f) {
+  for (int64_t r = 0; r < padded_rows; ++r) {
+    float* row = dst + r * shape.padded_HS;
+    if (r < count) {
+      const float* from = src + r * src_stride;
+#pragma omp simd
+      for (int64_t d = 0; d < shape.HS; ++d) row[d] = from[d] * scale;
+      std::fill(row + shape.HS, row + shape.padded_HS, 0.0f);
+    } else {
+      std::fill_n(row, shape.padded_HS, 0.0f);
+    }
+  }
+}
+
+// dst (HS x kBlock) = the transpose of count rows of src, zero in the columns past count.
+void load_transposed(float* dst, const BlockShape& shape, const float* src, int64_t src_stride,
+                     int64_t count) {
+  for (int64_t d = 0; d < shape.HS; ++d) {
+    float* row = dst + d * kBlock;
+    for (int64_t j = 0; j < count; ++j) row[j] = src[j * src_stride + d];
+    std::fill(row + count, row + kBlock, 0.0f);
+  }
+}
+
+// Dst rows (count x HS) += block rows (row stride padded_HS).
+void add_rows(float* dst, int64_t dst_stride, const float* block, const BlockShape& shape,
+              int64_t count) {
+  for (int64_t r = 0; r < count; ++r) {
+    float* row = dst + r * dst_stride;
+    const float* from = block + r * shape.padded_HS;
+#pragma omp simd
+    for (int64_t d = 0; d < shape.HS; ++d) row[d] += from[d];
+  }
+}
+
+// How many keys of the block starting at key k0 (count keys) query q sees: a prefix, causally.
+inline int64_t visible_keys(int64_t q, int64_t k0, int64_t count) {
+  return std::min(count, q - k0 + 1);
+}
+
+// One key block of the online softmax: turns the scores of each row into exp(score - new max)
+// (0 past the visible keys), and rescales the row's running sum and partial output when its max
+// grows. The first block's correction is fast_exp(-inf) ~ 1e-38 times a zero sum and output.
+void online_softmax_step(float* scores, float* output, float* row_max, float* row_sum,
+                         const BlockShape& shape, int64_t rows, int64_t q0, int64_t k0,
+                         int64_t count) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* p = scores + i * kBlock;
+    const int64_t visible = visible_keys(q0 + i, k0, count);
+    float block_max = row_max[i];
+#pragma omp simd reduction(max : block_max)
+    for (int64_t j = 0; j < visible; ++j) block_max = std::max(block_max, p[j]);
+    const float correction = fast_exp(row_max[i] - block_max);
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < kBlock; ++j) {
+      const float e = j < visible ? fast_exp(p[j] - block_max) : 0.0f;
+      p[j] = e;
+      sum += e;
+    }
+    row_sum[i] = row_sum[i] * correction + sum;
+    row_max[i] = block_max;
+    float* o = output + i * shape.padded_HS;
+#pragma omp simd
+    for (int64_t d = 0; d < shape.padded_HS; ++d) o[d] *= correction;
+  }
+}
+
+// Per-thread blocks of the forward.
+struct ForwardScratch {
+  std::vector<float> storage;
+  float *q, *k_transposed, *v, *scores, *output, *row_max, *row_sum;
+  explicit ForwardScratch(const BlockShape& shape)
+      : storage(static_cast<size_t>(4 * shape.rows_block() + kBlock * kBlock + 2 * kBlock)) {
+    float* next = storage.data();
+    for (float** block : {&q, &k_transposed, &v, &output}) *block = std::exchange(next, next + shape.rows_block());
+    scores = std::exchange(next, next + kBlock * kBlock);
+    row_max = std::exchange(next, next + kBlock);
+    row_sum = next;
+  }
+};
+
+// Output rows [q0, q0 + count) of query head h (kv head g) of batch b, and their lse.
+void forward_query_block(float* out, float* lse, const float* qkv, const QkvLayout& at,
+                         const BlockShape& shape, ForwardScratch& s, int64_t b, int64_t h,
+                         int64_t q0) {
+  const int64_t count = std::min(kBlock, at.T - q0);
+  const int64_t rows = round_up(count, kTileRows);
+  const int64_t g = h / at.group();
+  const int64_t stride = at.row_stride();
+  const float scale = 1.0f / std::sqrt(static_cast<float>(at.HS));
+  load_rows(s.q, shape, qkv + at.q(b, q0, h), stride, count, rows, scale);
+  std::fill_n(s.output, rows * shape.padded_HS, 0.0f);
+  std::fill_n(s.row_max, rows, -std::numeric_limits<float>::infinity());
+  std::fill_n(s.row_sum, rows, 0.0f);
+  for (int64_t k0 = 0; k0 < q0 + count; k0 += kBlock) {
+    const int64_t keys = std::min(kBlock, at.T - k0);
+    load_transposed(s.k_transposed, shape, qkv + at.k(b, k0, g), stride, keys);
+    load_rows(s.v, shape, qkv + at.v(b, k0, g), stride, keys, keys);
+    multiply_blocks(s.scores, kBlock, {s.q, shape.padded_HS, 1}, s.k_transposed, kBlock, rows,
+                    kBlock, at.HS, false);
+    online_softmax_step(s.scores, s.output, s.row_max, s.row_sum, shape, rows, q0, k0, keys);
+    multiply_blocks(s.output, shape.padded_HS, {s.scores, kBlock, 1}, s.v, shape.padded_HS, rows,
+                    shape.padded_HS, keys, true);
+  }
+  for (int64_t i = 0; i < count; ++i) {
+    float* o = out + (b * at.T + q0 + i) * at.NH * at.HS + h * at.HS;
+    const float* acc = s.output + i * shape.padded_HS;
+    const float inverse_sum = 1.0f / s.row_sum[i];
+#pragma omp simd
+    for (int64_t d = 0; d < at.HS; ++d) o[d] = acc[d] * inverse_sum;
+    lse[(b * at.NH + h) * at.T + q0 + i] = s.row_max[i] + std::log(s.row_sum[i]);
+  }
+}
+
+// Per-thread blocks of the backward: the key block (transposed K and V, K rows), its dK and dV
+// accumulators, and the current query block (Q, dO, dQ, lse, D) with its P and dP/dS.
+struct BackwardScratch {
+  std::vector<float> storage;
+  float *k_transposed, *v_transposed, *k, *dk, *dv, *q, *dout, *dq, *p, *ds, *lse, *D;
+  explicit BackwardScratch(const BlockShape& shape)
+      : storage(static_cast<size_t>(8 * shape.rows_block() + 2 * kBlock * kBlock + 2 * kBlock)) {
+    float* next = storage.data();
+    for (float** block : {&k_transposed, &v_transposed, &k, &dk, &dv, &q, &dout, &dq}) {
+      *block = std::exchange(next, next + shape.rows_block());
+    }
+    for (float** block : {&p, &ds}) *block = std::exchange(next, next + kBlock * kBlock);
+    lse = std::exchange(next, next + kBlock);
+    D = next;
+  }
+};
+
+// P = exp(S / sqrt(HS) - lse) (0 where the query does not see the key), and in place of dP,
+// dS = P (dP - D) / sqrt(HS).
+void probabilities_and_score_gradients(float* p, float* ds, const float* lse, const float* D,
+                                       int64_t rows, int64_t q0, int64_t k0, int64_t keys,
+                                       float scale) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* p_row = p + i * kBlock;
+    float* ds_row = ds + i * kBlock;
+    const int64_t visible = visible_keys(q0 + i, k0, keys);
+#pragma omp simd
+    for (int64_t j = 0; j < kBlock; ++j) {
+      const float probability = j < visible ? fast_exp(p_row[j] * scale - lse[i]) : 0.0f;
+      p_row[j] = probability;
+      ds_row[j] = probability * (ds_row[j] - D[i]) * scale;
+    }
+  }
+}
+
+// Loads query block q0 of head h (Q, dO, lse, D = rowsum(dO * O)); padded rows get zeros, so
+// they add nothing to dK and dV.
+int64_t load_query_block(BackwardScratch& s, const float* dout, const float* qkv, const float* out,
+                         const float* lse, const QkvLayout& at, const BlockShape& shape, int64_t b,
+                         int64_t h, int64_t q0) {
+  const int64_t count = std::min(kBlock, at.T - q0);
+  const int64_t rows = round_up(count, kTileRows);
+  const int64_t out_stride = at.NH * at.HS;
+  const int64_t first_row = (b * at.T + q0) * out_stride + h * at.HS;
+  load_rows(s.q, shape, qkv + at.q(b, q0, h), at.row_stride(), count, rows);
+  load_rows(s.dout, shape, dout + first_row, out_stride, count, rows);
+  for (int64_t i = 0; i < rows; ++i) {
+    s.lse[i] = i < count ? lse[(b * at.NH + h) * at.T + q0 + i] : 0.0f;
+    s.D[i] = i < count ? dot(dout + first_row + i * out_stride, out + first_row + i * out_stride, at.HS) : 0.0f;
+  }
+  return count;
+}
+
+// The gradient contributions of the key block k0 (keys keys, loaded in s) for query head h.
+void backward_key_block(float* dqkv, const float* dout, const float* qkv, const float* out,
+                        const float* lse, const QkvLayout& at, const BlockShape& shape,
+                        BackwardScratch& s, int64_t b, int64_t h, int64_t k0, int64_t keys) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(at.HS));
+  const int64_t key_rows = round_up(keys, kTileRows);
+  const int64_t HSP = shape.padded_HS;
+  for (int64_t q0 = k0; q0 < at.T; q0 += kBlock) {
+    const int64_t count = load_query_block(s, dout, qkv, out, lse, at, shape, b, h, q0);
+    const int64_t rows = round_up(count, kTileRows);
+    multiply_blocks(s.p, kBlock, {s.q, HSP, 1}, s.k_transposed, kBlock, rows, kBlock, at.HS, false);
+    multiply_blocks(s.ds, kBlock, {s.dout, HSP, 1}, s.v_transposed, kBlock, rows, kBlock, at.HS,
+                    false);
+    probabilities_and_score_gradients(s.p, s.ds, s.lse, s.D, rows, q0, k0, keys, scale);
+    // dV += P^T dO and dK += dS^T Q: the transposes are strided views of P and dS.
+    multiply_blocks(s.dv, HSP, {s.p, 1, kBlock}, s.dout, HSP, key_rows, HSP, count, true);
+    multiply_blocks(s.dk, HSP, {s.ds, 1, kBlock}, s.q, HSP, key_rows, HSP, count, true);
+    multiply_blocks(s.dq, HSP, {s.ds, kBlock, 1}, s.k, HSP, rows, HSP, keys, false);
+    add_rows(dqkv + at.q(b, q0, h), at.row_stride(), s.dq, shape, count);
+  }
+}
+
 }  // namespace
 
 void attention_forward(float* out, float* lse, const float* qkv, int64_t B, int64_t T, int64_t NH,
                        int64_t KVH, int64_t HS) {
   const QkvLayout at{T, NH, KVH, HS};
-  const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
-#pragma omp parallel for collapse(2) schedule(dynamic, 4) if ((B * NH * T * T * HS) >= kMinParallelWork)
-  for (int64_t bh = 0; bh < B * NH; ++bh) {
-    for (int64_t i = 0; i < T; ++i) {
-      const int64_t b = bh / NH;
-      const int64_t h = bh % NH;
-      const int64_t g = h / at.group();
-      const float* q = qkv + at.q(b, i, h);
-      float* o = out + (b * T + i) * NH * HS + h * HS;
-      std::fill_n(o, HS, 0.0f);
-      float running_max = -std::numeric_limits<float>::infinity();
-      float running_sum = 0;
-      float scores[kKeyTile];
-      for (int64_t tile = 0; tile <= i; tile += kKeyTile) {
-        const int64_t count = std::min(kKeyTile, i + 1 - tile);
-        float tile_max = running_max;
-        for (int64_t j = 0; j < count; ++j) {
-          scores[j] = dot(q, qkv + at.k(b, tile + j, g), HS) * scale;
-          tile_max = std::max(tile_max, scores[j]);
-        }
-        // Rescale what was accumulated under the old max (exp(-inf) = 0 on the first tile).
-        const float correction = fast_exp(running_max - tile_max);
-        running_sum *= correction;
-#pragma omp simd
-        for (int64_t d = 0; d < HS; ++d) o[d] *= correction;
-        for (int64_t j = 0; j < count; ++j) {
-          const float p = fast_exp(scores[j] - tile_max);
-          running_sum += p;
-          axpy(o, p, qkv + at.v(b, tile + j, g), HS);
-        }
-        running_max = tile_max;
-      }
-      const float inverse_sum = 1.0f / running_sum;
-#pragma omp simd
-      for (int64_t d = 0; d < HS; ++d) o[d] *= inverse_sum;
-      lse[(b * NH + h) * T + i] = running_max + std::log(running_sum);
+  const BlockShape shape(HS);
+  const int64_t query_blocks = (T + kBlock - 1) / kBlock;
+#pragma omp parallel if ((B * NH * T * T * HS) >= kMinParallelWork)
+  {
+    ForwardScratch scratch(shape);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < B * NH * query_blocks; ++task) {
+      // The last query blocks (most keys) first, so that the short ones balance the end.
+      const int64_t q0 = (query_blocks - 1 - task % query_blocks) * kBlock;
+      const int64_t bh = task / query_blocks;
+      forward_query_block(out, lse, qkv, at, shape, scratch, bh / NH, bh % NH, q0);
     }
   }
 }
@@ -101,27 +297,27 @@ void attention_forward(float* out, float* lse, const float* qkv, int64_t B, int6
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out,
                         const float* lse, int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS) {
   const QkvLayout at{T, NH, KVH, HS};
-  const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
-#pragma omp parallel for schedule(dynamic, 1) if ((B * NH * T * T * HS) >= kMinParallelWork)
-  for (int64_t bg = 0; bg < B * KVH; ++bg) {
-    const int64_t b = bg / KVH;
-    const int64_t g = bg % KVH;
-    zero_owned_rows(dqkv, at, b, g);
-    for (int64_t h = g * at.group(); h < (g + 1) * at.group(); ++h) {
-      for (int64_t i = 0; i < T; ++i) {
-        const float* q = qkv + at.q(b, i, h);
-        const float* d_o = dout + (b * T + i) * NH * HS + h * HS;
-        const float D = dot(d_o, out + (b * T + i) * NH * HS + h * HS, HS);
-        const float log_sum_exp = lse[(b * NH + h) * T + i];
-        float* dq = dqkv + at.q(b, i, h);
-        for (int64_t j = 0; j <= i; ++j) {
-          const float* k = qkv + at.k(b, j, g);
-          const float* v = qkv + at.v(b, j, g);
-          const float p = fast_exp(dot(q, k, HS) * scale - log_sum_exp);
-          const float ds = p * (dot(d_o, v, HS) - D) * scale;
-          axpy(dqkv + at.v(b, j, g), p, d_o, HS);
-          axpy(dq, ds, k, HS);
-          axpy(dqkv + at.k(b, j, g), ds, q, HS);
+  const BlockShape shape(HS);
+  const int64_t stride = at.row_stride();
+#pragma omp parallel if ((B * NH * T * T * HS) >= kMinParallelWork)
+  {
+    BackwardScratch s(shape);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t bg = 0; bg < B * KVH; ++bg) {
+      const int64_t b = bg / KVH;
+      const int64_t g = bg % KVH;
+      zero_owned_rows(dqkv, at, b, g);
+      for (int64_t h = g * at.group(); h < (g + 1) * at.group(); ++h) {
+        for (int64_t k0 = 0; k0 < T; k0 += kBlock) {
+          const int64_t keys = std::min(kBlock, T - k0);
+          load_transposed(s.k_transposed, shape, qkv + at.k(b, k0, g), stride, keys);
+          load_transposed(s.v_transposed, shape, qkv + at.v(b, k0, g), stride, keys);
+          load_rows(s.k, shape, qkv + at.k(b, k0, g), stride, keys, keys);
+          std::fill_n(s.dk, shape.rows_block(), 0.0f);
+          std::fill_n(s.dv, shape.rows_block(), 0.0f);
+          backward_key_block(dqkv, dout, qkv, out, lse, at, shape, s, b, h, k0, keys);
+          add_rows(dqkv + at.k(b, k0, g), stride, s.dk, shape, keys);
+          add_rows(dqkv + at.v(b, k0, g), stride, s.dv, shape, keys);
         }
       }
     }
