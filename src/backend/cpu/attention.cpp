@@ -20,8 +20,8 @@
 // dP = dO V^T, dS = P (dP - D) / sqrt(HS) with D = rowsum(dO * O), then dV += P^T dO,
 // dK += dS^T Q (accumulated in scratch for the key block) and dQ += dS K.
 //
-// Scratch: one allocation per thread per call, a few blocks of kBlock x HS floats (under 300 KB
-// at HS = 128, so it stays in L2), whatever T is.
+// Scratch: one buffer per thread, kept between calls (thread_scratch), a few blocks of
+// kBlock x HS floats (under 300 KB at HS = 128, so it stays in L2), whatever T is.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -72,6 +72,15 @@ void zero_owned_rows(float* dqkv, const QkvLayout& at, int64_t b, int64_t g) {
     std::fill_n(dqkv + at.k(b, t, g), at.HS, 0.0f);
     std::fill_n(dqkv + at.v(b, t, g), at.HS, 0.0f);
   }
+}
+
+// The calling thread's scratch of at least `floats` floats. It lives as long as the thread and
+// grows only when a larger head size first arrives, so the kernels do not allocate in a training
+// loop (nor per generated token) and the size is bounded by the head size, not by T.
+float* thread_scratch(int64_t floats) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < static_cast<size_t>(floats)) buffer.resize(static_cast<size_t>(floats));
+  return buffer.data();
 }
 
 // Block sizes of one call: head size padded to whole vectors.
@@ -154,11 +163,9 @@ void online_softmax_step(float* scores, float* output, float* row_max, float* ro
 
 // Per-thread blocks of the forward.
 struct ForwardScratch {
-  std::vector<float> storage;
   float *q, *k_transposed, *v, *scores, *output, *row_max, *row_sum;
-  explicit ForwardScratch(const BlockShape& shape)
-      : storage(static_cast<size_t>(4 * shape.rows_block() + kBlock * kBlock + 2 * kBlock)) {
-    float* next = storage.data();
+  explicit ForwardScratch(const BlockShape& shape) {
+    float* next = thread_scratch(4 * shape.rows_block() + kBlock * kBlock + 2 * kBlock);
     for (float** block : {&q, &k_transposed, &v, &output}) *block = std::exchange(next, next + shape.rows_block());
     scores = std::exchange(next, next + kBlock * kBlock);
     row_max = std::exchange(next, next + kBlock);
@@ -202,11 +209,9 @@ void forward_query_block(float* out, float* lse, const float* qkv, const QkvLayo
 // Per-thread blocks of the backward: the key block (transposed K and V, K rows), its dK and dV
 // accumulators, and the current query block (Q, dO, dQ, lse, D) with its P and dP/dS.
 struct BackwardScratch {
-  std::vector<float> storage;
   float *k_transposed, *v_transposed, *k, *dk, *dv, *q, *dout, *dq, *p, *ds, *lse, *D;
-  explicit BackwardScratch(const BlockShape& shape)
-      : storage(static_cast<size_t>(8 * shape.rows_block() + 2 * kBlock * kBlock + 2 * kBlock)) {
-    float* next = storage.data();
+  explicit BackwardScratch(const BlockShape& shape) {
+    float* next = thread_scratch(8 * shape.rows_block() + 2 * kBlock * kBlock + 2 * kBlock);
     for (float** block : {&k_transposed, &v_transposed, &k, &dk, &dv, &q, &dout, &dq}) {
       *block = std::exchange(next, next + shape.rows_block());
     }
