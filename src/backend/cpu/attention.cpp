@@ -86,7 +86,8 @@ float* thread_scratch(int64_t floats) {
 // Block sizes of one call: head size padded to whole vectors.
 struct BlockShape {
   int64_t HS, padded_HS;
-  explicit BlockShape(int64_t head_size) : HS(head_size), padded_HS(round_up(head_size, kVectorWidth)) {}
+  explicit BlockShape(int64_t head_size)
+      : HS(head_size), padded_HS(round_up(head_size, kVectorWidth)) {}
   int64_t rows_block() const { return kBlock * padded_HS; }  // kBlock rows of a head
 };
 
@@ -166,7 +167,9 @@ struct ForwardScratch {
   float *q, *k_transposed, *v, *scores, *output, *row_max, *row_sum;
   explicit ForwardScratch(const BlockShape& shape) {
     float* next = thread_scratch(4 * shape.rows_block() + kBlock * kBlock + 2 * kBlock);
-    for (float** block : {&q, &k_transposed, &v, &output}) *block = std::exchange(next, next + shape.rows_block());
+    for (float** block : {&q, &k_transposed, &v, &output}) {
+      *block = std::exchange(next, next + shape.rows_block());
+    }
     scores = std::exchange(next, next + kBlock * kBlock);
     row_max = std::exchange(next, next + kBlock);
     row_sum = next;
@@ -191,10 +194,10 @@ void forward_query_block(float* out, float* lse, const float* qkv, const QkvLayo
     load_transposed(s.k_transposed, shape, qkv + at.k(b, k0, g), stride, keys);
     load_rows(s.v, shape, qkv + at.v(b, k0, g), stride, keys, keys);
     multiply_blocks(s.scores, kBlock, {s.q, shape.padded_HS, 1}, s.k_transposed, kBlock, rows,
-                    kBlock, at.HS, false);
+                    kBlock, at.HS, Accumulate::kNo);
     online_softmax_step(s.scores, s.output, s.row_max, s.row_sum, shape, rows, q0, k0, keys);
     multiply_blocks(s.output, shape.padded_HS, {s.scores, kBlock, 1}, s.v, shape.padded_HS, rows,
-                    shape.padded_HS, keys, true);
+                    shape.padded_HS, keys, Accumulate::kYes);
   }
   for (int64_t i = 0; i < count; ++i) {
     float* o = out + (b * at.T + q0 + i) * at.NH * at.HS + h * at.HS;
@@ -252,7 +255,8 @@ int64_t load_query_block(BackwardScratch& s, const float* dout, const float* qkv
   load_rows(s.dout, shape, dout + first_row, out_stride, count, rows);
   for (int64_t i = 0; i < rows; ++i) {
     s.lse[i] = i < count ? lse[(b * at.NH + h) * at.T + q0 + i] : 0.0f;
-    s.D[i] = i < count ? dot(dout + first_row + i * out_stride, out + first_row + i * out_stride, at.HS) : 0.0f;
+    const int64_t row = first_row + i * out_stride;
+    s.D[i] = i < count ? dot(dout + row, out + row, at.HS) : 0.0f;
   }
   return count;
 }
@@ -267,14 +271,17 @@ void backward_key_block(float* dqkv, const float* dout, const float* qkv, const 
   for (int64_t q0 = k0; q0 < at.T; q0 += kBlock) {
     const int64_t count = load_query_block(s, dout, qkv, out, lse, at, shape, b, h, q0);
     const int64_t rows = round_up(count, kTileRows);
-    multiply_blocks(s.p, kBlock, {s.q, HSP, 1}, s.k_transposed, kBlock, rows, kBlock, at.HS, false);
+    multiply_blocks(s.p, kBlock, {s.q, HSP, 1}, s.k_transposed, kBlock, rows, kBlock, at.HS,
+                    Accumulate::kNo);
     multiply_blocks(s.ds, kBlock, {s.dout, HSP, 1}, s.v_transposed, kBlock, rows, kBlock, at.HS,
-                    false);
+                    Accumulate::kNo);
     probabilities_and_score_gradients(s.p, s.ds, s.lse, s.D, rows, q0, k0, keys, scale);
     // dV += P^T dO and dK += dS^T Q: the transposes are strided views of P and dS.
-    multiply_blocks(s.dv, HSP, {s.p, 1, kBlock}, s.dout, HSP, key_rows, HSP, count, true);
-    multiply_blocks(s.dk, HSP, {s.ds, 1, kBlock}, s.q, HSP, key_rows, HSP, count, true);
-    multiply_blocks(s.dq, HSP, {s.ds, kBlock, 1}, s.k, HSP, rows, HSP, keys, false);
+    multiply_blocks(s.dv, HSP, {s.p, 1, kBlock}, s.dout, HSP, key_rows, HSP, count,
+                    Accumulate::kYes);
+    multiply_blocks(s.dk, HSP, {s.ds, 1, kBlock}, s.q, HSP, key_rows, HSP, count,
+                    Accumulate::kYes);
+    multiply_blocks(s.dq, HSP, {s.ds, kBlock, 1}, s.k, HSP, rows, HSP, keys, Accumulate::kNo);
     add_rows(dqkv + at.q(b, q0, h), at.row_stride(), s.dq, shape, count);
   }
 }

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "backend/backend.h"
+
 namespace utt::cpu {
 
 inline constexpr int64_t kVectorWidth = 16;  // floats per vector; N must be a multiple of it
@@ -36,11 +38,12 @@ struct StridedMatrix {
 // C[i0 .. i0+4)[n0 .. n0 + 16*V) (+)= A[i0 .. i0+4)[0 .. K) B[0 .. K)[n0 .. n0 + 16*V).
 template <int V>
 inline void multiply_tile(float* c, int64_t ldc, StridedMatrix a, const float* b, int64_t ldb,
-                          int64_t i0, int64_t n0, int64_t K, bool accumulate) {
+                          int64_t i0, int64_t n0, int64_t K, Accumulate accumulate) {
   Float16 acc[kTileRows][V];
   for (int r = 0; r < kTileRows; ++r) {
     for (int v = 0; v < V; ++v) {
-      acc[r][v] = accumulate ? load_vector(c + (i0 + r) * ldc + n0 + v * kVectorWidth) : Float16{};
+      const float* from = c + (i0 + r) * ldc + n0 + v * kVectorWidth;
+      acc[r][v] = accumulate == Accumulate::kYes ? load_vector(from) : Float16{};
     }
   }
   for (int64_t k = 0; k < K; ++k) {
@@ -59,7 +62,7 @@ inline void multiply_tile(float* c, int64_t ldc, StridedMatrix a, const float* b
 // C (M x N, row stride ldc) = or += A (M x K) B (K x N, row stride ldb). M must be a multiple of
 // kTileRows and N of kVectorWidth: callers pad their blocks (with zeros) to these sizes.
 inline void multiply_blocks(float* c, int64_t ldc, StridedMatrix a, const float* b, int64_t ldb,
-                            int64_t M, int64_t N, int64_t K, bool accumulate) {
+                            int64_t M, int64_t N, int64_t K, Accumulate accumulate) {
   for (int64_t i0 = 0; i0 < M; i0 += kTileRows) {
     int64_t n0 = 0;
     for (; n0 + 4 * kVectorWidth <= N; n0 += 4 * kVectorWidth) {
