@@ -108,14 +108,15 @@ void load_rows(float* dst, const BlockShape& shape, const float* src, int64_t sr
   }
 }
 
-// dst (HS x kBlock) = the transpose of count rows of src, zero in the columns past count.
+// dst (HS x kBlock) = the transpose of count rows of src times `scale`, zero in the columns past
+// count. Reads source rows in order (contiguous), writes down the columns.
 void load_transposed(float* dst, const BlockShape& shape, const float* src, int64_t src_stride,
-                     int64_t count) {
-  for (int64_t d = 0; d < shape.HS; ++d) {
-    float* row = dst + d * kBlock;
-    for (int64_t j = 0; j < count; ++j) row[j] = src[j * src_stride + d];
-    std::fill(row + count, row + kBlock, 0.0f);
+                     int64_t count, float scale = 1.0f) {
+  for (int64_t j = 0; j < count; ++j) {
+    const float* from = src + j * src_stride;
+    for (int64_t d = 0; d < shape.HS; ++d) dst[d * kBlock + j] = from[d] * scale;
   }
+  for (int64_t d = 0; d < shape.HS; ++d) std::fill(dst + d * kBlock + count, dst + (d + 1) * kBlock, 0.0f);
 }
 
 // Dst rows (count x HS) += block rows (row stride padded_HS).
@@ -134,49 +135,72 @@ inline int64_t visible_keys(int64_t q, int64_t k0, int64_t count) {
   return std::min(count, q - k0 + 1);
 }
 
-// One key block of the online softmax: turns the scores of each row into exp(score - new max)
-// (0 past the visible keys), and rescales the row's running sum and partial output when its max
-// grows. The first block's correction is fast_exp(-inf) ~ 1e-38 times a zero sum and output.
+// One key block of the online softmax, on transposed scores: row j of `scores` holds key j's
+// scores against the block's kBlock queries, so each query's max and sum run down a column and
+// every step is an elementwise vector operation across queries (no horizontal reductions). Turns
+// the scores into exp(score - new max), 0 where the query does not see the key, and rescales
+// each query's running sum and partial output when its max grows. Every query sees key 0 of
+// every block it visits, so the new max is finite; the first block's correction is
+// fast_exp(-inf) ~ 1e-38 times a zero sum and output.
 void online_softmax_step(float* scores, float* output, float* row_max, float* row_sum,
-                         const BlockShape& shape, int64_t rows, int64_t q0, int64_t k0,
-                         int64_t count) {
-  for (int64_t i = 0; i < rows; ++i) {
-    float* p = scores + i * kBlock;
-    const int64_t visible = visible_keys(q0 + i, k0, count);
-    float block_max = row_max[i];
-#pragma omp simd reduction(max : block_max)
-    for (int64_t j = 0; j < visible; ++j) block_max = std::max(block_max, p[j]);
-    const float correction = fast_exp(row_max[i] - block_max);
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < kBlock; ++j) {
-      const float e = j < visible ? fast_exp(p[j] - block_max) : 0.0f;
-      p[j] = e;
-      sum += e;
-    }
-    row_sum[i] = row_sum[i] * correction + sum;
-    row_max[i] = block_max;
-    float* o = output + i * shape.padded_HS;
+                         float* column_scratch, const BlockShape& shape, int64_t rows, int64_t q0,
+                         int64_t k0, int64_t keys) {
+  float* block_max = column_scratch;
+  float* correction = column_scratch + kBlock;
+  constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
+  std::copy_n(row_max, kBlock, block_max);
+  for (int64_t j = 0; j < keys; ++j) {
+    const float* s = scores + j * kBlock;
+    const int64_t first_query = k0 + j - q0;  // queries i >= first_query see key j
 #pragma omp simd
-    for (int64_t d = 0; d < shape.padded_HS; ++d) o[d] *= correction;
+    for (int64_t i = 0; i < kBlock; ++i) {
+      const float score = i >= first_query ? s[i] : kMinusInfinity;
+      block_max[i] = score > block_max[i] ? score : block_max[i];
+    }
+  }
+#pragma omp simd
+  for (int64_t i = 0; i < kBlock; ++i) {
+    correction[i] = fast_exp(row_max[i] - block_max[i]);
+    row_sum[i] *= correction[i];
+    row_max[i] = block_max[i];
+  }
+  for (int64_t j = 0; j < keys; ++j) {
+    float* p = scores + j * kBlock;
+    const int64_t first_query = k0 + j - q0;
+#pragma omp simd
+    for (int64_t i = 0; i < kBlock; ++i) {
+      const float e = i >= first_query ? fast_exp(p[i] - block_max[i]) : 0.0f;
+      p[i] = e;
+      row_sum[i] += e;
+    }
+  }
+  for (int64_t i = 0; i < rows; ++i) {
+    float* o = output + i * shape.padded_HS;
+    const float c = correction[i];
+#pragma omp simd
+    for (int64_t d = 0; d < shape.padded_HS; ++d) o[d] *= c;
   }
 }
 
-// Per-thread blocks of the forward.
+// Per-thread blocks of the forward: Q^T of the query block, K and V rows of a key block, the
+// transposed scores, the output accumulator and the per-query softmax state.
 struct ForwardScratch {
-  float *q, *k_transposed, *v, *scores, *output, *row_max, *row_sum;
+  float *q_transposed, *k, *v, *output, *scores, *row_max, *row_sum, *column_scratch;
   explicit ForwardScratch(const BlockShape& shape) {
-    float* next = thread_scratch(4 * shape.rows_block() + kBlock * kBlock + 2 * kBlock);
-    for (float** block : {&q, &k_transposed, &v, &output}) {
+    float* next = thread_scratch(4 * shape.rows_block() + kBlock * kBlock + 4 * kBlock);
+    for (float** block : {&q_transposed, &k, &v, &output}) {
       *block = std::exchange(next, next + shape.rows_block());
     }
     scores = std::exchange(next, next + kBlock * kBlock);
     row_max = std::exchange(next, next + kBlock);
-    row_sum = next;
+    row_sum = std::exchange(next, next + kBlock);
+    column_scratch = next;
   }
 };
 
 // Output rows [q0, q0 + count) of query head h (kv head g) of batch b, and their lse.
+// Scores are computed transposed, S^T = K Q^T: Q^T is built once per query block, and the
+// softmax then works across queries (see online_softmax_step).
 void forward_query_block(float* out, float* lse, const float* qkv, const QkvLayout& at,
                          const BlockShape& shape, ForwardScratch& s, int64_t b, int64_t h,
                          int64_t q0) {
@@ -185,18 +209,21 @@ void forward_query_block(float* out, float* lse, const float* qkv, const QkvLayo
   const int64_t g = h / at.group();
   const int64_t stride = at.row_stride();
   const float scale = 1.0f / std::sqrt(static_cast<float>(at.HS));
-  load_rows(s.q, shape, qkv + at.q(b, q0, h), stride, count, rows, scale);
+  load_transposed(s.q_transposed, shape, qkv + at.q(b, q0, h), stride, count, scale);
   std::fill_n(s.output, rows * shape.padded_HS, 0.0f);
-  std::fill_n(s.row_max, rows, -std::numeric_limits<float>::infinity());
-  std::fill_n(s.row_sum, rows, 0.0f);
+  std::fill_n(s.row_max, kBlock, -std::numeric_limits<float>::infinity());
+  std::fill_n(s.row_sum, kBlock, 0.0f);
   for (int64_t k0 = 0; k0 < q0 + count; k0 += kBlock) {
     const int64_t keys = std::min(kBlock, at.T - k0);
-    load_transposed(s.k_transposed, shape, qkv + at.k(b, k0, g), stride, keys);
+    const int64_t key_rows = round_up(keys, kTileRows);
+    load_rows(s.k, shape, qkv + at.k(b, k0, g), stride, keys, key_rows);
     load_rows(s.v, shape, qkv + at.v(b, k0, g), stride, keys, keys);
-    multiply_blocks(s.scores, kBlock, {s.q, shape.padded_HS, 1}, s.k_transposed, kBlock, rows,
+    multiply_blocks(s.scores, kBlock, {s.k, shape.padded_HS, 1}, s.q_transposed, kBlock, key_rows,
                     kBlock, at.HS, Accumulate::kNo);
-    online_softmax_step(s.scores, s.output, s.row_max, s.row_sum, shape, rows, q0, k0, keys);
-    multiply_blocks(s.output, shape.padded_HS, {s.scores, kBlock, 1}, s.v, shape.padded_HS, rows,
+    online_softmax_step(s.scores, s.output, s.row_max, s.row_sum, s.column_scratch, shape, rows,
+                        q0, k0, keys);
+    // O += P V, P being the transpose of the scores block: a strided view.
+    multiply_blocks(s.output, shape.padded_HS, {s.scores, 1, kBlock}, s.v, shape.padded_HS, rows,
                     shape.padded_HS, keys, Accumulate::kYes);
   }
   for (int64_t i = 0; i < count; ++i) {
@@ -233,11 +260,14 @@ void probabilities_and_score_gradients(float* p, float* ds, const float* lse, co
     float* p_row = p + i * kBlock;
     float* ds_row = ds + i * kBlock;
     const int64_t visible = visible_keys(q0 + i, k0, keys);
+    // Row values in locals: read through the pointers, they kept GCC from vectorizing the loop.
+    const float row_lse = lse[i];
+    const float row_D = D[i];
 #pragma omp simd
     for (int64_t j = 0; j < kBlock; ++j) {
-      const float probability = j < visible ? fast_exp(p_row[j] * scale - lse[i]) : 0.0f;
+      const float probability = j < visible ? fast_exp(p_row[j] * scale - row_lse) : 0.0f;
       p_row[j] = probability;
-      ds_row[j] = probability * (ds_row[j] - D[i]) * scale;
+      ds_row[j] = probability * (ds_row[j] - row_D) * scale;
     }
   }
 }
