@@ -2,26 +2,33 @@
 //
 // Flash-attention-2 style: the T x T score matrix of one (batch, head) is cut into blocks of
 // kBlock queries x kBlock keys and never stored whole. Each block is a handful of small matrix
-// products (multiply_blocks in block_matmul.h, register-blocked, vectorized over the key or head
-// dimension) plus a vectorized softmax step over its rows; the previous version did one `dot` per
-// (query, key) pair, whose horizontal sums and scalar loops made attention ~40% of a nano step.
-// Blocks are copied into per-thread scratch first: the copy transposes K (and V) where the product
-// needs keys along the vector lanes, and pads rows to 4 and columns to 16 with zeros so that the
-// products have no remainder loops. Blocks above the diagonal are skipped; on blocks that cross it
-// each query row sees a prefix of the keys (`visible_keys`), so masking is a per-row length.
+// products (multiply_blocks in block_matmul.h: register-blocked, vectorized along the block's
+// columns) plus an elementwise vectorized softmax step. The previous version did one `dot` per
+// (query, key) pair, whose horizontal sums and scalar loops made attention ~40% of a nano training
+// step; this one is 4-10x faster (bench/attention_bench, docs/benchmarks.md "Attention kernels").
+// Operands are copied into per-thread scratch first: the copy transposes where a product needs
+// queries or keys along the vector lanes, and pads rows to 4 and columns to 16 with zeros so that
+// the products have no remainder loops. Blocks above the diagonal are skipped; on blocks that
+// cross it, query q sees key k when k <= q, a mask applied by position in the softmax step.
 //
-// Forward, per (batch, head, query block): S = Q K^T (Q pre-scaled by 1/sqrt(HS)) per key block,
-// online softmax per row (running max and sum, the partial output rescaled when the max grows),
-// O += P V. Saves lse = max + log(sum) per query for the backward.
+// Forward, per (batch, head, query block): per key block, the scores transposed, S^T = K Q^T
+// (Q^T built once per query block, pre-scaled by 1/sqrt(HS)), so that each query's running max
+// and sum of the online softmax run down a column: elementwise across queries, no horizontal
+// reductions (row-wise, the scalar max loop alone took a fifth of the forward). Then O += P V,
+// P read as a strided view of S^T. Saves lse = max + log(sum) per query for the backward.
 //
 // Backward, per (batch, kv head): threads own the dk/dv rows of their kv head and the dq rows of
 // its query heads, so no two threads write one element (no atomics, results independent of thread
-// timing). Per key block and each query block at or below it: P = exp(S - lse) recomputed,
-// dP = dO V^T, dS = P (dP - D) / sqrt(HS) with D = rowsum(dO * O), then dV += P^T dO,
-// dK += dS^T Q (accumulated in scratch for the key block) and dQ += dS K.
+// timing). Per key block (K^T and V^T built once) and each query block at or below it:
+// P = exp(S / sqrt(HS) - lse) recomputed row-wise, dP = dO V^T, dS = P (dP - D) / sqrt(HS) with
+// D = rowsum(dO * O), then dV += P^T dO, dK += dS^T Q (accumulated in scratch for the key block)
+// and dQ += dS K.
 //
 // Scratch: one buffer per thread, kept between calls (thread_scratch), a few blocks of
 // kBlock x HS floats (under 300 KB at HS = 128, so it stays in L2), whatever T is.
+//
+// The naive forms at the end (the --attention naive path, which stores the probabilities) keep
+// the row-at-a-time loops.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -116,7 +123,9 @@ void load_transposed(float* dst, const BlockShape& shape, const float* src, int6
     const float* from = src + j * src_stride;
     for (int64_t d = 0; d < shape.HS; ++d) dst[d * kBlock + j] = from[d] * scale;
   }
-  for (int64_t d = 0; d < shape.HS; ++d) std::fill(dst + d * kBlock + count, dst + (d + 1) * kBlock, 0.0f);
+  for (int64_t d = 0; d < shape.HS; ++d) {
+    std::fill(dst + d * kBlock + count, dst + (d + 1) * kBlock, 0.0f);
+  }
 }
 
 // Dst rows (count x HS) += block rows (row stride padded_HS).
