@@ -7,9 +7,10 @@
 // (query, key) pair, whose horizontal sums and scalar loops made attention ~40% of a nano training
 // step; this one is 4-10x faster (bench/attention_bench, docs/benchmarks.md "Attention kernels").
 // Operands are copied into per-thread scratch first: the copy transposes where a product needs
-// queries or keys along the vector lanes, and pads rows to 4 and columns to 16 with zeros so that
-// the products have no remainder loops. Blocks above the diagonal are skipped; on blocks that
-// cross it, query q sees key k when k <= q, a mask applied by position in the softmax step.
+// queries or keys along the vector lanes, and pads rows to 4 and columns to whole vectors with
+// zeros so that the products have no remainder loops. Blocks above the diagonal are skipped; on
+// blocks that cross it, query q sees key k when k <= q, a mask applied by position in the softmax
+// step.
 //
 // Forward, per (batch, head, query block): per key block, the scores transposed, S^T = K Q^T
 // (Q^T built once per query block, pre-scaled by 1/sqrt(HS)), so that each query's running max

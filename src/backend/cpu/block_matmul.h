@@ -1,11 +1,12 @@
 // A register-blocked product of small blocks, C (+)= A B, for the attention kernels, whose blocks
 // (64 x 64 scores, 64 x head-size rows) are too small for a BLAS call to pay off.
 //
-// Written with GCC/Clang vector types rather than intrinsics: a 16-float vector is one AVX-512
-// register under -march=native and is split into AVX2/SSE registers on other CPUs, so the same
-// code is the fast path and the portable path. A tile of 4 rows x up to 64 columns of C stays in
-// (up to 16) registers for the whole K loop: each step loads one row of B, broadcasts 4 values of
+// Written with GCC/Clang vector types rather than intrinsics, one vector being one register of
+// the widest kind the build targets (16 floats with AVX-512, 8 with AVX, 4 otherwise), so the
+// same code is the fast path and the portable path. A tile of 4 rows x up to 4 vectors of C
+// stays in registers for the whole K loop: each step loads one row of B, broadcasts 4 values of
 // A and does up to 16 fused multiply-adds, so the loop is bound by arithmetic rather than loads.
+// Without AVX-512 (16 registers, not 32) tiles are at most 2 vectors wide, so that they still fit.
 #pragma once
 
 #include <cstdint>
@@ -15,18 +16,27 @@
 
 namespace utt::cpu {
 
+#if defined(__AVX512F__)
 inline constexpr int64_t kVectorWidth = 16;  // floats per vector; N must be a multiple of it
-inline constexpr int64_t kTileRows = 4;      // rows of C per tile; M must be a multiple of it
+inline constexpr int kWidestTile = 4;        // vectors per tile row
+#elif defined(__AVX__)
+inline constexpr int64_t kVectorWidth = 8;
+inline constexpr int kWidestTile = 2;
+#else
+inline constexpr int64_t kVectorWidth = 4;
+inline constexpr int kWidestTile = 2;
+#endif
+inline constexpr int64_t kTileRows = 4;  // rows of C per tile; M must be a multiple of it
 
-using Float16 = float __attribute__((vector_size(kVectorWidth * sizeof(float))));
+using FloatVector = float __attribute__((vector_size(kVectorWidth * sizeof(float))));
 
-inline Float16 load_vector(const float* p) {
-  Float16 v;
+inline FloatVector load_vector(const float* p) {
+  FloatVector v;
   std::memcpy(&v, p, sizeof v);  // an unaligned load; no aliasing question
   return v;
 }
 
-inline void store_vector(float* p, Float16 v) { std::memcpy(p, &v, sizeof v); }
+inline void store_vector(float* p, FloatVector v) { std::memcpy(p, &v, sizeof v); }
 
 // One matrix with arbitrary row and column strides (a transposed view is just swapped strides).
 struct StridedMatrix {
@@ -35,19 +45,19 @@ struct StridedMatrix {
   float operator()(int64_t r, int64_t c) const { return data[r * row_stride + c * column_stride]; }
 };
 
-// C[i0 .. i0+4)[n0 .. n0 + 16*V) (+)= A[i0 .. i0+4)[0 .. K) B[0 .. K)[n0 .. n0 + 16*V).
+// C[i0 .. i0+4)[n0 .. n0 + V vectors) (+)= A[i0 .. i0+4)[0 .. K) B[0 .. K)[n0 .. n0 + V vectors).
 template <int V>
 inline void multiply_tile(float* c, int64_t ldc, StridedMatrix a, const float* b, int64_t ldb,
                           int64_t i0, int64_t n0, int64_t K, Accumulate accumulate) {
-  Float16 acc[kTileRows][V];
+  FloatVector acc[kTileRows][V];
   for (int r = 0; r < kTileRows; ++r) {
     for (int v = 0; v < V; ++v) {
       const float* from = c + (i0 + r) * ldc + n0 + v * kVectorWidth;
-      acc[r][v] = accumulate == Accumulate::kYes ? load_vector(from) : Float16{};
+      acc[r][v] = accumulate == Accumulate::kYes ? load_vector(from) : FloatVector{};
     }
   }
   for (int64_t k = 0; k < K; ++k) {
-    Float16 b_row[V];
+    FloatVector b_row[V];
     for (int v = 0; v < V; ++v) b_row[v] = load_vector(b + k * ldb + n0 + v * kVectorWidth);
     for (int r = 0; r < kTileRows; ++r) {
       const float a_rk = a(i0 + r, k);
@@ -65,8 +75,8 @@ inline void multiply_blocks(float* c, int64_t ldc, StridedMatrix a, const float*
                             int64_t M, int64_t N, int64_t K, Accumulate accumulate) {
   for (int64_t i0 = 0; i0 < M; i0 += kTileRows) {
     int64_t n0 = 0;
-    for (; n0 + 4 * kVectorWidth <= N; n0 += 4 * kVectorWidth) {
-      multiply_tile<4>(c, ldc, a, b, ldb, i0, n0, K, accumulate);
+    for (; n0 + kWidestTile * kVectorWidth <= N; n0 += kWidestTile * kVectorWidth) {
+      multiply_tile<kWidestTile>(c, ldc, a, b, ldb, i0, n0, K, accumulate);
     }
     for (; n0 + 2 * kVectorWidth <= N; n0 += 2 * kVectorWidth) {
       multiply_tile<2>(c, ldc, a, b, ldb, i0, n0, K, accumulate);
