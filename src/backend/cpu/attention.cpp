@@ -141,8 +141,15 @@ void add_rows(float* dst, int64_t dst_stride, const float* block, const BlockSha
 }
 
 // How many keys of the block starting at key k0 (count keys) query q sees: a prefix, causally.
-inline int64_t visible_keys(int64_t q, int64_t k0, int64_t count) {
-  return std::min(count, q - k0 + 1);
+// An int, like the lane indices it is compared with in the vector loops, so that the mask's
+// compares have float-sized lanes.
+inline int visible_keys(int64_t q, int64_t k0, int64_t count) {
+  return static_cast<int>(std::clamp<int64_t>(q - k0 + 1, 0, count));
+}
+
+// The first query lane (of the block starting at q0) that sees key k: queries i >= it do.
+inline int first_seeing_query(int64_t k, int64_t q0) {
+  return static_cast<int>(std::clamp<int64_t>(k - q0, 0, kBlock));
 }
 
 // One key block of the online softmax, on transposed scores: row j of `scores` holds key j's
@@ -161,9 +168,9 @@ void online_softmax_step(float* scores, float* output, float* row_max, float* ro
   std::copy_n(row_max, kBlock, block_max);
   for (int64_t j = 0; j < keys; ++j) {
     const float* s = scores + j * kBlock;
-    const int64_t first_query = k0 + j - q0;  // queries i >= first_query see key j
+    const int first_query = first_seeing_query(k0 + j, q0);
 #pragma omp simd
-    for (int64_t i = 0; i < kBlock; ++i) {
+    for (int i = 0; i < kBlock; ++i) {
       const float score = i >= first_query ? s[i] : kMinusInfinity;
       block_max[i] = score > block_max[i] ? score : block_max[i];
     }
@@ -176,12 +183,14 @@ void online_softmax_step(float* scores, float* output, float* row_max, float* ro
   }
   for (int64_t j = 0; j < keys; ++j) {
     float* p = scores + j * kBlock;
-    const int64_t first_query = k0 + j - q0;
+    const int first_query = first_seeing_query(k0 + j, q0);
+    // exp of every lane, then the mask: a select after the call keeps the loop branch-free, so
+    // it vectorizes without AVX-512's masked instructions too.
 #pragma omp simd
-    for (int64_t i = 0; i < kBlock; ++i) {
-      const float e = i >= first_query ? fast_exp(p[i] - block_max[i]) : 0.0f;
-      p[i] = e;
-      row_sum[i] += e;
+    for (int i = 0; i < kBlock; ++i) {
+      const float e = fast_exp(p[i] - block_max[i]);
+      p[i] = i >= first_query ? e : 0.0f;
+      row_sum[i] += p[i];
     }
   }
   for (int64_t i = 0; i < rows; ++i) {
@@ -269,13 +278,14 @@ void probabilities_and_score_gradients(float* p, float* ds, const float* lse, co
   for (int64_t i = 0; i < rows; ++i) {
     float* p_row = p + i * kBlock;
     float* ds_row = ds + i * kBlock;
-    const int64_t visible = visible_keys(q0 + i, k0, keys);
+    const int visible = visible_keys(q0 + i, k0, keys);
     // Row values in locals: read through the pointers, they kept GCC from vectorizing the loop.
     const float row_lse = lse[i];
     const float row_D = D[i];
 #pragma omp simd
-    for (int64_t j = 0; j < kBlock; ++j) {
-      const float probability = j < visible ? fast_exp(p_row[j] * scale - row_lse) : 0.0f;
+    for (int j = 0; j < kBlock; ++j) {
+      const float e = fast_exp(p_row[j] * scale - row_lse);  // every lane, then the mask
+      const float probability = j < visible ? e : 0.0f;
       p_row[j] = probability;
       ds_row[j] = probability * (ds_row[j] - row_D) * scale;
     }
