@@ -5,7 +5,7 @@
 // products (multiply_blocks in block_matmul.h: register-blocked, vectorized along the block's
 // columns) plus an elementwise vectorized softmax step. The previous version did one `dot` per
 // (query, key) pair, whose horizontal sums and scalar loops made attention ~40% of a nano training
-// step; this one is 4-10x faster (bench/attention_bench, docs/benchmarks.md "Attention kernels").
+// step; this one is about 6-9x faster with AVX-512 (bench/attention_bench, docs/benchmarks.md).
 // Operands are copied into per-thread scratch first: the copy transposes where a product needs
 // queries or keys along the vector lanes, and pads rows to 4 and columns to whole vectors with
 // zeros so that the products have no remainder loops. Blocks above the diagonal are skipped; on
