@@ -21,11 +21,11 @@ def mib(kb):
 def main():
     print("| config | style | precision | utt tok/s | PyTorch tok/s | utt/PyTorch | utt GFLOP/s (% ceiling) "
           "| PyTorch GFLOP/s (% ceiling) | fp32 ceiling GFLOP/s (OpenBLAS / oneDNN) | bf16 ceiling | utt peak RSS "
-          "| PyTorch peak RSS |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| PyTorch peak RSS | utt bf16 / utt fp32 |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for line in open(sys.argv[1]):
         (config, style, d, layers, d_ff, vocab, seq, utt_tps, utt_rss, torch_tps, torch_rss, bf16_tps, bf16_rss,
-         batch, ceilings) = line.rstrip("\n").split("\t")
+         batch, ceilings, utt_bf16_tps, utt_bf16_rss) = line.rstrip("\n").split("\t")
         ceil = json.loads(ceilings)
         fpt = flops_per_token(style, int(d), int(layers), int(d_ff), int(vocab), int(seq))
         openblas = ceil["fp32_openblas_gflops"]
@@ -42,10 +42,15 @@ def main():
         print(f"| {name} | {style} | fp32 | {float(utt_tps):,.0f} | {float(torch_tps):,.0f} "
               f"| {float(utt_tps) / float(torch_tps):.2f}x | {rate(utt_tps, fp32_ceiling)} "
               f"| {rate(torch_tps, fp32_ceiling)} | {ceiling_text} | {bf16_ceiling:.0f} | {mib(utt_rss)} "
-              f"| {mib(torch_rss)} |")
-        bf16_g = float(bf16_tps) * fpt / 1e9
-        print(f"| {name} | {style} | bf16 | not supported yet | {float(bf16_tps):,.0f} | - | - "
-              f"| {bf16_g:.1f} ({100 * bf16_g / bf16_ceiling:.0f}% of bf16) | | | - | {mib(bf16_rss)} |")
+              f"| {mib(torch_rss)} | |")
+        def bf16_rate(tps):
+            g = float(tps) * fpt / 1e9
+            return f"{g:.1f} ({100 * g / bf16_ceiling:.0f}% of bf16)"
+
+        print(f"| {name} | {style} | bf16 | {float(utt_bf16_tps):,.0f} | {float(bf16_tps):,.0f} "
+              f"| {float(utt_bf16_tps) / float(bf16_tps):.2f}x | {bf16_rate(utt_bf16_tps)} "
+              f"| {bf16_rate(bf16_tps)} | | | {mib(utt_bf16_rss)} | {mib(bf16_rss)} "
+              f"| {float(utt_bf16_tps) / float(utt_tps):.2f}x |")
 
 
 if __name__ == "__main__":

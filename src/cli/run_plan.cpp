@@ -85,7 +85,6 @@ std::vector<UnsupportedRequest> unsupported_requests(const TrainConfig& c, const
   // with a later part of utt. A real run refuses them; the dry run lists them.
   std::vector<UnsupportedRequest> list;
   if (c.use_lora) list.push_back({"--use-lora", "LoRA fine-tuning"});
-  if (c.use_mixed_precision) list.push_back({"--use-mixed-precision", "bfloat16 training"});
   if (c.cloud_provider) list.push_back({"--cloud-provider", "cloud checkpoint storage"});
   if (device.backend == "GPU") list.push_back({"--device", "training on CUDA GPUs (use --device cpu)"});
   return list;

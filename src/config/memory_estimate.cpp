@@ -1,5 +1,7 @@
 #include "config/memory_estimate.h"
 
+#include <algorithm>
+
 namespace utt {
 
 TrainingMemory estimate_training_memory(const ModelConfig& m, int64_t batch_size,
@@ -23,13 +25,18 @@ TrainingMemory estimate_training_memory(const ModelConfig& m, int64_t batch_size
   const double attention_per_token =
       m.flash_attention ? static_cast<double>(m.num_heads)
                         : static_cast<double>(m.num_heads) * m.seq_len;
-  const double element_bytes = mixed_precision ? 2.0 : 4.0;
+  // Activations are fp32 in both precisions (mixed precision rounds matmul operands only).
   const double layers = static_cast<double>(m.num_layers);
-  const double per_layer = tokens * (per_token_layer + attention_per_token) * element_bytes;
-  // Final norm output in the working precision; logits and their gradient in fp32, since the
-  // softmax cross-entropy needs full precision.
-  const double head = tokens * (C * element_bytes + 2.0 * m.vocab_size * 4.0);
+  const double per_layer = tokens * (per_token_layer + attention_per_token) * 4.0;
+  // Final norm output; the logits and their gradient.
+  const double head = tokens * (C + 2.0 * m.vocab_size) * 4.0;
   memory.activations_bytes = layers * per_layer + head;
+  if (mixed_precision) {
+    // bf16 copies of the operands of the largest matmul (the LM head's weight gradient: the
+    // logits' gradient and the final norm output), reused by every matmul.
+    const double V = static_cast<double>(m.vocab_size);
+    memory.activations_bytes += 2.0 * (tokens * V + std::max(tokens, V) * C);
+  }
   return memory;
 }
 

@@ -21,7 +21,7 @@ struct TrainingMemory {
 // An estimate, not a promise: it counts the tensors the backward pass needs per layer (norm
 // inputs and outputs, q/k/v, attention output, FFN hidden states; attention probabilities
 // only for naive attention; the logits and their gradient) and ignores allocator overhead
-// and temporary workspaces.
+// and temporary workspaces. Mixed precision adds the bf16 copies of matmul operands.
 TrainingMemory estimate_training_memory(const ModelConfig& model, int64_t batch_size,
                                         bool mixed_precision);
 

@@ -169,6 +169,10 @@ int run_training(const TrainingRunInputs& in) {
   const TrainConfig& c = in.config;
   const fs::path output_dir = c.output_dir;
   fmt::print("{}\n", in.device_banner);
+  fmt::print("Precision: {}\n", c.use_mixed_precision
+                                   ? "bf16 matmuls with fp32 accumulation (--use-mixed-precision); "
+                                     "fp32 weights, optimizer, norms, attention and loss"
+                                   : "fp32");
 
   const DataPlan data = plan_data(c);
   fmt::print("Dataset: {} ({} training file{}{})\n", c.dataset_id, data.train_files.size(),
@@ -236,6 +240,7 @@ int run_training(const TrainingRunInputs& in) {
 
   CpuBackendOptions backend_options;
   backend_options.threads = static_cast<int>(c.threads);
+  backend_options.bf16_matmuls = c.use_mixed_precision;
   const std::unique_ptr<Backend> backend = make_cpu_backend(backend_options);
   Transformer model(model_config, *backend, c.batch_size);
   AdamWSettings settings;

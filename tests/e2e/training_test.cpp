@@ -112,6 +112,30 @@ TEST(Training, ResumedRunEqualsUninterruptedRunWithTheTokenCache) {
   expect_resume_is_exact({"--no-use-streaming"});
 }
 
+TEST(Training, MixedPrecisionResumesExactly) { expect_resume_is_exact({"--use-mixed-precision"}); }
+
+// bf16 matmul operands with fp32 accumulation, master weights and optimizer: after a fixed budget
+// of steps the validation loss is that of the fp32 run to within 1%.
+TEST(Training, MixedPrecisionReachesTheFp32ValidationLoss) {
+  const std::string dir = scratch_dir("mixed");
+  ASSERT_EQ(run_utt(tiny_run(dir + "/fp32", 30), dir).exit_code, 0);
+  // Reuses the fp32 run's tokenizer, so both runs see the same tokens.
+  fs::create_directories(dir + "/bf16");
+  fs::copy(dir + "/fp32/tokenizer.json", dir + "/bf16/tokenizer.json");
+  std::vector<std::string> mixed = tiny_run(dir + "/bf16", 30);
+  mixed.push_back("--use-mixed-precision");
+  const RunResult r = run_utt(mixed, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("Precision: bf16 matmuls with fp32 accumulation"), std::string::npos) << r.out;
+  const auto best = [&](const char* run) {
+    return nlohmann::json::parse(read(fs::path(dir) / run / "training_summary.json"))["best_val_loss"]
+        .get<double>();
+  };
+  const double fp32 = best("fp32"), bf16 = best("bf16");
+  EXPECT_NE(fp32, bf16) << "the mixed-precision run computed exactly the fp32 run";
+  EXPECT_LT(std::abs(bf16 - fp32), 0.01 * fp32) << "fp32 " << fp32 << ", bf16 " << bf16;
+}
+
 TEST(Training, ResumeWithAnotherArchitectureIsRefused) {
   const std::string dir = scratch_dir("incompatible");
   ASSERT_EQ(run_utt(tiny_run(dir + "/out", 10), dir).exit_code, 0);

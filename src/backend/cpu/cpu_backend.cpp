@@ -3,7 +3,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <string>
+#include <vector>
 
+#include "backend/bf16.h"
+#include "backend/cpu/bf16_matmul.h"
 #include "backend/cpu/ops.h"
 #include "backend/cpu/reference/ops.h"
 
@@ -24,11 +28,16 @@ void* allocate_zeroed(size_t bytes) {
 class CpuBackend final : public Backend {
  public:
   // The reference kernels are single-threaded: a reference backend leaves the thread settings alone.
-  explicit CpuBackend(const CpuBackendOptions& options) : reference_(options.reference_mode) {
+  explicit CpuBackend(const CpuBackendOptions& options)
+      : reference_(options.reference_mode), bf16_(options.bf16_matmuls) {
     if (!reference_) cpu::set_thread_count(options.threads);
   }
 
-  std::string name() const override { return reference_ ? "CPU (reference kernels)" : "CPU"; }
+  std::string name() const override {
+    std::string name = reference_ ? "CPU (reference kernels)" : "CPU";
+    if (bf16_) name += ", bf16 matmuls";
+    return name;
+  }
 
   float* allocate_floats(int64_t count) override {
     return static_cast<float*>(allocate_zeroed(static_cast<size_t>(count) * sizeof(float)));
@@ -55,7 +64,9 @@ class CpuBackend final : public Backend {
 
   void matmul(float* c, const float* a, const float* b, const float* bias, int64_t M, int64_t N,
               int64_t K, Transpose ta, Transpose tb, Accumulate accumulate) override {
+    if (reference_ && bf16_) return reference_bf16_matmul(c, a, b, bias, M, N, K, ta, tb, accumulate);
     if (reference_) return reference::matmul(c, a, b, bias, M, N, K, ta, tb, accumulate);
+    if (bf16_) return bf16_matmul_.run(c, a, b, bias, M, N, K, ta, tb, accumulate);
     cpu::matmul(c, a, b, bias, M, N, K, ta, tb, accumulate);
   }
   void bias_backward(float* dbias, const float* dout, int64_t N, int64_t OC) override {
@@ -211,7 +222,20 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  // The reference kernel on operands rounded to bf16: what a bf16 matmul with exact accumulation
+  // gives. Reference mode is for tests, so the copies are allowed to allocate.
+  static void reference_bf16_matmul(float* c, const float* a, const float* b, const float* bias,
+                                    int64_t M, int64_t N, int64_t K, Transpose ta, Transpose tb,
+                                    Accumulate accumulate) {
+    std::vector<float> a16(a, a + M * K), b16(b, b + K * N);
+    for (float& x : a16) x = round_to_bf16(x);
+    for (float& x : b16) x = round_to_bf16(x);
+    reference::matmul(c, a16.data(), b16.data(), bias, M, N, K, ta, tb, accumulate);
+  }
+
   bool reference_;
+  bool bf16_;
+  cpu::Bf16Matmul bf16_matmul_;
 };
 
 }  // namespace

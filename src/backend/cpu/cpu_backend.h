@@ -13,6 +13,9 @@ struct CpuBackendOptions {
   bool reference_mode = false;
   // Threads for OpenMP and OpenBLAS alike; 0 = one per core.
   int threads = 0;
+  // --use-mixed-precision: every matmul rounds its operands to bfloat16 and accumulates in fp32;
+  // everything else (weights, optimizer, norms, attention, softmax, loss) stays fp32.
+  bool bf16_matmuls = false;
 };
 
 std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options = {});

@@ -1,6 +1,6 @@
-// Matmuls through OpenBLAS's sgemm.
+// Matmuls: oneDNN for the large ones (see use_onednn), OpenBLAS's sgemm for small ones.
 //
-// Threads: one pool only. Debian's default OpenBLAS is the pthread build, with a thread pool of its
+// OpenBLAS threads: one pool only. Debian's default OpenBLAS is the pthread build, with a thread pool of its
 // own; letting it run alongside OpenMP's meant idle workers of one pool spinning while the other
 // worked. Instead OpenBLAS is set to one thread and each large sgemm is cut into row slices that
 // our OpenMP threads compute at once (one single-threaded sgemm call per thread; OpenBLAS allows
@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "backend/cpu/onednn_matmul.h"
 #include "backend/cpu/ops.h"
 
 // Exported by OpenBLAS builds with DYNAMIC_ARCH (Debian's): the kernel-table selection. Weak, so a
@@ -90,8 +91,48 @@ void sgemm_rows(float* c, const float* a, const float* b, int64_t M, int64_t N, 
 
 int thread_count() { return omp_get_max_threads(); }
 
+namespace {
+
+// Which library runs the large matmuls. oneDNN by default: measured on every forward and backward
+// shape of the nano, tiny and small presets (bench/matmul_paths, docs/benchmarks.md) its fp32
+// brgemm kernels ran at 240-330 GFLOP/s on 2 threads where OpenBLAS's SkylakeX sgemm, sliced over
+// our threads, ran at 175-290. UTT_MATMUL=openblas selects OpenBLAS (for comparisons).
+bool use_onednn() {
+  static const bool onednn = [] {
+    const char* choice = std::getenv("UTT_MATMUL");
+    return choice == nullptr || std::strcmp(choice, "openblas") != 0;
+  }();
+  return onednn;
+}
+
+}  // namespace
+
+void openblas_matmul(float* c, const float* a, const float* b, int64_t M, int64_t N, int64_t K,
+                     Transpose transpose_a, Transpose transpose_b, float beta) {
+  if (M * N * K >= kMinParallelMatmulWork && M >= kMinParallelMatmulRows) {
+#pragma omp parallel
+    {
+      const int64_t threads = omp_get_num_threads();
+      const int64_t t = omp_get_thread_num();
+      const int64_t panels = (M + kRowsPerPanel - 1) / kRowsPerPanel;
+      const int64_t m0 = std::min(M, panels * t / threads * kRowsPerPanel);
+      const int64_t m1 = std::min(M, panels * (t + 1) / threads * kRowsPerPanel);
+      if (m1 > m0) sgemm_rows(c, a, b, M, N, K, m0, m1, transpose_a, transpose_b, beta);
+    }
+  } else {
+    sgemm_rows(c, a, b, M, N, K, 0, M, transpose_a, transpose_b, beta);
+  }
+}
+
 void matmul(float* c, const float* a, const float* b, const float* bias, int64_t M, int64_t N,
             int64_t K, Transpose transpose_a, Transpose transpose_b, Accumulate accumulate) {
+  if (M == 0 || N == 0) return;
+  // Small problems stay on one thread in OpenBLAS: no parallel region, and no oneDNN primitive
+  // to create for each new shape (generation's growing prompts, tests' odd sizes).
+  if (K > 0 && use_onednn() && M * N * K >= kMinParallelMatmulWork) {
+    onednn_matmul(c, a, b, bias, M, N, K, transpose_a, transpose_b, accumulate, MatmulType::kFp32);
+    return;
+  }
   float beta = accumulate == Accumulate::kYes ? 1.0f : 0.0f;
   if (bias != nullptr && accumulate == Accumulate::kNo) {
     // Start every row from the bias and let sgemm add onto it: one pass over c instead of two.
@@ -102,26 +143,16 @@ void matmul(float* c, const float* a, const float* b, const float* bias, int64_t
   if (K == 0) {
     if (beta == 0.0f) std::fill(c, c + M * N, 0.0f);
   } else {
-    if (M * N * K >= kMinParallelMatmulWork && M >= kMinParallelMatmulRows) {
-#pragma omp parallel
-      {
-        const int64_t threads = omp_get_num_threads();
-        const int64_t t = omp_get_thread_num();
-        const int64_t panels = (M + kRowsPerPanel - 1) / kRowsPerPanel;
-        const int64_t m0 = std::min(M, panels * t / threads * kRowsPerPanel);
-        const int64_t m1 = std::min(M, panels * (t + 1) / threads * kRowsPerPanel);
-        if (m1 > m0) sgemm_rows(c, a, b, M, N, K, m0, m1, transpose_a, transpose_b, beta);
-      }
-    } else {
-      sgemm_rows(c, a, b, M, N, K, 0, M, transpose_a, transpose_b, beta);
-    }
+    openblas_matmul(c, a, b, M, N, K, transpose_a, transpose_b, beta);
   }
-  if (bias != nullptr && accumulate == Accumulate::kYes) {
+  if (bias != nullptr && accumulate == Accumulate::kYes) add_bias_rows(c, bias, M, N);
+}
+
+void add_bias_rows(float* c, const float* bias, int64_t M, int64_t N) {
 #pragma omp parallel for if ((M * N) >= kMinParallelWork)
-    for (int64_t m = 0; m < M; ++m) {
+  for (int64_t m = 0; m < M; ++m) {
 #pragma omp simd
-      for (int64_t n = 0; n < N; ++n) c[m * N + n] += bias[n];
-    }
+    for (int64_t n = 0; n < N; ++n) c[m * N + n] += bias[n];
   }
 }
 

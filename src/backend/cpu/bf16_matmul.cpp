@@ -1,0 +1,46 @@
+#include "backend/cpu/bf16_matmul.h"
+
+#include <algorithm>
+
+#include "backend/bf16.h"
+#include "backend/cpu/onednn_matmul.h"
+#include "backend/cpu/ops.h"
+
+namespace utt::cpu {
+
+void convert_to_bf16(uint16_t* dst, const float* src, int64_t n) {
+  constexpr int64_t kChunk = 1 << 14;
+#pragma omp parallel for schedule(static) if (n >= kMinParallelWork * 4)
+  for (int64_t begin = 0; begin < n; begin += kChunk) {
+    const int64_t end = std::min(n, begin + kChunk);
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) dst[i] = float_to_bf16(src[i]);
+  }
+}
+
+void Bf16Matmul::run(float* c, const float* a, const float* b, const float* bias, int64_t M,
+                     int64_t N, int64_t K, Transpose transpose_a, Transpose transpose_b,
+                     Accumulate accumulate) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {  // an empty sum: c = bias, or c unchanged when accumulating
+    if (accumulate == Accumulate::kYes) {
+      if (bias != nullptr) add_bias_rows(c, bias, M, N);
+    } else {
+      for (int64_t m = 0; m < M; ++m) {
+        for (int64_t n = 0; n < N; ++n) c[m * N + n] = bias != nullptr ? bias[n] : 0.0f;
+      }
+    }
+    return;
+  }
+  const auto size_a = static_cast<size_t>(M * K);
+  const auto size_b = static_cast<size_t>(K * N);
+  if (a_.size() < size_a) a_.resize(size_a);
+  if (b_.size() < size_b) b_.resize(size_b);
+  // Layout is kept: a transposed operand is rounded in its stored order.
+  convert_to_bf16(a_.data(), a, M * K);
+  convert_to_bf16(b_.data(), b, K * N);
+  onednn_matmul(c, a_.data(), b_.data(), bias, M, N, K, transpose_a, transpose_b, accumulate,
+                MatmulType::kBf16);
+}
+
+}  // namespace utt::cpu
