@@ -173,6 +173,30 @@ TEST_F(CpuKernels, AttentionFlashAndNaiveAgainstReferenceAndEachOther) {
   }
 }
 
+// The flash kernels work on blocks of 64 queries x 64 keys with rows padded to 4 and head sizes
+// to 16: sequence lengths below, at and across block edges, head sizes that are and are not
+// whole vectors, grouped-query heads (4 query heads per kv head) and several sequences.
+TEST_F(CpuKernels, FlashAttentionAcrossBlockEdgesHeadSizesAndGroups) {
+  for (const int64_t T : {1, 7, 63, 65, 130}) {
+    for (const int64_t HS : {8, 16, 24, 32, 64, 128}) {
+      for (const AttentionShape s : {AttentionShape{2, T, 8, 2, HS}, AttentionShape{1, T, 2, 2, HS}}) {
+        const int64_t width = (s.NH + 2 * s.KVH) * s.HS;
+        const int64_t rows = s.B * s.T;
+        const Buffers inputs = {random_floats(rows * width, 33, 2.0f), random_floats(rows * s.NH * s.HS, 34),
+                                std::vector<float>(rows * s.NH * s.HS), std::vector<float>(s.B * s.NH * s.T),
+                                random_floats(rows * width, 35)};  // dqkv is overwritten, not accumulated
+        expect_same("flash attention " + std::to_string(s.B) + "x" + std::to_string(T) + " NH " +
+                        std::to_string(s.NH) + " KVH " + std::to_string(s.KVH) + " HS " + std::to_string(HS),
+                    inputs, [&](Backend& be, Buffers& x) {
+                      be.attention_forward(x[2].data(), x[3].data(), x[0].data(), s.B, s.T, s.NH, s.KVH, s.HS);
+                      be.attention_backward(x[4].data(), x[1].data(), x[0].data(), x[2].data(), x[3].data(),
+                                            s.B, s.T, s.NH, s.KVH, s.HS);
+                    });
+      }
+    }
+  }
+}
+
 TEST_F(CpuKernels, FeedForwardNonlinearitiesAndDropout) {
   for (const auto& [N, F] : {std::pair<int64_t, int64_t>{1, 1}, {7, 13}, {3, 1031}, {37, 1031}}) {
     expect_same("swiglu", {random_floats(N * 2 * F, 31, 3.0f), std::vector<float>(N * F), random_floats(N * F, 32),
