@@ -1,0 +1,94 @@
+// fp32 products: packing into k-major panels and the 14 x 32 AVX-512 microkernel (28 zmm
+// accumulators, two b vectors, a broadcast a element: 31 of the 32 registers).
+#include "backend/cpu/gemm/gemm_internal.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+#include "backend/cpu/gemm/blocked_loops.h"
+#include "backend/cpu/gemm/transpose16.h"
+
+namespace utt::cpu::gemm_detail {
+namespace {
+
+inline __mmask16 lanes_below(int64_t n) {
+  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+
+struct Fp32Kernel {
+  using Unit = float;
+  static constexpr int64_t kMR = 14, kNR = 32, kKGroup = 1;
+  static constexpr int64_t kKC = 256, kMC = 14 * 12, kNC = 1024;
+
+  // dst[k * W + lane] = source (lane, k) for lane < lanes, 0 for lanes up to W; k < kc.
+  template <int64_t W>
+  static void pack(float* dst, const PanelSource& src, int64_t lanes, int64_t kc) {
+    if (!src.k_contiguous) {
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* row = src.base + k * src.stride;
+        for (int64_t l = 0; l < W; l += 16) {
+          const __m512 v = _mm512_maskz_loadu_ps(lanes_below(lanes - l), row + l);
+          _mm512_mask_storeu_ps(dst + k * W + l, lanes_below(W - l), v);
+        }
+      }
+      return;
+    }
+    for (int64_t l0 = 0; l0 < W; l0 += 16) {
+      for (int64_t k0 = 0; k0 < kc; k0 += 16) {
+        const __mmask16 k_mask = lanes_below(kc - k0);
+        __m512 r[16];
+        for (int64_t l = 0; l < 16; ++l) {
+          r[l] = l0 + l < lanes ? _mm512_maskz_loadu_ps(k_mask, src.base + (l0 + l) * src.stride + k0)
+                                : _mm512_setzero_ps();
+        }
+        transpose16x16(r);
+        const int64_t ks = std::min<int64_t>(16, kc - k0);
+        for (int64_t k = 0; k < ks; ++k) _mm512_mask_storeu_ps(dst + (k0 + k) * W + l0, lanes_below(W - l0), r[k]);
+      }
+    }
+  }
+
+  // c tile (rows x cols of a kMR x kNR tile, row stride ldc) = [c +] a_panel b_panel [+ bias].
+  static void microkernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c,
+                          int64_t ldc, int rows, int cols, bool add_c, const float* bias) {
+    constexpr int MR = kMR, NV = kNR / 16;
+    __m512 acc[MR][NV];
+    for (int i = 0; i < MR; ++i)
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; ++k) {
+      __m512 bv[NV];
+      for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + k * kNR + 16 * v);
+      for (int i = 0; i < MR; ++i) {
+        const __m512 ai = _mm512_set1_ps(a[k * MR + i]);
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+      }
+    }
+    __mmask16 mask[NV];
+    __m512 bias_v[NV];
+    for (int v = 0; v < NV; ++v) {
+      mask[v] = lanes_below(cols - 16 * v);
+      bias_v[v] = bias != nullptr ? _mm512_maskz_loadu_ps(mask[v], bias + 16 * v) : _mm512_setzero_ps();
+    }
+    for (int i = 0; i < MR; ++i) {
+      if (i >= rows) break;
+      for (int v = 0; v < NV; ++v) {
+        float* out = c + i * ldc + 16 * v;
+        __m512 x = acc[i][v];
+        if (add_c) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask[v], out));
+        if (bias != nullptr) x = _mm512_add_ps(x, bias_v[v]);
+        _mm512_mask_storeu_ps(out, mask[v], x);
+      }
+    }
+  }
+};
+
+}  // namespace
+
+Blocking fp32_blocking() {
+  return {Fp32Kernel::kMR, Fp32Kernel::kNR, Fp32Kernel::kKC, Fp32Kernel::kMC, Fp32Kernel::kNC};
+}
+
+void gemm_fp32_region(const Problem& p, const Region& r) { blocked_loops<Fp32Kernel>(p, r); }
+
+}  // namespace utt::cpu::gemm_detail
+#endif
