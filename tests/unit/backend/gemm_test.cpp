@@ -71,8 +71,8 @@ void expect_matches_reference(GemmType type) {
   for (const Shape s : kShapes) {
     const auto a = random_floats(s.M * s.K, 1), b = random_floats(s.K * s.N, 2);
     const auto bias = random_floats(s.N, 3), start = random_floats(s.M * s.N, 4);
-    const auto ref_a = type == GemmType::kBf16 ? rounded_to_bf16(a) : a;
-    const auto ref_b = type == GemmType::kBf16 ? rounded_to_bf16(b) : b;
+    const auto ref_a = type == GemmType::kFp32 ? a : rounded_to_bf16(a);
+    const auto ref_b = type == GemmType::kFp32 ? b : rounded_to_bf16(b);
     for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
       for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
         for (Accumulate acc : {Accumulate::kNo, Accumulate::kYes}) {
@@ -84,7 +84,7 @@ void expect_matches_reference(GemmType type) {
                               s.M, s.N, s.K, ta, tb, acc);
             const double scale = std::max(1.0, largest_magnitude(expected));
             const double tolerance =
-                (type == GemmType::kBf16 ? 2e-5 * std::sqrt(static_cast<double>(s.K)) : 2e-5) * scale;
+                (type == GemmType::kFp32 ? 2e-5 : 2e-5 * std::sqrt(static_cast<double>(s.K))) * scale;
             EXPECT_LE(largest_difference(got, expected), tolerance) << describe(s, ta, tb, acc, with_bias);
           }
         }
@@ -97,6 +97,10 @@ TEST(Gemm, Fp32MatchesTheReference) { expect_matches_reference(GemmType::kFp32);
 
 TEST(Gemm, Bf16MatchesTheReferenceOnRoundedOperands) { expect_matches_reference(GemmType::kBf16); }
 
+TEST(Gemm, Bf16DotProductMatchesTheReferenceOnRoundedOperands) {
+  expect_matches_reference(GemmType::kBf16DotProduct);
+}
+
 TEST(Gemm, Bf16RoundsOperandsAndNotJustTheResult) {
   // 1 + 2^-9 is not a bf16 (7 mantissa bits): rounded to 1 (a tie, to even) before multiplying.
   const float a = 1.0f + 1.0f / 512, b = 3.0f;
@@ -107,39 +111,49 @@ TEST(Gemm, Bf16RoundsOperandsAndNotJustTheResult) {
   EXPECT_EQ(c, a * b);
 }
 
-TEST(Gemm, PackingRoundsExactlyAsFloatToBf16ForNormalNumbersAndSpecials) {
-  // Multiplying by 1 (exact in bf16) and summing over K = 1 exposes each rounded operand. Every
-  // 997th bit pattern of the normal floats, both signs, plus infinities and zero (not -0: the
-  // fp32 sum 0 + -0 is +0); subnormals
-  // are excluded (the hardware conversion flushes them to zero: see gemm.h).
+// Multiplying by 1 (exact in bf16) with K = 1 exposes each rounded operand, for both packing
+// directions of a (k-contiguous and row-contiguous).
+void expect_rounding_as_float_to_bf16(GemmType type, uint32_t first_bits) {
   std::vector<float> values;
-  for (uint64_t bits = 0x00800000u; bits < 0x7F800000u; bits += 997) {
+  for (uint64_t bits = first_bits; bits < 0x7F800000u; bits += 997) {
     values.push_back(std::bit_cast<float>(static_cast<uint32_t>(bits)));
     values.push_back(-std::bit_cast<float>(static_cast<uint32_t>(bits)));
   }
-  for (float special : {0.0f, std::numeric_limits<float>::infinity(),
-                        -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::max()}) {
+  for (float special : {0.0f, std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                        std::numeric_limits<float>::max(), std::numeric_limits<float>::quiet_NaN()}) {
     values.push_back(special);
   }
   const auto n = static_cast<int64_t>(values.size());
   const float one = 1.0f;
   std::vector<float> out(values.size());
-  // values as a column (n x 1) times 1 (1 x 1): both packing directions of a, one call each.
   for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
-    cpu::gemm(out.data(), values.data(), &one, nullptr, n, 1, 1, ta, Transpose::kNo, Accumulate::kNo,
-              GemmType::kBf16);
+    cpu::gemm(out.data(), values.data(), &one, nullptr, n, 1, 1, ta, Transpose::kNo, Accumulate::kNo, type);
     int64_t mismatches = 0;
     for (size_t i = 0; i < values.size(); ++i) {
-      mismatches += std::bit_cast<uint32_t>(out[i]) != std::bit_cast<uint32_t>(round_to_bf16(values[i]));
+      const float expected = round_to_bf16(values[i]);
+      // -0 comes out as +0 (0 + -0), NaN as some NaN; everything else bit for bit.
+      mismatches += std::isnan(expected)  ? !std::isnan(out[i])
+                    : expected == 0.0f    ? out[i] != 0.0f
+                                          : std::bit_cast<uint32_t>(out[i]) != std::bit_cast<uint32_t>(expected);
     }
     EXPECT_EQ(mismatches, 0) << (ta == Transpose::kYes ? "At" : "A");
   }
 }
 
+TEST(Gemm, Bf16RoundsExactlyAsFloatToBf16SubnormalsAndSpecialsIncluded) {
+  // Every 997th bit pattern of the positive floats below infinity, and their negatives.
+  expect_rounding_as_float_to_bf16(GemmType::kBf16, 0);
+}
+
+TEST(Gemm, Bf16DotProductRoundsAsFloatToBf16ExceptSubnormals) {
+  // vcvtne2ps2bf16 flushes subnormals to zero (gemm.h): checked from the smallest normal up.
+  expect_rounding_as_float_to_bf16(GemmType::kBf16DotProduct, 0x00800000u);
+}
+
 TEST(Gemm, ResultsAreTheSameBitsOnEveryRunAndThreadCount) {
   const Shape s{777, 300, 1100};
   const auto a = random_floats(s.M * s.K, 5), b = random_floats(s.K * s.N, 6);
-  for (GemmType type : {GemmType::kFp32, GemmType::kBf16}) {
+  for (GemmType type : {GemmType::kFp32, GemmType::kBf16, GemmType::kBf16DotProduct}) {
     std::vector<std::vector<float>> results;
     const int threads_before = omp_get_max_threads();
     for (int threads : {2, 2, 1}) {

@@ -82,7 +82,7 @@ void plain_gemm(const Problem& p, bool bf16) {
 }  // namespace
 
 bool gemm_is_fast(GemmType type) {
-  return type == GemmType::kFp32 ? gemm_detail::kHaveFp32Kernels : gemm_detail::kHaveBf16Kernels;
+  return type == GemmType::kBf16DotProduct ? gemm_detail::kHaveBf16DotKernels : gemm_detail::kHaveFp32Kernels;
 }
 
 void gemm(float* c, const float* a, const float* b, const float* bias, int64_t M, int64_t N,
@@ -92,16 +92,19 @@ void gemm(float* c, const float* a, const float* b, const float* bias, int64_t M
                   transpose_b == Transpose::kYes, accumulate == Accumulate::kYes};
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || !gemm_is_fast(type)) {  // K = 0: an empty sum, c = [c +] bias
-    plain_gemm(p, type == GemmType::kBf16);
+    plain_gemm(p, type != GemmType::kFp32);
     return;
   }
   Blocking blocking{};
   void (*region)(const Problem&, const Region&) = nullptr;
   if constexpr (gemm_detail::kHaveFp32Kernels) {
-    if (type == GemmType::kFp32) blocking = gemm_detail::fp32_blocking(), region = gemm_detail::gemm_fp32_region;
+    blocking = gemm_detail::fp32_blocking();
+    region = type == GemmType::kFp32 ? gemm_detail::gemm_fp32_region : gemm_detail::gemm_bf16_region;
   }
-  if constexpr (gemm_detail::kHaveBf16Kernels) {
-    if (type == GemmType::kBf16) blocking = gemm_detail::bf16_blocking(), region = gemm_detail::gemm_bf16_region;
+  if constexpr (gemm_detail::kHaveBf16DotKernels) {
+    if (type == GemmType::kBf16DotProduct) {
+      blocking = gemm_detail::bf16_dot_blocking(), region = gemm_detail::gemm_bf16_dot_region;
+    }
   }
   const int64_t threads = M * N * K < kMinParallelWork ? 1 : omp_get_max_threads();
   if (threads == 1) {

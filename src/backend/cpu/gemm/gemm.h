@@ -12,7 +12,14 @@ namespace utt::cpu {
 
 enum class GemmType {
   kFp32,  // fp32 products (vfmadd231ps)
-  kBf16,  // operands rounded to bf16 as utt::float_to_bf16 does (ties to even), fp32 accumulation
+  // Operands rounded to bf16 exactly as utt::float_to_bf16 does (ties to even), exact products,
+  // fp32 accumulation: --use-mixed-precision's matmul. Runs the fp32 microkernel on the rounded
+  // operands, twice vdpbf16ps's speed on our cores (gemm_f32.cpp says why).
+  kBf16,
+  // The same product through vdpbf16ps on bf16 k-pairs; the hardware conversion flushes fp32
+  // subnormals (|x| < 2^-126) to zero, where utt::float_to_bf16 keeps them. Kept for comparison
+  // (bench/matmul_paths) and for CPUs whose vdpbf16ps runs at full rate.
+  kBf16DotProduct,
 };
 
 // Backend::matmul's contract: c (M, N) = [c +] op(a) op(b) [+ bias (N)], row-major, fp32 in and
@@ -20,15 +27,12 @@ enum class GemmType {
 // transposed. Runs on up to omp_get_max_threads() threads (call it from outside a parallel
 // region); every element of c is summed in the same order whatever the thread count, so results
 // are bit-for-bit reproducible. Scratch is per thread, grown on demand and then reused.
-//
-// bf16 rounding differs from utt::float_to_bf16 only for fp32 subnormals (|x| < 2^-126): the
-// hardware conversion flushes them to zero, as vdpbf16ps would treat their bf16 images anyway.
 void gemm(float* c, const float* a, const float* b, const float* bias, int64_t M, int64_t N,
           int64_t K, Transpose transpose_a, Transpose transpose_b, Accumulate accumulate,
           GemmType type);
 
 // Whether gemm runs the AVX-512 kernels for this type (compiled in: needs -march with AVX512F, and
-// AVX512_BF16 for kBf16). Otherwise gemm is a plain, slow loop: callers should prefer a library.
+// AVX512_BF16 for kBf16DotProduct). Otherwise gemm is a plain, slow loop: callers should prefer a library.
 bool gemm_is_fast(GemmType type);
 
 }  // namespace utt::cpu

@@ -1,5 +1,12 @@
 // fp32 products: packing into k-major panels and the 14 x 32 AVX-512 microkernel (28 zmm
 // accumulators, two b vectors, a broadcast a element: 31 of the 32 registers).
+//
+// GemmType::kBf16 runs the same microkernel on operands rounded to bf16 while packing (kept in
+// fp32 registers): the product of two bf16 values is exact in fp32, so each fused multiply-add
+// adds the exact bf16 product to an fp32 sum, which is what a bf16 matmul with fp32 accumulation
+// computes. It beats vdpbf16ps here: on this machine's cores (Sapphire Rapids, no AMX) one
+// vdpbf16ps (64 flops) issues every 2 cycles while two vfmadd231ps (32 flops each) issue every
+// cycle, so fp32 FMAs do twice the flops (bench/matmul_paths, docs/benchmarks.md).
 #include "backend/cpu/gemm/gemm_internal.h"
 
 #if defined(__AVX512F__)
@@ -15,6 +22,25 @@ inline __mmask16 lanes_below(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
+// x rounded to the nearest bf16 (ties to even), exactly as utt::float_to_bf16 does, subnormals
+// and NaNs included, and widened back to fp32. (g++ 12 warns about its own shift intrinsic's
+// undefined pass-through operand, GCC bug 105593, as in transpose16.h.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+inline __m512 round_to_bf16(__m512 x) {
+  const __m512i bits = _mm512_castps_si512(x);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  const __m512i rounded =
+      _mm512_and_si512(_mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), lsb)), high);
+  const __m512i quiet_nan = _mm512_or_si512(_mm512_and_si512(bits, high), _mm512_set1_epi32(0x00400000));
+  const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  return _mm512_castsi512_ps(_mm512_mask_blend_epi32(nan, rounded, quiet_nan));
+}
+#pragma GCC diagnostic pop
+
+// kRoundToBf16: GemmType::kBf16 (operands rounded while packing); otherwise kFp32.
+template <bool kRoundToBf16>
 struct Fp32Kernel {
   using Unit = float;
   static constexpr int64_t kMR = 14, kNR = 32, kKGroup = 1;
@@ -27,7 +53,8 @@ struct Fp32Kernel {
       for (int64_t k = 0; k < kc; ++k) {
         const float* row = src.base + k * src.stride;
         for (int64_t l = 0; l < W; l += 16) {
-          const __m512 v = _mm512_maskz_loadu_ps(lanes_below(lanes - l), row + l);
+          __m512 v = _mm512_maskz_loadu_ps(lanes_below(lanes - l), row + l);
+          if constexpr (kRoundToBf16) v = round_to_bf16(v);
           _mm512_mask_storeu_ps(dst + k * W + l, lanes_below(W - l), v);
         }
       }
@@ -40,6 +67,7 @@ struct Fp32Kernel {
         for (int64_t l = 0; l < 16; ++l) {
           r[l] = l0 + l < lanes ? _mm512_maskz_loadu_ps(k_mask, src.base + (l0 + l) * src.stride + k0)
                                 : _mm512_setzero_ps();
+          if constexpr (kRoundToBf16) r[l] = round_to_bf16(r[l]);
         }
         transpose16x16(r);
         const int64_t ks = std::min<int64_t>(16, kc - k0);
@@ -85,10 +113,12 @@ struct Fp32Kernel {
 }  // namespace
 
 Blocking fp32_blocking() {
-  return {Fp32Kernel::kMR, Fp32Kernel::kNR, Fp32Kernel::kKC, Fp32Kernel::kMC, Fp32Kernel::kNC};
+  using K = Fp32Kernel<false>;
+  return {K::kMR, K::kNR, K::kKC, K::kMC, K::kNC};
 }
 
-void gemm_fp32_region(const Problem& p, const Region& r) { blocked_loops<Fp32Kernel>(p, r); }
+void gemm_fp32_region(const Problem& p, const Region& r) { blocked_loops<Fp32Kernel<false>>(p, r); }
+void gemm_bf16_region(const Problem& p, const Region& r) { blocked_loops<Fp32Kernel<true>>(p, r); }
 
 }  // namespace utt::cpu::gemm_detail
 #endif

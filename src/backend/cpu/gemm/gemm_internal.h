@@ -33,15 +33,16 @@ inline constexpr bool kHaveFp32Kernels = true;
 inline constexpr bool kHaveFp32Kernels = false;
 #endif
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512BF16__)
-inline constexpr bool kHaveBf16Kernels = true;
+inline constexpr bool kHaveBf16DotKernels = true;
 #else
-inline constexpr bool kHaveBf16Kernels = false;
+inline constexpr bool kHaveBf16DotKernels = false;
 #endif
 
 // Defined only when the kernels are compiled in.
-Blocking fp32_blocking();
-Blocking bf16_blocking();
+Blocking fp32_blocking();  // also that of kBf16, which runs the fp32 microkernel
+Blocking bf16_dot_blocking();
 void gemm_fp32_region(const Problem& p, const Region& r);
 void gemm_bf16_region(const Problem& p, const Region& r);
+void gemm_bf16_dot_region(const Problem& p, const Region& r);
 
 }  // namespace utt::cpu::gemm_detail

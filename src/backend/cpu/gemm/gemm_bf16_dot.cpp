@@ -1,7 +1,7 @@
-// bf16 products with fp32 accumulation: packing rounds fp32 operands to bf16 (vcvtne2ps2bf16:
-// round to nearest, ties to even, as utt::float_to_bf16) into panels of k-pairs, the layout
-// vdpbf16ps multiplies (each 32-bit lane holds elements k and k+1 of one row or column); the
-// 14 x 32 microkernel then adds 2 products per lane per instruction.
+// GemmType::kBf16DotProduct: packing rounds fp32 operands to bf16 (vcvtne2ps2bf16: round to
+// nearest, ties to even, as utt::float_to_bf16, but subnormals flushed to zero) into panels of
+// k-pairs, the layout vdpbf16ps multiplies (each 32-bit lane holds elements k and k+1 of one row
+// or column); the 14 x 32 microkernel then adds 2 products per lane per instruction.
 #include "backend/cpu/gemm/gemm_internal.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512BF16__)
@@ -108,11 +108,11 @@ struct Bf16Kernel {
 
 }  // namespace
 
-Blocking bf16_blocking() {
+Blocking bf16_dot_blocking() {
   return {Bf16Kernel::kMR, Bf16Kernel::kNR, Bf16Kernel::kKC, Bf16Kernel::kMC, Bf16Kernel::kNC};
 }
 
-void gemm_bf16_region(const Problem& p, const Region& r) { blocked_loops<Bf16Kernel>(p, r); }
+void gemm_bf16_dot_region(const Problem& p, const Region& r) { blocked_loops<Bf16Kernel>(p, r); }
 
 }  // namespace utt::cpu::gemm_detail
 #endif
