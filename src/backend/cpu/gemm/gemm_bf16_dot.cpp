@@ -53,6 +53,7 @@ struct Bf16Kernel {
         const int64_t k0 = 2 * kp0;
         const __mmask16 m0 = lanes_below(kc - k0), m1 = lanes_below(kc - k0 - 16);
         __m512 r[16];
+#pragma GCC unroll 16
         for (int64_t l = 0; l < 16; ++l) {
           if (l0 + l < lanes) {
             const float* row = src.base + (l0 + l) * src.stride + k0;
@@ -65,8 +66,9 @@ struct Bf16Kernel {
         }
         transpose16x16(r);
         const int64_t ps = std::min<int64_t>(16, pairs - kp0);
-        for (int64_t q = 0; q < ps; ++q) {
-          _mm512_mask_storeu_epi32(dst + (kp0 + q) * W + l0, lanes_below(W - l0), _mm512_castps_si512(r[q]));
+#pragma GCC unroll 16
+        for (int64_t q = 0; q < 16; ++q) {
+          if (q < ps) _mm512_mask_storeu_epi32(dst + (kp0 + q) * W + l0, lanes_below(W - l0), _mm512_castps_si512(r[q]));
         }
       }
     }
@@ -77,24 +79,32 @@ struct Bf16Kernel {
                           float* c, int64_t ldc, int rows, int cols, bool add_c, const float* bias) {
     constexpr int MR = kMR, NV = kNR / 16;
     __m512 acc[MR][NV];
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
     for (int64_t kp = 0; kp < pairs; ++kp) {
       __m512bh bv[NV];
+#pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) bv[v] = (__m512bh)_mm512_loadu_si512(b + kp * kNR + 16 * v);
+#pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         const __m512bh ai = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[kp * MR + i]));
+#pragma GCC unroll 16
         for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], ai, bv[v]);
       }
     }
     __mmask16 mask[NV];
     __m512 bias_v[NV];
+#pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) {
       mask[v] = lanes_below(cols - 16 * v);
       bias_v[v] = bias != nullptr ? _mm512_maskz_loadu_ps(mask[v], bias + 16 * v) : _mm512_setzero_ps();
     }
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       if (i >= rows) break;
+#pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) {
         float* out = c + i * ldc + 16 * v;
         __m512 x = acc[i][v];

@@ -64,6 +64,7 @@ struct Fp32Kernel {
       for (int64_t k0 = 0; k0 < kc; k0 += 16) {
         const __mmask16 k_mask = lanes_below(kc - k0);
         __m512 r[16];
+#pragma GCC unroll 16
         for (int64_t l = 0; l < 16; ++l) {
           r[l] = l0 + l < lanes ? _mm512_maskz_loadu_ps(k_mask, src.base + (l0 + l) * src.stride + k0)
                                 : _mm512_setzero_ps();
@@ -71,7 +72,10 @@ struct Fp32Kernel {
         }
         transpose16x16(r);
         const int64_t ks = std::min<int64_t>(16, kc - k0);
-        for (int64_t k = 0; k < ks; ++k) _mm512_mask_storeu_ps(dst + (k0 + k) * W + l0, lanes_below(W - l0), r[k]);
+#pragma GCC unroll 16
+        for (int64_t k = 0; k < 16; ++k) {
+          if (k < ks) _mm512_mask_storeu_ps(dst + (k0 + k) * W + l0, lanes_below(W - l0), r[k]);
+        }
       }
     }
   }
@@ -81,24 +85,42 @@ struct Fp32Kernel {
                           int64_t ldc, int rows, int cols, bool add_c, const float* bias) {
     constexpr int MR = kMR, NV = kNR / 16;
     __m512 acc[MR][NV];
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+    // The c tile is read (or, at least, its lines are owned) only after the k loop: start fetching
+    // it now, into L2 (rows a power-of-two apart would thrash one L1 set), so the epilogue does not
+    // wait on memory when kc is short (K = 128 on our smallest layers).
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      if (i < rows) {
+        _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T1);
+        _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_T1);
+      }
+    }
     for (int64_t k = 0; k < kc; ++k) {
       __m512 bv[NV];
+#pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + k * kNR + 16 * v);
+#pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         const __m512 ai = _mm512_set1_ps(a[k * MR + i]);
+#pragma GCC unroll 16
         for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
       }
     }
     __mmask16 mask[NV];
     __m512 bias_v[NV];
+#pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) {
       mask[v] = lanes_below(cols - 16 * v);
       bias_v[v] = bias != nullptr ? _mm512_maskz_loadu_ps(mask[v], bias + 16 * v) : _mm512_setzero_ps();
     }
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       if (i >= rows) break;
+#pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) {
         float* out = c + i * ldc + 16 * v;
         __m512 x = acc[i][v];

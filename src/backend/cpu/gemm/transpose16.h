@@ -14,10 +14,12 @@ namespace utt::cpu::gemm_detail {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 inline void transpose16x16(__m512 r[16]) {
   __m512 t[16];
+#pragma GCC unroll 16
   for (int i = 0; i < 16; i += 2) {
     t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
     t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
   }
+#pragma GCC unroll 16
   for (int i = 0; i < 16; i += 4) {
     const __m512d t0 = _mm512_castps_pd(t[i]), t1 = _mm512_castps_pd(t[i + 1]);
     const __m512d t2 = _mm512_castps_pd(t[i + 2]), t3 = _mm512_castps_pd(t[i + 3]);
@@ -26,12 +28,15 @@ inline void transpose16x16(__m512 r[16]) {
     r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
     r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
   }
+#pragma GCC unroll 16
   for (int q = 0; q < 2; ++q) {
+#pragma GCC unroll 16
     for (int j = 0; j < 4; ++j) {
       t[8 * q + j] = _mm512_shuffle_f32x4(r[8 * q + j], r[8 * q + 4 + j], 0x88);
       t[8 * q + 4 + j] = _mm512_shuffle_f32x4(r[8 * q + j], r[8 * q + 4 + j], 0xDD);
     }
   }
+#pragma GCC unroll 16
   for (int j = 0; j < 8; ++j) {
     r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
     r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
