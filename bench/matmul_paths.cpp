@@ -4,8 +4,8 @@
 // accumulation) on operands rounded beforehand (conversion not timed), the same with the rounding
 // pass timed (what Bf16Matmul runs), and our two bf16 kernels, which round fp32 operands while
 // packing (so their time includes the conversion): "ours16" multiplies the rounded operands with
-// fp32 FMAs (GemmType::kBf16), "ours16dp" with vdpbf16ps (GemmType::kBf16DotProduct). The choice in backend/cpu/matmul.cpp follows from this
-// table.
+// fp32 FMAs (GemmType::kBf16), "ours16dp" with vdpbf16ps (GemmType::kBf16DotProduct). The choice
+// in backend/cpu/matmul.cpp follows from this table.
 //
 //   build/bench/matmul_paths [--presets "nano tiny small"] [--repeats 10] [--threads 0]
 //

@@ -32,7 +32,8 @@ void gemm(float* c, const float* a, const float* b, const float* bias, int64_t M
           GemmType type);
 
 // Whether gemm runs the AVX-512 kernels for this type (compiled in: needs -march with AVX512F, and
-// AVX512_BF16 for kBf16DotProduct). Otherwise gemm is a plain, slow loop: callers should prefer a library.
+// AVX512_BF16 for kBf16DotProduct). Otherwise gemm is a plain, slow loop (correct, for builds with
+// -DUTT_CPU_NATIVE=OFF): callers should then prefer a library.
 bool gemm_is_fast(GemmType type);
 
 }  // namespace utt::cpu

@@ -58,8 +58,8 @@ struct Bf16Kernel {
           if (l0 + l < lanes) {
             const float* row = src.base + (l0 + l) * src.stride + k0;
             // Rounded in k order, the 32 words are already 16 k-pairs.
-            r[l] = _mm512_castsi512_ps(
-                (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, row + 16), _mm512_maskz_loadu_ps(m0, row)));
+            const __m512 lo = _mm512_maskz_loadu_ps(m0, row), hi = _mm512_maskz_loadu_ps(m1, row + 16);
+            r[l] = _mm512_castsi512_ps((__m512i)_mm512_cvtne2ps_pbh(hi, lo));
           } else {
             r[l] = _mm512_setzero_ps();
           }
@@ -68,7 +68,9 @@ struct Bf16Kernel {
         const int64_t ps = std::min<int64_t>(16, pairs - kp0);
 #pragma GCC unroll 16
         for (int64_t q = 0; q < 16; ++q) {
-          if (q < ps) _mm512_mask_storeu_epi32(dst + (kp0 + q) * W + l0, lanes_below(W - l0), _mm512_castps_si512(r[q]));
+          if (q < ps) {
+            _mm512_mask_storeu_epi32(dst + (kp0 + q) * W + l0, lanes_below(W - l0), _mm512_castps_si512(r[q]));
+          }
         }
       }
     }

@@ -6,7 +6,8 @@
 // adds the exact bf16 product to an fp32 sum, which is what a bf16 matmul with fp32 accumulation
 // computes. It beats vdpbf16ps here: on this machine's cores (Sapphire Rapids, no AMX) one
 // vdpbf16ps (64 flops) issues every 2 cycles while two vfmadd231ps (32 flops each) issue every
-// cycle, so fp32 FMAs do twice the flops (bench/matmul_paths, docs/benchmarks.md).
+// cycle, so fp32 FMAs do twice the flops (bench/instruction_peaks, bench/matmul_paths,
+// docs/benchmarks.md).
 #include "backend/cpu/gemm/gemm_internal.h"
 
 #if defined(__AVX512F__)
