@@ -1,23 +1,30 @@
 // bench/matmul_paths: the matmul libraries utt can use, on the shapes of a training step, side by
 // side: OpenBLAS's sgemm sliced over our threads (the anchor: what PyTorch's fp32 CPU path runs),
-// oneDNN's fp32 matmul, and oneDNN's bf16 matmul (fp32 accumulation; operands pre-rounded, so
-// conversion is not timed). The choice in backend/cpu/matmul.cpp follows from this table.
+// oneDNN's fp32 matmul, our own kernels' fp32 (backend/cpu/gemm), then oneDNN's bf16 matmul (fp32
+// accumulation) on operands rounded beforehand (conversion not timed), the same with the rounding
+// pass timed (what Bf16Matmul runs), and our two bf16 kernels, which round fp32 operands while
+// packing (so their time includes the conversion): "ours16" multiplies the rounded operands with
+// fp32 FMAs (GemmType::kBf16), "ours16dp" with vdpbf16ps (GemmType::kBf16DotProduct). The choice
+// in backend/cpu/matmul.cpp follows from this table.
 //
 //   build/bench/matmul_paths [--presets "nano tiny small"] [--repeats 10] [--threads 0]
 //
-// Per preset and shape: GFLOP/s of each path (best of --repeats after 2 warm-up calls) and the
-// oneDNN/OpenBLAS ratios; then the FLOP-weighted rate over the step's matmuls.
+// Per preset and shape: GFLOP/s of each path (best of --repeats after 2 warm-up calls; the paths
+// take turns within each repeat, so a burst of load elsewhere hits all of them alike) and the
+// ratios of our kernels to oneDNN's; then the FLOP-weighted rate over the step's matmuls.
 #include <omp.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "backend/bf16.h"
 #include "backend/cpu/bf16_matmul.h"
+#include "backend/cpu/gemm/gemm.h"
 #include "backend/cpu/onednn_matmul.h"
 #include "backend/cpu/ops.h"
 
@@ -59,15 +66,16 @@ double seconds_now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-template <typename Run>
-double best_seconds(const Run& run, int repeats) {
-  run();
-  run();
-  double best = 1e30;
+// Best seconds of each path over `repeats` rounds in which every path runs once, in turn.
+std::vector<double> best_seconds(const std::vector<std::function<void()>>& paths, int repeats) {
+  for (const auto& run : paths) run(), run();
+  std::vector<double> best(paths.size(), 1e30);
   for (int r = 0; r < repeats; ++r) {
-    const double t0 = seconds_now();
-    run();
-    best = std::min(best, seconds_now() - t0);
+    for (size_t p = 0; p < paths.size(); ++p) {
+      const double t0 = seconds_now();
+      paths[p]();
+      best[p] = std::min(best[p], seconds_now() - t0);
+    }
   }
   return best;
 }
@@ -104,43 +112,64 @@ int main(int argc, char** argv) {
     std::printf("\n%s (d_model %ld, d_ff %ld, vocab %ld, %ld tokens)\n", preset->name,
                 static_cast<long>(preset->d_model), static_cast<long>(preset->d_ff),
                 static_cast<long>(preset->vocab), static_cast<long>(preset->tokens));
-    std::printf("%-8s %6s %6s %6s %2s%2s | %9s %9s %9s | %8s %8s\n", "weight", "M", "N", "K", "At",
-                "Bt", "OpenBLAS", "oneDNN", "oneDNN16", "f32 x", "bf16 x");
-    double flops_total = 0, t_blas = 0, t_dnnl = 0, t_bf16 = 0;
+    std::printf("%-8s %6s %6s %6s %2s%2s | %8s %8s %8s | %8s %8s %8s %8s | %7s %7s %7s\n", "weight", "M",
+                "N", "K", "At", "Bt", "OpenBLAS", "oneDNN", "ours", "oneDNN16", "+convert", "ours16", "ours16dp",
+                "ours/dn", "o16/dn16", "o16/+cv");
+    enum { kBlas, kDnnl, kOurs, kDnnl16, kDnnl16Convert, kOurs16, kOurs16Dot, kPaths };
+    double flops_total = 0;
+    std::vector<double> total(kPaths, 0.0);
+    utt::cpu::Bf16Matmul bf16_matmul;
     for (const Shape& s : step_shapes(*preset)) {
-      std::vector<float> a(static_cast<size_t>(s.M * s.K), 0.01f), b(static_cast<size_t>(s.K * s.N), 0.02f),
+      // Random operands: rounding and products see realistic bits (constant ones would let any
+      // path cheat through identical lanes, and round exactly).
+      std::vector<float> a(static_cast<size_t>(s.M * s.K)), b(static_cast<size_t>(s.K * s.N)),
           c(static_cast<size_t>(s.M * s.N));
+      uint32_t state = 12345;
+      for (auto* v : {&a, &b}) {
+        for (float& x : *v) state = state * 1664525u + 1013904223u, x = static_cast<float>(state >> 8) * 0x1p-24f - 0.5f;
+      }
       std::vector<uint16_t> a16(a.size()), b16(b.size());
       utt::cpu::convert_to_bf16(a16.data(), a.data(), static_cast<int64_t>(a.size()));
       utt::cpu::convert_to_bf16(b16.data(), b.data(), static_cast<int64_t>(b.size()));
       const double flops = 2.0 * static_cast<double>(s.M) * s.N * s.K;
-      const double blas = best_seconds(
-          [&] { utt::cpu::openblas_matmul(c.data(), a.data(), b.data(), s.M, s.N, s.K, s.ta, s.tb, 0.0f); },
-          repeats);
-      const double dnnl = best_seconds(
-          [&] {
-            utt::cpu::onednn_matmul(c.data(), a.data(), b.data(), nullptr, s.M, s.N, s.K, s.ta, s.tb,
-                                    Accumulate::kNo, utt::cpu::MatmulType::kFp32);
-          },
-          repeats);
-      const double bf16 = best_seconds(
-          [&] {
-            utt::cpu::onednn_matmul(c.data(), a16.data(), b16.data(), nullptr, s.M, s.N, s.K, s.ta,
-                                    s.tb, Accumulate::kNo, utt::cpu::MatmulType::kBf16);
-          },
-          repeats);
+      std::vector<std::function<void()>> paths(kPaths);
+      paths[kBlas] = [&] { utt::cpu::openblas_matmul(c.data(), a.data(), b.data(), s.M, s.N, s.K, s.ta, s.tb, 0.0f); };
+      paths[kDnnl] = [&] {
+        utt::cpu::onednn_matmul(c.data(), a.data(), b.data(), nullptr, s.M, s.N, s.K, s.ta, s.tb, Accumulate::kNo,
+                                utt::cpu::MatmulType::kFp32);
+      };
+      paths[kOurs] = [&] {
+        utt::cpu::gemm(c.data(), a.data(), b.data(), nullptr, s.M, s.N, s.K, s.ta, s.tb, Accumulate::kNo,
+                       utt::cpu::GemmType::kFp32);
+      };
+      paths[kDnnl16] = [&] {
+        utt::cpu::onednn_matmul(c.data(), a16.data(), b16.data(), nullptr, s.M, s.N, s.K, s.ta, s.tb,
+                                Accumulate::kNo, utt::cpu::MatmulType::kBf16);
+      };
+      paths[kDnnl16Convert] = [&] {
+        bf16_matmul.run(c.data(), a.data(), b.data(), nullptr, s.M, s.N, s.K, s.ta, s.tb, Accumulate::kNo);
+      };
+      paths[kOurs16] = [&] {
+        utt::cpu::gemm(c.data(), a.data(), b.data(), nullptr, s.M, s.N, s.K, s.ta, s.tb, Accumulate::kNo,
+                       utt::cpu::GemmType::kBf16);
+      };
+      paths[kOurs16Dot] = [&] {
+        utt::cpu::gemm(c.data(), a.data(), b.data(), nullptr, s.M, s.N, s.K, s.ta, s.tb, Accumulate::kNo,
+                       utt::cpu::GemmType::kBf16DotProduct);
+      };
+      const std::vector<double> t = best_seconds(paths, repeats);
       flops_total += flops;
-      t_blas += blas;
-      t_dnnl += dnnl;
-      t_bf16 += bf16;
-      std::printf("%-8s %6ld %6ld %6ld %2s%2s | %9.0f %9.0f %9.0f | %7.2fx %7.2fx\n", s.what,
-                  static_cast<long>(s.M), static_cast<long>(s.N), static_cast<long>(s.K),
-                  s.ta == Transpose::kYes ? "t" : "", s.tb == Transpose::kYes ? "t" : "", flops / blas / 1e9,
-                  flops / dnnl / 1e9, flops / bf16 / 1e9, blas / dnnl, blas / bf16);
+      for (int p = 0; p < kPaths; ++p) total[p] += t[p];
+      std::printf("%-8s %6ld %6ld %6ld %2s%2s |", s.what, static_cast<long>(s.M), static_cast<long>(s.N),
+                  static_cast<long>(s.K), s.ta == Transpose::kYes ? "t" : "", s.tb == Transpose::kYes ? "t" : "");
+      for (int p = 0; p < kPaths; ++p) std::printf(" %8.0f%s", flops / t[p] / 1e9, p == kOurs ? " |" : "");
+      std::printf(" | %6.2fx %6.2fx %6.2fx\n", t[kDnnl] / t[kOurs], t[kDnnl16] / t[kOurs16],
+                  t[kDnnl16Convert] / t[kOurs16]);
     }
-    std::printf("%-37s | %9.0f %9.0f %9.0f | %7.2fx %7.2fx   (FLOP-weighted, GFLOP/s)\n", "step total",
-                flops_total / t_blas / 1e9, flops_total / t_dnnl / 1e9, flops_total / t_bf16 / 1e9,
-                t_blas / t_dnnl, t_blas / t_bf16);
+    std::printf("%-34s |", "step total (FLOP-weighted)");
+    for (int p = 0; p < kPaths; ++p) std::printf(" %8.0f%s", flops_total / total[p] / 1e9, p == kOurs ? " |" : "");
+    std::printf(" | %6.2fx %6.2fx %6.2fx\n", total[kDnnl] / total[kOurs], total[kDnnl16] / total[kOurs16],
+                total[kDnnl16Convert] / total[kOurs16]);
   }
   return 0;
 }

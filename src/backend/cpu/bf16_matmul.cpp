@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "backend/bf16.h"
+#include "backend/cpu/gemm/gemm.h"
 #include "backend/cpu/onednn_matmul.h"
 #include "backend/cpu/ops.h"
 
@@ -21,6 +22,11 @@ void convert_to_bf16(uint16_t* dst, const float* src, int64_t n) {
 void Bf16Matmul::run(float* c, const float* a, const float* b, const float* bias, int64_t M,
                      int64_t N, int64_t K, Transpose transpose_a, Transpose transpose_b,
                      Accumulate accumulate) {
+  if (gemm_is_fast(GemmType::kBf16)) {
+    // Our kernel rounds while packing: no conversion pass, no bf16 copies (see the header).
+    gemm(c, a, b, bias, M, N, K, transpose_a, transpose_b, accumulate, GemmType::kBf16);
+    return;
+  }
   if (M == 0 || N == 0) return;
   if (K == 0) {  // an empty sum: c = bias, or c unchanged when accumulating
     if (accumulate == Accumulate::kYes) {

@@ -1,7 +1,15 @@
-// Matmuls with bfloat16 operands and fp32 accumulation (--use-mixed-precision): both operands are
-// rounded to bf16 into scratch this object owns, then multiplied by oneDNN's bf16 kernels into an
-// fp32 result. Weights stay fp32 (the master copy the optimizer updates); each call rounds what it
-// multiplies, as autocast does.
+// Matmuls with bfloat16 operands and fp32 accumulation (--use-mixed-precision). Weights stay fp32
+// (the master copy the optimizer updates); each call rounds what it multiplies, as autocast does.
+//
+// Two paths, chosen by measurement (bench/matmul_paths, docs/benchmarks.md):
+// - builds with AVX-512 (the default -march=native on such CPUs): backend/cpu/gemm, which rounds
+//   both operands to bf16 while packing them and multiplies the rounded values with fp32 FMAs.
+//   The product of two bf16 values is exact in fp32, so this is a bf16 matmul with fp32
+//   accumulation; on the Xeons we measured, vdpbf16ps (the bf16 dot-product instruction that
+//   oneDNN's bf16 kernels use) delivers half the flops of FMAs, and this path ran 1.3-1.6x
+//   oneDNN's bf16 matmul, 1.5-2x it with the conversion pass oneDNN needs.
+// - otherwise: both operands rounded into scratch this object owns (grown, then reused), then
+//   oneDNN's bf16 matmul.
 #pragma once
 
 #include <cstdint>
