@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "backend/cpu/gemm/gemm.h"
 #include "backend/cpu/onednn_matmul.h"
 #include "backend/cpu/ops.h"
 
@@ -93,16 +94,17 @@ int thread_count() { return omp_get_max_threads(); }
 
 namespace {
 
-// Which library runs the large matmuls. oneDNN by default: measured on every forward and backward
-// shape of the nano, tiny and small presets (bench/matmul_paths, docs/benchmarks.md) its fp32
-// brgemm kernels ran at 240-330 GFLOP/s on 2 threads where OpenBLAS's SkylakeX sgemm, sliced over
-// our threads, ran at 175-290. UTT_MATMUL=openblas selects OpenBLAS (for comparisons).
-bool use_onednn() {
-  static const bool onednn = [] {
+// Which kernels run the large matmuls (UTT_MATMUL=onednn|openblas|utt overrides, for comparisons).
+enum class LargeMatmulPath { kOneDnn, kOpenBlas, kOwn };
+
+LargeMatmulPath large_matmul_path() {
+  static const LargeMatmulPath path = [] {
     const char* choice = std::getenv("UTT_MATMUL");
-    return choice == nullptr || std::strcmp(choice, "openblas") != 0;
+    if (choice != nullptr && std::strcmp(choice, "openblas") == 0) return LargeMatmulPath::kOpenBlas;
+    if (choice != nullptr && std::strcmp(choice, "utt") == 0) return LargeMatmulPath::kOwn;
+    return LargeMatmulPath::kOneDnn;
   }();
-  return onednn;
+  return path;
 }
 
 }  // namespace
@@ -129,9 +131,16 @@ void matmul(float* c, const float* a, const float* b, const float* bias, int64_t
   if (M == 0 || N == 0) return;
   // Small problems stay on one thread in OpenBLAS: no parallel region, and no oneDNN primitive
   // to create for each new shape (generation's growing prompts, tests' odd sizes).
-  if (K > 0 && use_onednn() && M * N * K >= kMinParallelMatmulWork) {
-    onednn_matmul(c, a, b, bias, M, N, K, transpose_a, transpose_b, accumulate, MatmulType::kFp32);
-    return;
+  if (K > 0 && M * N * K >= kMinParallelMatmulWork) {
+    switch (large_matmul_path()) {
+      case LargeMatmulPath::kOneDnn:
+        return onednn_matmul(c, a, b, bias, M, N, K, transpose_a, transpose_b, accumulate,
+                             MatmulType::kFp32);
+      case LargeMatmulPath::kOwn:
+        return gemm(c, a, b, bias, M, N, K, transpose_a, transpose_b, accumulate, GemmType::kFp32);
+      case LargeMatmulPath::kOpenBlas:
+        break;
+    }
   }
   float beta = accumulate == Accumulate::kYes ? 1.0f : 0.0f;
   if (bias != nullptr && accumulate == Accumulate::kNo) {
