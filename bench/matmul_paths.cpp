@@ -2,12 +2,17 @@
 // side: OpenBLAS's sgemm sliced over our threads (the anchor: what PyTorch's fp32 CPU path runs),
 // oneDNN's fp32 matmul, our own kernels' fp32 (backend/cpu/gemm), then oneDNN's bf16 matmul (fp32
 // accumulation) on operands rounded beforehand (conversion not timed), the same with the rounding
-// pass timed (what Bf16Matmul runs), and our two bf16 kernels, which round fp32 operands while
+// pass timed (Bf16Matmul's path in builds without AVX-512), and our two bf16 kernels, which round fp32 operands while
 // packing (so their time includes the conversion): "ours16" multiplies the rounded operands with
 // fp32 FMAs (GemmType::kBf16), "ours16dp" with vdpbf16ps (GemmType::kBf16DotProduct). The choice
 // in backend/cpu/matmul.cpp follows from this table.
 //
 //   build/bench/matmul_paths [--presets "nano tiny small"] [--repeats 10] [--threads 0]
+//                            [--style llama|gpt2] [--shape "D_MODEL D_FF VOCAB TOKENS"] [--json]
+//
+// --style gpt2: a GELU MLP's input projection (d_ff outputs) instead of SwiGLU's (2 d_ff).
+// --shape: one custom configuration instead of the presets. --json: also one JSON line per
+// configuration with each path's FLOP-weighted GFLOP/s (bench/vs_pytorch reads it as its ceilings).
 //
 // Per preset and shape: GFLOP/s of each path (best of --repeats after 2 warm-up calls; the paths
 // take turns within each repeat, so a burst of load elsewhere hits all of them alike) and the
@@ -36,6 +41,7 @@ using utt::Transpose;
 struct Preset {
   const char* name;
   int64_t d_model, d_ff, vocab, tokens;  // tokens = batch x seq of the vs_pytorch bench
+  int64_t ffn_in_factor = 2;             // SwiGLU's gate and up projections; 1 for a GELU MLP
 };
 
 struct Shape {
@@ -56,7 +62,7 @@ std::vector<Shape> step_shapes(const Preset& p) {
   };
   linear("qkv", C, 3 * C);
   linear("wo", C, C);
-  linear("ffn in", C, 2 * F);
+  linear("ffn in", C, p.ffn_in_factor * F);
   linear("ffn out", F, C);
   linear("lm head", C, V);
   return shapes;
@@ -86,19 +92,50 @@ int main(int argc, char** argv) {
   std::string presets = "nano tiny small";
   int repeats = 10;
   int threads = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--presets") == 0) presets = argv[i + 1];
+  int64_t ffn_in_factor = 2;
+  bool json = false;
+  std::vector<Preset> all = {{"nano", 128, 512, 8192, 16 * 256},
+                             {"tiny", 256, 1024, 16000, 16 * 256},
+                             {"small", 512, 2048, 16000, 8 * 256}};
+  for (int i = 1; i < argc; i += 2) {
+    if (std::strcmp(argv[i], "--json") == 0) {
+      json = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "matmul_paths: %s needs a value\n", argv[i]);
+      return 2;
+    }
+    if (std::strcmp(argv[i], "--style") == 0) {
+      if (std::strcmp(argv[i + 1], "gpt2") != 0 && std::strcmp(argv[i + 1], "llama") != 0) {
+        std::fprintf(stderr, "matmul_paths: --style is llama or gpt2, not %s\n", argv[i + 1]);
+        return 2;
+      }
+      ffn_in_factor = std::strcmp(argv[i + 1], "gpt2") == 0 ? 1 : 2;
+    } else if (std::strcmp(argv[i], "--shape") == 0) {
+      Preset custom{"custom", 0, 0, 0, 0};
+      std::istringstream fields(argv[i + 1]);
+      long d = 0, f = 0, v = 0, t = 0;
+      if (!(fields >> d >> f >> v >> t) || d <= 0 || f <= 0 || v <= 0 || t <= 0) {
+        std::fprintf(stderr, "matmul_paths: --shape takes \"D_MODEL D_FF VOCAB TOKENS\", got '%s'\n", argv[i + 1]);
+        return 2;
+      }
+      custom.d_model = d, custom.d_ff = f, custom.vocab = v, custom.tokens = t;
+      all = {custom};
+      presets = "custom";
+    } else if (std::strcmp(argv[i], "--presets") == 0) presets = argv[i + 1];
     else if (std::strcmp(argv[i], "--repeats") == 0) repeats = std::atoi(argv[i + 1]);
     else if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
     else {
-      std::fprintf(stderr, "matmul_paths: unknown option %s (--presets, --repeats, --threads)\n", argv[i]);
+      std::fprintf(stderr,
+                   "matmul_paths: unknown option %s (--presets, --repeats, --threads, --style, --shape, --json)\n",
+                   argv[i]);
       return 2;
     }
   }
   utt::cpu::set_thread_count(threads);
-  const std::vector<Preset> all = {{"nano", 128, 512, 8192, 16 * 256},
-                                   {"tiny", 256, 1024, 16000, 16 * 256},
-                                   {"small", 512, 2048, 16000, 8 * 256}};
+  for (Preset& p : all) p.ffn_in_factor = ffn_in_factor;
   std::printf("threads: %d\n", omp_get_max_threads());
   std::istringstream wanted(presets);
   std::string name;
@@ -118,7 +155,6 @@ int main(int argc, char** argv) {
     enum { kBlas, kDnnl, kOurs, kDnnl16, kDnnl16Convert, kOurs16, kOurs16Dot, kPaths };
     double flops_total = 0;
     std::vector<double> total(kPaths, 0.0);
-    utt::cpu::Bf16Matmul bf16_matmul;
     for (const Shape& s : step_shapes(*preset)) {
       // Random operands: rounding and products see realistic bits (constant ones would let any
       // path cheat through identical lanes, and round exactly).
@@ -146,8 +182,11 @@ int main(int argc, char** argv) {
         utt::cpu::onednn_matmul(c.data(), a16.data(), b16.data(), nullptr, s.M, s.N, s.K, s.ta, s.tb,
                                 Accumulate::kNo, utt::cpu::MatmulType::kBf16);
       };
-      paths[kDnnl16Convert] = [&] {
-        bf16_matmul.run(c.data(), a.data(), b.data(), nullptr, s.M, s.N, s.K, s.ta, s.tb, Accumulate::kNo);
+      paths[kDnnl16Convert] = [&] {  // Bf16Matmul's fallback path: a rounding pass, then oneDNN
+        utt::cpu::convert_to_bf16(a16.data(), a.data(), static_cast<int64_t>(a.size()));
+        utt::cpu::convert_to_bf16(b16.data(), b.data(), static_cast<int64_t>(b.size()));
+        utt::cpu::onednn_matmul(c.data(), a16.data(), b16.data(), nullptr, s.M, s.N, s.K, s.ta, s.tb,
+                                Accumulate::kNo, utt::cpu::MatmulType::kBf16);
       };
       paths[kOurs16] = [&] {
         utt::cpu::gemm(c.data(), a.data(), b.data(), nullptr, s.M, s.N, s.K, s.ta, s.tb, Accumulate::kNo,
@@ -170,6 +209,13 @@ int main(int argc, char** argv) {
     for (int p = 0; p < kPaths; ++p) std::printf(" %8.0f%s", flops_total / total[p] / 1e9, p == kOurs ? " |" : "");
     std::printf(" | %6.2fx %6.2fx %6.2fx\n", total[kDnnl] / total[kOurs], total[kDnnl16] / total[kOurs16],
                 total[kDnnl16Convert] / total[kOurs16]);
+    if (json) {
+      const char* names[kPaths] = {"fp32_openblas", "fp32_onednn", "fp32_utt", "bf16_onednn_preconverted",
+                                   "bf16_onednn", "bf16_utt", "bf16_utt_dot_product"};
+      std::printf("{\"preset\": \"%s\"", preset->name);
+      for (int p = 0; p < kPaths; ++p) std::printf(", \"%s_gflops\": %.1f", names[p], flops_total / total[p] / 1e9);
+      std::printf("}\n");
+    }
   }
   return 0;
 }

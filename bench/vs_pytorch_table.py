@@ -1,8 +1,9 @@
 """Formats bench/vs_pytorch's results.tsv as a Markdown table (one row per configuration and precision).
 
 FLOPs/token = 6 x every matmul weight (LM head included) + 12 x layers x seq_len x d_model.
-GFLOP/s shares are of the best fp32 matmul path measured on the step's own shapes (the larger of
-OpenBLAS via torch.matmul and oneDNN's fp32 inner product); bf16 rows also give the bf16 share.
+GFLOP/s shares are of the best matmul path measured on the step's own shapes, per precision: PyTorch's
+paths (torch.matmul on OpenBLAS, oneDNN's fp32 inner product, bf16 torch.matmul) and utt's
+(bench/matmul_paths: OpenBLAS, oneDNN, utt's own kernels, in fp32 and bf16).
 """
 import json
 import sys
@@ -20,7 +21,7 @@ def mib(kb):
 
 def main():
     print("| config | style | precision | utt tok/s | PyTorch tok/s | utt/PyTorch | utt GFLOP/s (% ceiling) "
-          "| PyTorch GFLOP/s (% ceiling) | fp32 ceiling GFLOP/s (OpenBLAS / oneDNN) | bf16 ceiling | utt peak RSS "
+          "| PyTorch GFLOP/s (% ceiling) | fp32 ceiling GFLOP/s (best path) | bf16 ceiling (best path) | utt peak RSS "
           "| PyTorch peak RSS | utt bf16 / utt fp32 |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for line in open(sys.argv[1]):
@@ -28,11 +29,20 @@ def main():
          batch, ceilings, utt_bf16_tps, utt_bf16_rss) = line.rstrip("\n").split("\t")
         ceil = json.loads(ceilings)
         fpt = flops_per_token(style, int(d), int(layers), int(d_ff), int(vocab), int(seq))
-        openblas = ceil["fp32_openblas_gflops"]
-        onednn = ceil.get("fp32_onednn_gflops")
-        fp32_ceiling = max(openblas, onednn or 0.0)
-        bf16_ceiling = ceil["bf16_gflops"]
-        ceiling_text = f"{openblas:.0f} / {onednn:.0f}" if onednn else f"{openblas:.0f} / n/a"
+        # The best path measured for each precision, PyTorch's (torch.matmul, oneDNN's inner
+        # product, bf16 torch.matmul; forward shapes) and utt's (bench/matmul_paths: OpenBLAS,
+        # oneDNN, utt's kernels; forward and backward shapes).
+        fp32_paths = {"torch OpenBLAS": ceil["fp32_openblas_gflops"],
+                      "torch oneDNN": ceil.get("fp32_onednn_gflops") or 0.0}
+        bf16_paths = {"torch": ceil["bf16_gflops"]}
+        if "fp32_utt_gflops" in ceil:  # matmul_paths' keys (the torch fp32 keys are renamed first)
+            fp32_paths.update({"oneDNN": ceil["fp32_onednn_gflops_utt"], "utt": ceil["fp32_utt_gflops"]})
+            bf16_paths.update({"oneDNN": ceil["bf16_onednn_preconverted_gflops"], "utt": ceil["bf16_utt_gflops"]})
+        fp32_best = max(fp32_paths, key=fp32_paths.get)
+        bf16_best = max(bf16_paths, key=bf16_paths.get)
+        fp32_ceiling, bf16_ceiling = fp32_paths[fp32_best], bf16_paths[bf16_best]
+        ceiling_text = f"{fp32_ceiling:.0f} ({fp32_best})"
+        bf16_text = f"{bf16_ceiling:.0f} ({bf16_best})"
 
         def rate(tps, ceiling):
             g = float(tps) * fpt / 1e9
@@ -41,7 +51,7 @@ def main():
         name = f"{config} {batch}x{seq}"
         print(f"| {name} | {style} | fp32 | {float(utt_tps):,.0f} | {float(torch_tps):,.0f} "
               f"| {float(utt_tps) / float(torch_tps):.2f}x | {rate(utt_tps, fp32_ceiling)} "
-              f"| {rate(torch_tps, fp32_ceiling)} | {ceiling_text} | {bf16_ceiling:.0f} | {mib(utt_rss)} "
+              f"| {rate(torch_tps, fp32_ceiling)} | {ceiling_text} | {bf16_text} | {mib(utt_rss)} "
               f"| {mib(torch_rss)} | |")
         def bf16_rate(tps):
             g = float(tps) * fpt / 1e9
