@@ -238,8 +238,8 @@ std::vector<float> File::read_floats(const std::string& name) const {
   return out;
 }
 
-std::vector<uint8_t> serialize(const std::vector<TensorToWrite>& tensors,
-                               std::map<std::string, std::string> metadata) {
+SerializedPieces serialize_pieces(const std::vector<TensorToWrite>& tensors,
+                                  std::map<std::string, std::string> metadata) {
   if (metadata.find("format") == metadata.end()) metadata["format"] = "pt";
   std::vector<const TensorToWrite*> order;
   for (const TensorToWrite& t : tensors) order.push_back(&t);
@@ -254,7 +254,7 @@ std::vector<uint8_t> serialize(const std::vector<TensorToWrite>& tensors,
   for (const auto& [key, value] : metadata) meta[key] = value;
   header["__metadata__"] = meta;
   uint64_t offset = 0;
-  std::vector<uint64_t> sizes;
+  SerializedPieces pieces;
   for (const TensorToWrite* t : order) {
     uint64_t elements = 1;
     for (int64_t d : t->shape) {
@@ -263,7 +263,7 @@ std::vector<uint8_t> serialize(const std::vector<TensorToWrite>& tensors,
     }
     const uint64_t bits = elements * static_cast<uint64_t>(dtype_bits(t->dtype));
     UTT_CHECK(bits % 8 == 0, "tensor " + t->name + " does not fill whole bytes");
-    sizes.push_back(bits / 8);
+    pieces.data.emplace_back(static_cast<const char*>(t->data), bits / 8);
     header[t->name] = {{"dtype", std::string(to_string(t->dtype))},
                        {"shape", t->shape},
                        {"data_offsets", {offset, offset + bits / 8}}};
@@ -271,16 +271,27 @@ std::vector<uint8_t> serialize(const std::vector<TensorToWrite>& tensors,
   }
   std::string json = header.dump();
   json.append((8 - json.size() % 8) % 8, ' ');
-
-  std::vector<uint8_t> bytes(8 + json.size() + offset);
   const uint64_t header_bytes = json.size();
-  std::memcpy(bytes.data(), &header_bytes, 8);
-  std::memcpy(bytes.data() + 8, json.data(), json.size());
-  uint8_t* out = bytes.data() + 8 + json.size();
-  for (size_t i = 0; i < order.size(); ++i) {
-    if (sizes[i] > 0) std::memcpy(out, order[i]->data, sizes[i]);
-    out += sizes[i];
-  }
+  pieces.header.resize(8);
+  std::memcpy(pieces.header.data(), &header_bytes, 8);
+  pieces.header += json;
+  return pieces;
+}
+
+std::vector<std::string_view> SerializedPieces::all() const {
+  std::vector<std::string_view> views{header};
+  views.insert(views.end(), data.begin(), data.end());
+  return views;
+}
+
+std::vector<uint8_t> serialize(const std::vector<TensorToWrite>& tensors,
+                               std::map<std::string, std::string> metadata) {
+  const SerializedPieces pieces = serialize_pieces(tensors, std::move(metadata));
+  size_t size = 0;
+  for (std::string_view piece : pieces.all()) size += piece.size();
+  std::vector<uint8_t> bytes;
+  bytes.reserve(size);
+  for (std::string_view piece : pieces.all()) bytes.insert(bytes.end(), piece.begin(), piece.end());
   return bytes;
 }
 

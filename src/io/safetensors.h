@@ -71,6 +71,16 @@ struct TensorToWrite {
   const void* data = nullptr;  // little-endian, row-major, element_count * bits / 8 bytes
 };
 
+// A file's contents as pieces to write in order: the 8-byte header length and the JSON header
+// (owned here), then views of each tensor's data where it already lives (no copy of the tensors).
+struct SerializedPieces {
+  std::string header;
+  std::vector<std::string_view> data;
+  std::vector<std::string_view> all() const;  // header, then data
+};
+SerializedPieces serialize_pieces(const std::vector<TensorToWrite>& tensors,
+                                  std::map<std::string, std::string> metadata = {});
+
 // The complete file contents; metadata gets {"format":"pt"} unless it names a format.
 std::vector<uint8_t> serialize(const std::vector<TensorToWrite>& tensors,
                                std::map<std::string, std::string> metadata = {});

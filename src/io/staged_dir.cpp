@@ -20,19 +20,21 @@ std::string errno_text(int error) {
   return std::strerror(error);
 }
 
-void write_all(const fs::path& path, std::string_view bytes) {
+void write_all(const fs::path& path, const std::vector<std::string_view>& pieces) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw UserError("cannot write " + path.string() + ": " + errno_text(errno));
-  size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      ::close(fd);
-      throw UserError("cannot write " + path.string() + ": " + errno_text(error));
+  for (std::string_view bytes : pieces) {
+    size_t written = 0;
+    while (written < bytes.size()) {
+      const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        const int error = errno;
+        ::close(fd);
+        throw UserError("cannot write " + path.string() + ": " + errno_text(error));
+      }
+      written += static_cast<size_t>(n);
     }
-    written += static_cast<size_t>(n);
   }
   if (::fsync(fd) != 0) {
     const int error = errno;
@@ -77,11 +79,15 @@ StagedDirectory::~StagedDirectory() {
 }
 
 void StagedDirectory::write_file(const std::string& name, std::string_view bytes) {
-  write_all(staging_ / name, bytes);
+  write_all(staging_ / name, {bytes});
+}
+
+void StagedDirectory::write_file(const std::string& name, const std::vector<std::string_view>& pieces) {
+  write_all(staging_ / name, pieces);
 }
 
 void StagedDirectory::copy_file(const fs::path& source, const std::string& name) {
-  write_all(staging_ / name, read_file(source, "file to copy into " + final_.string()));
+  write_all(staging_ / name, {read_file(source, "file to copy into " + final_.string())});
 }
 
 void StagedDirectory::commit() {
@@ -108,7 +114,7 @@ void StagedDirectory::commit() {
 void write_file_atomic(const fs::path& path, std::string_view bytes) {
   const fs::path temporary = sibling(path, "tmp");
   try {
-    write_all(temporary, bytes);
+    write_all(temporary, {bytes});
   } catch (...) {
     std::error_code ignored;
     fs::remove(temporary, ignored);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace utt {
 
@@ -24,6 +25,9 @@ class StagedDirectory {
 
   // Writes `bytes` to staging_path()/name (flushed and fsynced).
   void write_file(const std::string& name, std::string_view bytes);
+  // The same with the contents given as pieces written one after another (large files written
+  // from where their parts already live, never assembled in memory).
+  void write_file(const std::string& name, const std::vector<std::string_view>& pieces);
 
   // Copies an existing file into the staging directory.
   void copy_file(const std::filesystem::path& source, const std::string& name);

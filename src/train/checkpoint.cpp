@@ -75,23 +75,27 @@ void save_checkpoint(const fs::path& dir, const Transformer& model, const AdamW&
                      const TrainerState& state, const std::string& tokenizer_json) {
   StagedDirectory staged(dir);
   const ParameterLayout& layout = model.layout();
-  const std::vector<float> weights = model.get_parameters();
-  const std::vector<uint8_t> model_bytes = safetensors::serialize(
-      tensor_views(layout, weights), {{"format", "pt"}, {"step", std::to_string(state.step)}});
-  staged.write_file("model.safetensors",
-                    std::string_view(reinterpret_cast<const char*>(model_bytes.data()), model_bytes.size()));
-
-  const std::vector<float> m = optimizer.first_moment();
-  const std::vector<float> v = optimizer.second_moment();
-  // Moments are stored under the parameter names with a prefix, so any safetensors reader shows
-  // which tensor they belong to.
-  std::vector<safetensors::TensorToWrite> moments = tensor_views(layout, m, "exp_avg.");
-  for (auto& view : tensor_views(layout, v, "exp_avg_sq.")) moments.push_back(view);
-  const std::vector<uint8_t> optimizer_bytes = safetensors::serialize(
-      moments, {{"format", "utt-adamw"}, {"steps_taken", std::to_string(optimizer.steps_taken())}});
-  staged.write_file("optimizer.safetensors",
-                    std::string_view(reinterpret_cast<const char*>(optimizer_bytes.data()),
-                                     optimizer_bytes.size()));
+  // Written straight from host copies of the buffers, one file at a time, so that saving adds at
+  // most the two moment copies to the training run's memory (no serialized file in memory).
+  {
+    const std::vector<float> weights = model.get_parameters();
+    staged.write_file("model.safetensors",
+                      safetensors::serialize_pieces(tensor_views(layout, weights),
+                                                    {{"format", "pt"}, {"step", std::to_string(state.step)}})
+                          .all());
+  }
+  {
+    const std::vector<float> m = optimizer.first_moment();
+    const std::vector<float> v = optimizer.second_moment();
+    // Moments are stored under the parameter names with a prefix, so any safetensors reader shows
+    // which tensor they belong to.
+    std::vector<safetensors::TensorToWrite> moments = tensor_views(layout, m, "exp_avg.");
+    for (auto& view : tensor_views(layout, v, "exp_avg_sq.")) moments.push_back(view);
+    staged.write_file("optimizer.safetensors",
+                      safetensors::serialize_pieces(
+                          moments, {{"format", "utt-adamw"}, {"steps_taken", std::to_string(optimizer.steps_taken())}})
+                          .all());
+  }
 
   staged.write_file("trainer_state.json", state.to_json().dump(2) + "\n");
   staged.write_file("model_config.json", model_config_to_json(model.config()).dump(2) + "\n");
