@@ -94,7 +94,11 @@ int thread_count() { return omp_get_max_threads(); }
 
 namespace {
 
-// Which kernels run the large matmuls (UTT_MATMUL=onednn|openblas|utt overrides, for comparisons).
+// Which kernels run the large fp32 matmuls: oneDNN's. Measured in `utt train` steps (2 threads,
+// 2026-11-29, docs/benchmarks.md): d_model 128 (nano's shapes with 8 heads) OpenBLAS 6,916-7,501
+// tokens/s, oneDNN 8,040-8,144, our gemm 7,524-8,562; d_model 512 (small) 514, 590 and 551. Our
+// kernels tie with oneDNN within noise and OpenBLAS trails both. UTT_MATMUL=onednn|openblas|utt
+// overrides the choice, for such comparisons.
 enum class LargeMatmulPath { kOneDnn, kOpenBlas, kOwn };
 
 LargeMatmulPath large_matmul_path() {

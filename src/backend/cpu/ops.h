@@ -1,4 +1,5 @@
-// The optimized CPU kernels: OpenBLAS for matmuls, OpenMP across rows/heads, inner loops written
+// The optimized CPU kernels: oneDNN, OpenBLAS or our own gemm for matmuls (matmul.cpp says which
+// when), OpenMP across rows/heads, inner loops written
 // so the compiler vectorizes them (`omp simd`). Signatures, shapes and the accumulate (+=) /
 // overwrite (=) convention are those of the matching Backend op in backend/backend.h; each is
 // tested against its twin in backend/cpu/reference.
