@@ -14,14 +14,11 @@
 #include <immintrin.h>
 
 #include "backend/cpu/gemm/blocked_loops.h"
+#include "backend/cpu/gemm/tile_store.h"
 #include "backend/cpu/gemm/transpose16.h"
 
 namespace utt::cpu::gemm_detail {
 namespace {
-
-inline __mmask16 lanes_below(int64_t n) {
-  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
-}
 
 // x rounded to the nearest bf16 (ties to even), exactly as utt::float_to_bf16 does, subnormals
 // and NaNs included, and widened back to fp32. (g++ 12 warns about its own shift intrinsic's
@@ -111,25 +108,7 @@ struct Fp32Kernel {
         for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
       }
     }
-    __mmask16 mask[NV];
-    __m512 bias_v[NV];
-#pragma GCC unroll 16
-    for (int v = 0; v < NV; ++v) {
-      mask[v] = lanes_below(cols - 16 * v);
-      bias_v[v] = bias != nullptr ? _mm512_maskz_loadu_ps(mask[v], bias + 16 * v) : _mm512_setzero_ps();
-    }
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      if (i >= rows) break;
-#pragma GCC unroll 16
-      for (int v = 0; v < NV; ++v) {
-        float* out = c + i * ldc + 16 * v;
-        __m512 x = acc[i][v];
-        if (add_c) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask[v], out));
-        if (bias != nullptr) x = _mm512_add_ps(x, bias_v[v]);
-        _mm512_mask_storeu_ps(out, mask[v], x);
-      }
-    }
+    store_tile<MR, NV>(c, ldc, acc, rows, cols, add_c, bias);
   }
 };
 
