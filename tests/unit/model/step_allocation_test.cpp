@@ -110,8 +110,9 @@ struct StepAllocations {
 
 // Steps of the trainer's inner loop (Trainer::train_step): zero the gradients, forward, backward,
 // clip, AdamW. Counts the allocations of `steps` steps after `warmup` uncounted ones.
-StepAllocations allocations_in_steps(const ModelConfig& config, int64_t batch, int warmup, int steps) {
-  auto backend = make_cpu_backend({.reference_mode = false, .threads = 2});
+StepAllocations allocations_in_steps(const ModelConfig& config, int64_t batch, int warmup, int steps,
+                                     bool bf16_matmuls = false) {
+  auto backend = make_cpu_backend({.reference_mode = false, .threads = 2, .bf16_matmuls = bf16_matmuls});
   Transformer model(config, *backend, batch);
   model.initialize(3);
   AdamW optimizer(*backend, model.layout().optimizer_segments(), model.parameter_count(), AdamWSettings{});
@@ -160,6 +161,15 @@ TEST(TrainingStep, AllocatesNothingAfterWarmUpInEveryArchitecture) {
     // Theirs are small and few: oneDNN's per call, libgomp's per single-thread region.
     EXPECT_LT(counted.libraries, 3 * 400) << variant.name;
   }
+}
+
+// --use-mixed-precision: the bf16 matmuls' packing buffers grow during warm-up, then are reused.
+TEST(TrainingStep, MixedPrecisionAllocatesNothingAfterWarmUp) {
+  const ModelConfig c = threaded_config(test::architecture_variants().front().config);
+  const StepAllocations counted = allocations_in_steps(c, 8, 2, 3, /*bf16_matmuls=*/true);
+  EXPECT_EQ(counted.ours, 0);
+  EXPECT_EQ(counted.large, 0);
+  EXPECT_LT(counted.libraries, 3 * 400);
 }
 
 TEST(TrainingStep, TheCounterSeesAllocations) {
