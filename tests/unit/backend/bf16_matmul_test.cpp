@@ -11,9 +11,14 @@
 
 #include "backend/bf16.h"
 #include "backend/cpu/cpu_backend.h"
+#include "unit/backend/float_vectors.h"
 
 namespace utt {
 namespace {
+
+using test::largest_difference;
+using test::largest_magnitude;
+using test::random_floats;
 
 uint16_t bf16_of(uint32_t float_bits) { return float_to_bf16(std::bit_cast<float>(float_bits)); }
 
@@ -33,26 +38,6 @@ TEST(Bf16, RoundsToNearestWithTiesToEven) {
     EXPECT_TRUE(std::isnan(bf16_to_float(bf16_of(nan)))) << std::hex << nan;
   }
   EXPECT_EQ(round_to_bf16(3.14159265f), 3.140625f);
-}
-
-std::vector<float> random_floats(int64_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> values(static_cast<size_t>(n));
-  for (float& v : values) v = normal(rng);
-  return values;
-}
-
-double largest_difference(const std::vector<float>& x, const std::vector<float>& y) {
-  double d = 0;
-  for (size_t i = 0; i < x.size(); ++i) d = std::max(d, std::abs(static_cast<double>(x[i]) - y[i]));
-  return d;
-}
-
-double largest_magnitude(const std::vector<float>& x) {
-  double m = 0;
-  for (float v : x) m = std::max(m, std::abs(static_cast<double>(v)));
-  return m;
 }
 
 TEST(Bf16Matmul, MatchesTheReferenceOnRoundedOperandsAndDiffersFromFp32) {

@@ -16,35 +16,20 @@
 #include "backend/bf16.h"
 #include "backend/cpu/gemm/gemm.h"
 #include "backend/cpu/reference/ops.h"
+#include "unit/backend/float_vectors.h"
 
 namespace utt {
 namespace {
 
-using cpu::GemmType;
+using test::largest_difference;
+using test::largest_magnitude;
+using test::random_floats;
 
-std::vector<float> random_floats(int64_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> values(static_cast<size_t>(n));
-  for (float& v : values) v = normal(rng);
-  return values;
-}
+using cpu::GemmType;
 
 std::vector<float> rounded_to_bf16(std::vector<float> x) {
   for (float& v : x) v = round_to_bf16(v);
   return x;
-}
-
-double largest_difference(const std::vector<float>& x, const std::vector<float>& y) {
-  double d = 0;
-  for (size_t i = 0; i < x.size(); ++i) d = std::max(d, std::abs(static_cast<double>(x[i]) - y[i]));
-  return d;
-}
-
-double largest_magnitude(const std::vector<float>& x) {
-  double m = 0;
-  for (float v : x) m = std::max(m, std::abs(static_cast<double>(v)));
-  return m;
 }
 
 struct Shape {
