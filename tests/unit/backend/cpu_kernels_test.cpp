@@ -11,9 +11,12 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/vector_math.h"
+#include "unit/backend/float_vectors.h"
 
 namespace utt {
 namespace {
+
+using test::random_floats;
 
 using Buffers = std::vector<std::vector<float>>;
 using Op = std::function<void(Backend&, Buffers&)>;
@@ -21,14 +24,6 @@ using Op = std::function<void(Backend&, Buffers&)>;
 // float kernels vs double-accumulating reference: agreement to ~1e-6 of the largest magnitude,
 // with headroom for long reductions (K up to ~1000).
 constexpr double kTolerance = 2e-5;
-
-std::vector<float> random_floats(int64_t n, uint64_t seed, float scale = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, scale);
-  std::vector<float> values(static_cast<size_t>(n));
-  for (float& v : values) v = normal(rng);
-  return values;
-}
 
 class CpuKernels : public testing::Test {
  protected:
