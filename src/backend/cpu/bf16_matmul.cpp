@@ -27,16 +27,9 @@ void Bf16Matmul::run(float* c, const float* a, const float* b, const float* bias
     gemm(c, a, b, bias, M, N, K, transpose_a, transpose_b, accumulate, GemmType::kBf16);
     return;
   }
-  if (M == 0 || N == 0) return;
-  if (K == 0) {  // an empty sum: c = bias, or c unchanged when accumulating
-    if (accumulate == Accumulate::kYes) {
-      if (bias != nullptr) add_bias_rows(c, bias, M, N);
-    } else {
-      for (int64_t m = 0; m < M; ++m) {
-        for (int64_t n = 0; n < N; ++n) c[m * N + n] = bias != nullptr ? bias[n] : 0.0f;
-      }
-    }
-    return;
+  // Nothing to multiply (an empty sum leaves c = [c +] bias): the fp32 matmul handles it.
+  if (M == 0 || N == 0 || K == 0) {
+    return matmul(c, a, b, bias, M, N, K, transpose_a, transpose_b, accumulate);
   }
   const auto size_a = static_cast<size_t>(M * K);
   const auto size_b = static_cast<size_t>(K * N);

@@ -158,14 +158,12 @@ void matmul(float* c, const float* a, const float* b, const float* bias, int64_t
   } else {
     openblas_matmul(c, a, b, M, N, K, transpose_a, transpose_b, beta);
   }
-  if (bias != nullptr && accumulate == Accumulate::kYes) add_bias_rows(c, bias, M, N);
-}
-
-void add_bias_rows(float* c, const float* bias, int64_t M, int64_t N) {
+  if (bias != nullptr && accumulate == Accumulate::kYes) {
 #pragma omp parallel for if ((M * N) >= kMinParallelWork)
-  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t m = 0; m < M; ++m) {
 #pragma omp simd
-    for (int64_t n = 0; n < N; ++n) c[m * N + n] += bias[n];
+      for (int64_t n = 0; n < N; ++n) c[m * N + n] += bias[n];
+    }
   }
 }
 

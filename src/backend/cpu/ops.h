@@ -28,8 +28,6 @@ void matmul(float* c, const float* a, const float* b, const float* bias, int64_t
 // The OpenBLAS path alone: c = op(a) op(b) + beta c, sliced over our threads when large.
 void openblas_matmul(float* c, const float* a, const float* b, int64_t M, int64_t N, int64_t K,
                      Transpose transpose_a, Transpose transpose_b, float beta);
-// c (M, N) += bias (N) on every row.
-void add_bias_rows(float* c, const float* bias, int64_t M, int64_t N);
 void bias_backward(float* dbias, const float* dout, int64_t N, int64_t OC);
 
 void embedding_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe,
