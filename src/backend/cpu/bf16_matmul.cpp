@@ -4,7 +4,6 @@
 
 #include "backend/bf16.h"
 #include "backend/cpu/gemm/gemm.h"
-#include "backend/cpu/onednn_matmul.h"
 #include "backend/cpu/ops.h"
 
 namespace utt::cpu {
@@ -16,6 +15,16 @@ void convert_to_bf16(uint16_t* dst, const float* src, int64_t n) {
     const int64_t end = std::min(n, begin + kChunk);
 #pragma omp simd
     for (int64_t i = begin; i < end; ++i) dst[i] = float_to_bf16(src[i]);
+  }
+}
+
+void round_to_bf16_floats(float* dst, const float* src, int64_t n) {
+  constexpr int64_t kChunk = 1 << 14;
+#pragma omp parallel for schedule(static) if (n >= kMinParallelWork * 4)
+  for (int64_t begin = 0; begin < n; begin += kChunk) {
+    const int64_t end = std::min(n, begin + kChunk);
+#pragma omp simd
+    for (int64_t i = begin; i < end; ++i) dst[i] = round_to_bf16(src[i]);
   }
 }
 
@@ -35,11 +44,13 @@ void Bf16Matmul::run(float* c, const float* a, const float* b, const float* bias
   const auto size_b = static_cast<size_t>(K * N);
   if (a_.size() < size_a) a_.resize(size_a);
   if (b_.size() < size_b) b_.resize(size_b);
-  // Layout is kept: a transposed operand is rounded in its stored order.
-  convert_to_bf16(a_.data(), a, M * K);
-  convert_to_bf16(b_.data(), b, K * N);
-  onednn_matmul(c, a_.data(), b_.data(), bias, M, N, K, transpose_a, transpose_b, accumulate,
-                MatmulType::kBf16);
+  // Layout is kept: a transposed operand is rounded in its stored order. The rounded values are
+  // stored as floats and multiplied by the fp32 matmul: products of bf16 values are exact in
+  // fp32, so this is a bf16 matmul with fp32 accumulation, on any CPU (oneDNN 2.6's own bf16
+  // matmul needs AVX-512 and refuses AVX2 machines).
+  round_to_bf16_floats(a_.data(), a, M * K);
+  round_to_bf16_floats(b_.data(), b, K * N);
+  matmul(c, a_.data(), b_.data(), bias, M, N, K, transpose_a, transpose_b, accumulate);
 }
 
 }  // namespace utt::cpu

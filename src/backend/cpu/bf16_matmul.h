@@ -8,8 +8,10 @@
 //   accumulation; on the Xeons we measured, vdpbf16ps (the bf16 dot-product instruction that
 //   oneDNN's bf16 kernels use) delivers half the flops of FMAs, and this path ran 1.3-1.6x
 //   oneDNN's bf16 matmul, 1.5-2x it with the conversion pass oneDNN needs.
-// - otherwise: both operands rounded into scratch this object owns (grown, then reused), then
-//   oneDNN's bf16 matmul.
+// - otherwise: both operands rounded to bf16 values (kept as floats) into scratch this object
+//   owns (grown, then reused), then the fp32 matmul. Exact for the same reason; it runs on every
+//   CPU (oneDNN 2.6's bf16 matmul needs AVX-512: on AVX2 machines it cannot be created at all),
+//   and where oneDNN's bf16 matmul runs it was no faster than its fp32 one (0.5-0.6x).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,9 @@ namespace utt::cpu {
 // Rounds n floats to bf16 (round to nearest even), in parallel when n is large.
 void convert_to_bf16(uint16_t* dst, const float* src, int64_t n);
 
+// Rounds n floats to the nearest bf16 values, kept as floats.
+void round_to_bf16_floats(float* dst, const float* src, int64_t n);
+
 class Bf16Matmul {
  public:
   // Backend::matmul's contract, with a and b rounded to bf16 first.
@@ -30,8 +35,8 @@ class Bf16Matmul {
 
  private:
   // Grown to the largest operands seen, then reused: after the first step, no allocation.
-  std::vector<uint16_t> a_;
-  std::vector<uint16_t> b_;
+  std::vector<float> a_;
+  std::vector<float> b_;
 };
 
 }  // namespace utt::cpu
