@@ -67,6 +67,7 @@ int run_eval(const std::vector<std::string>& args) {
   loader_config.batch_size = batch_size;
   loader_config.seq_len = loaded.model->config().seq_len;
   loader_config.epochs = 1;
+  loader_config.offset_epochs = false;  // every window of the split, tiled from its start
   loader_config.worker_threads = 2;
   StreamingLoader loader(loader_config, encoder);
 

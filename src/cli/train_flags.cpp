@@ -202,6 +202,7 @@ std::vector<FlagSpec> build_train_flags() {
       bool_flag("use-streaming", loading, "Use streaming data loader (--no-use-streaming: tokenize once into a cache)", UTT_FIELD(use_streaming)),
       int_flag("shuffle-buffer-size", loading, "Shuffle buffer size", UTT_FIELD(shuffle_buffer_size)),
       optional_int_flag("stride", loading, "Sequence stride (None: seq-len)", UTT_FIELD(stride)),
+      optional_int_flag("window-shuffle-size", loading, "Packed windows shuffled together, so a batch mixes many documents (None: about 4M tokens' worth, at least 64 batches; 1: stream order)", UTT_FIELD(window_shuffle_size)),
 
       bool_flag("use-mixed-precision", optimization, "Use bfloat16 precision", UTT_FIELD(use_mixed_precision)),
 

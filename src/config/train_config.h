@@ -56,6 +56,7 @@ struct TrainConfig {
   bool use_streaming = true;
   int64_t shuffle_buffer_size = 10000;
   std::optional<int64_t> stride;  // default: seq_len
+  std::optional<int64_t> window_shuffle_size;  // windows; default: about 4M tokens' worth
 
   // Optimization
   bool use_mixed_precision = false;

@@ -131,6 +131,7 @@ void validate_training(const TrainConfig& c) {
   if (c.stride) {
     require_positive(*c.stride, "stride");
   }
+  if (c.window_shuffle_size) require_positive(*c.window_shuffle_size, "window-shuffle-size");
   require_positive(c.log_every, "log-every");
   require_positive(c.save_every, "save-every");
   require_positive(c.eval_every, "eval-every");

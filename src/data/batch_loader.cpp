@@ -2,14 +2,42 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "util/error.h"
 
 namespace utt {
 namespace {
 
-constexpr int kStateVersion = 1;
+// Version 2: windows shuffled in blocks and a per-epoch window offset (version 1 packed
+// windows in stream order).
+constexpr int kStateVersion = 2;
+constexpr int64_t kDefaultWindowShuffleTokens = int64_t{1} << 22;
+constexpr int64_t kMinWindowShuffleBatches = 64;
+
+nlohmann::json packer_to_json(const PackerState& p) {
+  return {{"tokens", p.tokens},
+          {"skip", p.skip},
+          {"document_starts", p.document_starts},
+          {"first_document", p.first_document},
+          {"documents_added", p.documents_added}};
+}
+
+PackerState packer_from_json(const nlohmann::json& j) {
+  PackerState p;
+  p.tokens = j.at("tokens").get<std::vector<uint32_t>>();
+  p.skip = j.at("skip").get<int64_t>();
+  p.document_starts = j.at("document_starts").get<std::vector<int64_t>>();
+  p.first_document = j.at("first_document").get<int64_t>();
+  p.documents_added = j.at("documents_added").get<int64_t>();
+  return p;
+}
 
 }  // namespace
+
+int64_t default_window_shuffle_windows(int64_t seq_len, int64_t batch_size) {
+  return std::max(kDefaultWindowShuffleTokens / (seq_len + 1), kMinWindowShuffleBatches * batch_size);
+}
 
 std::string describe_loader_settings(const LoaderConfig& c, const TokenEncoder& encoder,
                                      const std::string& mode) {
@@ -26,6 +54,8 @@ std::string describe_loader_settings(const LoaderConfig& c, const TokenEncoder& 
   j["seq_len"] = c.seq_len;
   j["stride"] = c.stride;
   j["shuffle_buffer_size"] = c.shuffle_buffer_size;
+  j["window_shuffle_windows"] = c.window_shuffle_windows;
+  j["offset_epochs"] = c.offset_epochs;
   j["seed"] = c.seed;
   j["encoder"] = encoder.fingerprint();
   return j.dump();
@@ -35,10 +65,11 @@ std::string LoaderState::to_json() const {
   nlohmann::json j;
   j["version"] = kStateVersion;
   j["epoch"] = epoch;
-  j["documents_taken"] = documents_taken;
   j["batches_in_epoch"] = batches_in_epoch;
   j["shuffle_seed"] = shuffle_seed;
-  j["pending_tokens"] = pending_tokens;
+  j["window_block"] = windows.block;
+  j["windows_taken_in_block"] = windows.windows_taken;
+  j["packer_at_block_start"] = packer_to_json(windows.packer);
   j["settings"] = settings;
   return j.dump();
 }
@@ -53,10 +84,11 @@ LoaderState LoaderState::from_json(const std::string& json) {
     }
     LoaderState state;
     state.epoch = j.at("epoch").get<int64_t>();
-    state.documents_taken = j.at("documents_taken").get<int64_t>();
     state.batches_in_epoch = j.at("batches_in_epoch").get<int64_t>();
     state.shuffle_seed = j.at("shuffle_seed").get<uint64_t>();
-    state.pending_tokens = j.at("pending_tokens").get<std::vector<uint32_t>>();
+    state.windows.block = j.at("window_block").get<int64_t>();
+    state.windows.windows_taken = j.at("windows_taken_in_block").get<int64_t>();
+    state.windows.packer = packer_from_json(j.at("packer_at_block_start"));
     state.settings = j.at("settings").get<std::string>();
     return state;
   } catch (const nlohmann::json::exception& error) {

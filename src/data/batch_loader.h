@@ -1,6 +1,6 @@
 // What the trainer asks of a data loader, streaming or cached: batches of B windows of
-// T + 1 token ids, and a state that saves and restores exactly (see streaming_loader.h and
-// cached_loader.h for how each rebuilds its position).
+// T + 1 token ids, and a state that saves and restores exactly. Both loaders pack their
+// documents the same way (window_loader.h); they differ in where documents come from.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +11,7 @@
 
 #include "data/document_stream.h"
 #include "data/token_encoder.h"
+#include "data/window_shuffle.h"
 
 namespace utt {
 
@@ -21,19 +22,24 @@ struct LoaderConfig {
   int64_t batch_size = 1;  // B
   int64_t seq_len = 1;     // T
   int64_t stride = 0;      // 0: seq_len
-  size_t shuffle_buffer_size = 0;
+  size_t shuffle_buffer_size = 0;     // documents (streaming only; the cache permutes them all)
+  int64_t window_shuffle_windows = 0;  // windows shuffled together (<= 1: stream order)
+  bool offset_epochs = true;  // a seeded window offset per epoch (off: windows tile from the start)
   uint64_t seed = 0;
   int64_t epochs = 1;  // 0: no end
   int worker_threads = 2;
 };
 
+// The default window block (--window-shuffle-size): about 4M tokens (16 MiB of ids), so a block
+// spans many documents even when they are long, and at least 64 batches.
+int64_t default_window_shuffle_windows(int64_t seq_len, int64_t batch_size);
+
 struct LoaderState {
   int64_t epoch = 0;
-  int64_t documents_taken = 0;  // shuffled documents packed so far this epoch
   int64_t batches_in_epoch = 0;
-  uint64_t shuffle_seed = 0;    // the shuffle RNG's seed for this epoch
-  std::vector<uint32_t> pending_tokens;
-  std::string settings;  // what the state is valid for (files, selection, shapes, seed)
+  uint64_t shuffle_seed = 0;  // the document shuffle's seed for this epoch
+  WindowBlockState windows;   // the epoch's position: its current window block
+  std::string settings;       // what the state is valid for (files, selection, shapes, seed)
 
   std::string to_json() const;
   static LoaderState from_json(const std::string& json);  // UserError when malformed
@@ -44,6 +50,16 @@ struct LoaderState {
 std::string describe_loader_settings(const LoaderConfig& config, const TokenEncoder& encoder,
                                      const std::string& mode);
 
+// How many documents the batches mixed: the distinct documents of each batch's windows (a
+// window counts for the document of its first token), summed.
+struct BatchMix {
+  int64_t batches = 0;
+  int64_t documents = 0;
+  double documents_per_batch() const {
+    return batches > 0 ? static_cast<double>(documents) / static_cast<double>(batches) : 0.0;
+  }
+};
+
 class BatchLoader {
  public:
   virtual ~BatchLoader() = default;
@@ -52,6 +68,8 @@ class BatchLoader {
   virtual bool next_batch(std::vector<uint32_t>& tokens) = 0;
   // Where the loader stands after the last batch returned.
   virtual LoaderState state() const = 0;
+  // The batches this loader returned so far (not carried over a resume).
+  virtual const BatchMix& mix() const = 0;
 };
 
 }  // namespace utt

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <optional>
@@ -83,16 +85,23 @@ LoaderConfig loader_config(const TrainConfig& c, const ModelConfig& m, std::vect
   config.seq_len = m.seq_len;
   config.stride = c.stride.value_or(m.seq_len);
   config.shuffle_buffer_size = shuffle ? static_cast<size_t>(c.shuffle_buffer_size) : 0;
+  config.window_shuffle_windows =
+      c.window_shuffle_size.value_or(default_window_shuffle_windows(m.seq_len, c.batch_size));
   config.seed = static_cast<uint64_t>(c.seed);
   config.epochs = epochs;
   config.worker_threads = data_workers(c);
   return config;
 }
 
-// Tokens in one epoch of the training stream (end-of-text separators included): one pass of
-// tokenization, so the schedule is known before step 1 and ends where the data ends.
-int64_t count_epoch_tokens(const TrainConfig& c, const std::vector<std::string>& files,
-                           const TokenEncoder& encoder) {
+struct EpochSize {
+  int64_t tokens = 0;  // end-of-text separators included
+  int64_t documents = 0;
+};
+
+// Tokens in one epoch of the training stream: one pass of tokenization, so the schedule is
+// known before step 1 and ends where the data ends.
+EpochSize count_epoch_tokens(const TrainConfig& c, const std::vector<std::string>& files,
+                             const TokenEncoder& encoder) {
   TokenPipelineConfig config;
   config.files = files;
   config.text_column = c.text_column;
@@ -110,7 +119,28 @@ int64_t count_epoch_tokens(const TrainConfig& c, const std::vector<std::string>&
     throw UserError("the training split of " + c.dataset_id + " has no documents with text in column '" +
                     c.text_column + "': check --dataset-id, --split and --text-column");
   }
-  return total;
+  return EpochSize{total, documents};
+}
+
+// What the run banner says about batches: how windows are shuffled and about how many
+// documents a batch mixes (documents of equal length assumed; training_summary.json has the
+// measured figure).
+std::string describe_batches(const LoaderConfig& loader, const EpochSize& epoch) {
+  const int64_t stride = loader.stride > 0 ? loader.stride : loader.seq_len;
+  const std::string batch = fmt::format("{} windows of {} tokens", loader.batch_size, loader.seq_len + 1);
+  if (loader.window_shuffle_windows <= 1) {
+    return batch + ", in stream order (--window-shuffle-size 1)";
+  }
+  const double epoch_windows = static_cast<double>(count_windows(epoch.tokens, loader.seq_len, stride));
+  const double block_windows = std::min(static_cast<double>(loader.window_shuffle_windows), epoch_windows);
+  const double tokens_per_document = static_cast<double>(epoch.tokens) / static_cast<double>(epoch.documents);
+  const double documents = std::clamp(block_windows * static_cast<double>(stride) / tokens_per_document, 1.0,
+                                      static_cast<double>(epoch.documents));
+  const double mixed = std::min(static_cast<double>(loader.batch_size),
+                                documents * (1.0 - std::pow(1.0 - 1.0 / documents, static_cast<double>(loader.batch_size))));
+  return fmt::format("{}, drawn from shuffled blocks of {} windows (~{} documents each): a batch mixes ~{:.1f} documents",
+                     batch, with_thousands(static_cast<int64_t>(block_windows)),
+                     with_thousands(static_cast<int64_t>(std::llround(documents))), mixed);
 }
 
 std::vector<std::vector<int32_t>> validation_batches(const TrainConfig& c, const ModelConfig& m,
@@ -119,7 +149,10 @@ std::vector<std::vector<int32_t>> validation_batches(const TrainConfig& c, const
   const bool held_out = !c.val_split && c.val_fraction > 0;
   if (data.val_files.empty() && !held_out) return batches;
   const std::vector<std::string>& files = data.val_files.empty() ? data.train_files : data.val_files;
-  StreamingLoader loader(loader_config(c, m, files, validation_selection(c), false, 1), encoder);
+  // A fixed window order (seed 0), so runs with different seeds validate on the same windows.
+  LoaderConfig config = loader_config(c, m, files, validation_selection(c), false, 1);
+  config.seed = 0;
+  StreamingLoader loader(config, encoder);
   std::vector<uint32_t> raw;
   while (static_cast<int64_t>(batches.size()) < c.eval_batches && loader.next_batch(raw)) {
     batches.emplace_back(raw.begin(), raw.end());
@@ -141,7 +174,7 @@ std::string token_cache_dir() {
 }
 
 void write_summary(const TrainingRunInputs& in, const ModelConfig& model, const TrainingResult& result,
-                   const fs::path& output_dir) {
+                   const BatchMix& mix, const fs::path& output_dir) {
   const ParameterCount count = count_parameters(model);
   nlohmann::json summary = {
       {"status", result.outcome == TrainingOutcome::kInterrupted ? "interrupted" : "completed"},
@@ -154,6 +187,7 @@ void write_summary(const TrainingRunInputs& in, const ModelConfig& model, const 
       {"tokens", result.state.tokens_seen},
       {"wall_time_seconds", result.state.elapsed_seconds},
       {"tokens_per_second", result.session_seconds > 0 ? result.session_tokens / result.session_seconds : 0.0},
+      {"documents_per_batch", mix.documents_per_batch()},  // measured over this session's batches
       {"parameters", count.total},
       {"non_embedding_parameters", count.non_embedding},
       {"last_checkpoint", result.last_checkpoint.string()},
@@ -202,7 +236,7 @@ int run_training(const TrainingRunInputs& in) {
   // data ends: from the token cache (--no-use-streaming), or by one tokenizing pass.
   const auto count_start = std::chrono::steady_clock::now();
   std::unique_ptr<TokenCache> cache;
-  int64_t epoch_tokens = 0;
+  EpochSize epoch;
   if (!c.use_streaming) {
     TokenCacheSource source{data.train_files, c.split, c.text_column, train_selection(c)};
     const std::string path = token_cache_path(token_cache_dir(), source, encoder);
@@ -210,13 +244,15 @@ int run_training(const TrainingRunInputs& in) {
     cache = std::make_unique<TokenCache>(path);
     fmt::print("Token cache: {} {} ({} documents, {} tokens)\n", built ? "built" : "reusing", path,
                with_thousands(cache->num_documents()), with_thousands(cache->num_tokens()));
-    epoch_tokens = cache->num_tokens() + cache->num_documents();  // plus one end-of-text each
+    epoch = {cache->num_tokens() + cache->num_documents(), cache->num_documents()};  // one end of text each
   } else {
-    epoch_tokens = count_epoch_tokens(c, data.train_files, encoder);
+    epoch = count_epoch_tokens(c, data.train_files, encoder);
   }
+  const int64_t epoch_tokens = epoch.tokens;
   const int64_t stride = c.stride.value_or(model_config.seq_len);
   const int64_t data_steps = count_optimizer_steps(epoch_tokens, c.batch_size, model_config.seq_len,
-                                                   stride, c.gradient_accumulation_steps, c.epochs);
+                                                   stride, c.gradient_accumulation_steps, c.epochs,
+                                                   static_cast<uint64_t>(c.seed));
   if (data_steps <= 0) {
     throw UserError(fmt::format("the training data ({} tokens per epoch) does not fill one optimizer step of "
                                 "{} x {} x {} tokens: lower --batch-size, --seq-len or "
@@ -232,6 +268,10 @@ int run_training(const TrainingRunInputs& in) {
              c.max_steps && *c.max_steps < data_steps
                  ? fmt::format(" (--max-steps; {} epochs would take {})", c.epochs, with_thousands(data_steps))
                  : fmt::format(" ({} epochs)", c.epochs));
+
+  const LoaderConfig train_loader_config =
+      loader_config(c, model_config, data.train_files, train_selection(c), true, c.epochs);
+  fmt::print("Batches: {}\n", describe_batches(train_loader_config, epoch));
 
   const std::vector<std::vector<int32_t>> val_batches = validation_batches(c, model_config, data, encoder);
   if (!val_batches.empty()) {
@@ -266,8 +306,6 @@ int run_training(const TrainingRunInputs& in) {
     state.tokenizer_fingerprint = tokenizer.fingerprint();
   }
 
-  const LoaderConfig train_loader_config =
-      loader_config(c, model_config, data.train_files, train_selection(c), true, c.epochs);
   std::unique_ptr<BatchLoader> train_batches;
   if (cache) {
     train_batches = std::make_unique<CachedLoader>(train_loader_config, *cache, encoder, loader_resume);
@@ -294,7 +332,7 @@ int run_training(const TrainingRunInputs& in) {
 
   Trainer trainer(model, optimizer, *train_batches, &val_batches, metrics, options);
   const TrainingResult result = trainer.run(state);
-  write_summary(in, model_config, result, output_dir);
+  write_summary(in, model_config, result, train_batches->mix(), output_dir);
 
   fmt::print("\nTraining {} after {} steps ({} tokens) in {}; {} tokens/s\n",
              result.outcome == TrainingOutcome::kInterrupted ? "stopped" : "finished",

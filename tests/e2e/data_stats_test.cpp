@@ -60,6 +60,13 @@ TEST(DataStats, WithATokenizerCountsTokens) {
   const long tokens = std::stol(r.out.substr(at + 8));
   EXPECT_GT(tokens, 200);
   EXPECT_LT(tokens, 200 * 36);  // fewer tokens than bytes: the merges apply
+  // Fewer tokens than one batch of the default 32 x 257: no batch to describe.
+  EXPECT_TRUE(contains(r.out, "documents_per_batch: none (less than one batch of 32 windows of 257 tokens)")) << r.out;
+  const RunResult small = run_utt({"data", "stats", "--dataset-id", dir + "/train.jsonl", "--tokenizer",
+                                   dir + "/tok.json", "--batch-size", "4", "--seq-len", "16"});
+  ASSERT_EQ(small.exit_code, 0) << small.err;
+  EXPECT_TRUE(contains(small.out, "documents_per_batch: ")) << small.out;
+  EXPECT_FALSE(contains(small.out, "none")) << small.out;
   expect_user_error({"--dataset-id", dir + "/train.jsonl", "--tokenizer", dir + "/missing.json"},
                     "missing.json");
 }

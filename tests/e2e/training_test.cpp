@@ -106,6 +106,35 @@ void expect_resume_is_exact(const std::vector<std::string>& extra) {
   }
 }
 
+TEST(Training, BatchesMixWindowsOfManyOfAFewLongDocuments) {
+  // 12 addresses of ~46 KB: about 580 windows of 33 tokens each. In stream order a batch of 4
+  // is 4 neighbouring windows of one address; drawn from the whole epoch, 4 windows come from
+  // 12 * (1 - (11/12)^4) = 3.55 addresses on average.
+  const std::string dir = scratch_dir("batch-mix");
+  RunResult r = run_utt(tiny_run(dir + "/mixed", 30), dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("Batches: 4 windows of 33 tokens, drawn from shuffled blocks of"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("a batch mixes ~3."), std::string::npos) << r.out;
+  const nlohmann::json mixed = nlohmann::json::parse(read(fs::path(dir) / "mixed/training_summary.json"));
+  EXPECT_GT(mixed["documents_per_batch"].get<double>(), 3.0);
+
+  std::vector<std::string> in_order = tiny_run(dir + "/in-order", 30);
+  in_order.insert(in_order.end(), {"--window-shuffle-size", "1"});
+  r = run_utt(in_order, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  const nlohmann::json ordered = nlohmann::json::parse(read(fs::path(dir) / "in-order/training_summary.json"));
+  EXPECT_LT(ordered["documents_per_batch"].get<double>(), 1.2);
+
+  // utt data stats makes the same batches and says the same.
+  r = run_utt({"data", "stats", "--dataset-id", corpus(), "--tokenizer", dir + "/mixed/tokenizer.json",
+               "--batch-size", "4", "--seq-len", "32", "--seed", "7"},
+              dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  const size_t at = r.out.find("documents_per_batch: ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  EXPECT_GT(std::stod(r.out.substr(at + 21)), 3.0) << r.out;
+}
+
 TEST(Training, ResumedRunEqualsUninterruptedRunBitForBit) { expect_resume_is_exact({}); }
 
 TEST(Training, ResumedRunEqualsUninterruptedRunWithTheTokenCache) {

@@ -161,19 +161,23 @@ TEST(CachedLoader, StepsAreKnownBeforeStepOneAndResumeIsExact) {
   build_token_cache(path, source, bytes, 2);
   const TokenCache cache(path);
 
-  CachedLoader uninterrupted(cached_config(), cache, bytes);
-  const int64_t steps = count_optimizer_steps(uninterrupted.stream_tokens_per_epoch(), 4, 12, 9, 1, 3);
-  const auto expected = all_batches(uninterrupted);
-  EXPECT_EQ(static_cast<int64_t>(expected.size()), steps);
-  const size_t per_epoch = expected.size() / 3;
-  EXPECT_NE(expected[0], expected[per_epoch]);  // a new permutation each epoch
-  for (int64_t stop : {int64_t{1}, static_cast<int64_t>(per_epoch), static_cast<int64_t>(per_epoch) + 5}) {
-    CachedLoader first(cached_config(), cache, bytes);
-    auto got = all_batches(first, stop);
-    CachedLoader resumed(cached_config(), cache, bytes, LoaderState::from_json(first.state().to_json()));
-    const auto rest = all_batches(resumed);
-    got.insert(got.end(), rest.begin(), rest.end());
-    EXPECT_EQ(got, expected) << "stopped after " << stop;
+  for (int64_t block : {int64_t{1}, int64_t{6}, int64_t{4096}}) {
+    LoaderConfig config = cached_config();
+    config.window_shuffle_windows = block;
+    CachedLoader uninterrupted(config, cache, bytes);
+    const int64_t steps = count_optimizer_steps(uninterrupted.stream_tokens_per_epoch(), 4, 12, 9, 1, 3, config.seed);
+    const auto expected = all_batches(uninterrupted);
+    EXPECT_EQ(static_cast<int64_t>(expected.size()), steps);
+    const size_t per_epoch = expected.size() / 3;
+    EXPECT_NE(expected[0], expected[per_epoch]);  // a new permutation each epoch
+    for (int64_t stop : {int64_t{1}, int64_t{9}, static_cast<int64_t>(per_epoch), static_cast<int64_t>(per_epoch) + 5}) {
+      CachedLoader first(config, cache, bytes);
+      auto got = all_batches(first, stop);
+      CachedLoader resumed(config, cache, bytes, LoaderState::from_json(first.state().to_json()));
+      const auto rest = all_batches(resumed);
+      got.insert(got.end(), rest.begin(), rest.end());
+      EXPECT_EQ(got, expected) << "blocks of " << block << " windows, stopped after " << stop;
+    }
   }
 }
 
