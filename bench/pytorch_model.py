@@ -10,10 +10,15 @@ gradient clipping at 1.0; dropout 0; linear warm-up then cosine, as utt's schedu
 
   python3 bench/pytorch_model.py step   --style llama --d-model 128 ... [--bf16]
   python3 bench/pytorch_model.py ceiling --d-model 128 ...
+  python3 bench/pytorch_model.py train  --d-model 128 ... --train-ids T --val-ids V --steps N
 
 `step` prints one JSON line with the per-step seconds; `ceiling` prints the fp32 (OpenBLAS and
-oneDNN) and bf16 matmul rates on the model's own matmul shapes. The token ids are uniform random:
-a dense step costs the same whatever the ids are.
+oneDNN) and bf16 matmul rates on the model's own matmul shapes. For both the token ids are
+uniform random: a dense step costs the same whatever the ids are. `train` (bench/window_mix)
+trains on real token ids (files of one document's ids per line, as `utt tokenizer encode`
+writes them), each batch B windows drawn uniformly at random from the whole training stream
+(documents joined by --eos-id), and prints the loss on the validation stream tiled as `utt eval`
+tiles it (windows of seq_len + 1 every seq_len tokens from the start, full batches only).
 """
 import argparse
 import json
@@ -163,6 +168,56 @@ def train_steps(a):
         "parameters": sum(p.numel() for p in model.parameters())}))
 
 
+def read_stream(path, eos_id):
+    """A file of documents' ids, one document per line, joined by end of text."""
+    ids = []
+    with open(path) as f:
+        for line in f:
+            ids.extend(int(t) for t in line.split())
+            ids.append(eos_id)
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def validation_loss(model, stream, a):
+    window = a.seq_len + 1
+    starts = list(range(0, len(stream) - window + 1, a.seq_len))
+    batches = len(starts) // a.batch_size
+    total = 0.0
+    model.eval()
+    with torch.no_grad():
+        for b in range(batches):
+            rows = torch.stack([stream[s:s + window] for s in starts[b * a.batch_size:(b + 1) * a.batch_size]])
+            total += model(rows[:, :-1], rows[:, 1:]).item()
+    return total / batches, batches
+
+
+def train_on_tokens(a):
+    torch.manual_seed(a.seed)
+    model = Transformer(a)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": a.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=a.learning_rate, betas=(0.9, 0.95), eps=1e-8)
+    train = read_stream(a.train_ids, a.eos_id)
+    generator = torch.Generator().manual_seed(a.seed)
+    offsets = torch.arange(a.seq_len + 1)
+    for step in range(a.steps):
+        starts = torch.randint(0, len(train) - a.seq_len, (a.batch_size,), generator=generator)
+        batch = train[starts[:, None] + offsets[None, :]]
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, a.learning_rate, a.warmup_steps, a.steps)
+        loss = model(batch[:, :-1], batch[:, 1:])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+    last_train_loss = loss.item()
+    val_loss, batches = validation_loss(model, read_stream(a.val_ids, a.eos_id), a)
+    print(json.dumps({"sampling": "random windows", "steps": a.steps, "val_loss": val_loss,
+                      "val_batches": batches, "last_train_loss": last_train_loss}))
+
+
 def matmul_shapes(a):
     """(M, K, N, count) of one step's forward matmuls, as utt groups them (qkv fused, gate+up fused)."""
     M = a.batch_size * a.seq_len
@@ -210,7 +265,7 @@ def ceiling(a):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["step", "ceiling"])
+    p.add_argument("mode", choices=["step", "ceiling", "train"])
     p.add_argument("--style", choices=["llama", "gpt2"], default="llama")
     p.add_argument("--d-model", type=int, required=True)
     p.add_argument("--num-layers", type=int, required=True)
@@ -228,9 +283,12 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--train-ids", help="train: the training documents' ids, one document per line")
+    p.add_argument("--val-ids", help="train: the validation documents' ids, one document per line")
+    p.add_argument("--eos-id", type=int, help="train: the end-of-text id joining documents")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    train_steps(a) if a.mode == "step" else ceiling(a)
+    {"step": train_steps, "ceiling": ceiling, "train": train_on_tokens}[a.mode](a)
 
 
 if __name__ == "__main__":

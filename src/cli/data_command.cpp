@@ -72,7 +72,7 @@ void print_documents_per_batch(const CommandFlags& flags, const std::vector<std:
   config.window_shuffle_windows = positive_flag(
       flags, "window-shuffle-size", default_window_shuffle_windows(config.seq_len, config.batch_size));
   config.seed = static_cast<uint64_t>(flags.has("seed") ? parse_int(flags.get("seed"), "--seed") : 42);
-  const int64_t stream_tokens = *stats.tokens + stats.documents;  // one end of text each
+  const int64_t stream_tokens = *stats.tokens + stats.documents * encoder.framing().size();
   if (count_windows(stream_tokens, config.seq_len, config.stride) < config.batch_size) {
     fmt::print("documents_per_batch: none (less than one batch of {} windows of {} tokens)\n",
                config.batch_size, config.seq_len + 1);

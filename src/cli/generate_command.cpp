@@ -1,6 +1,9 @@
 // `utt generate`: continue a prompt with a trained model, printing tokens as they come.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <limits>
+
 #include <cstdio>
 #include <random>
 
@@ -62,12 +65,20 @@ int run_generate(const std::vector<std::string>& args) {
   const Tokenizer& tokenizer = *loaded.tokenizer;
   const int64_t window = model.config().seq_len;
 
+  // The context starts as a document does in training: after the previous document's
+  // separators and with this one's (<|endoftext|>, or a template's <|begin_of_text|>).
+  const TextTemplate separators = tokenizer.document_separators();
   std::vector<int32_t> context;
-  if (prompt.empty()) {
-    context.push_back(static_cast<int32_t>(tokenizer.eos_id()));
-  } else {
-    for (uint32_t id : tokenizer.encode(prompt)) context.push_back(static_cast<int32_t>(id));
+  for (const auto* ids : {&separators.suffix, &separators.prefix}) {
+    for (uint32_t id : *ids) context.push_back(static_cast<int32_t>(id));
   }
+  for (uint32_t id : tokenizer.encode(prompt)) context.push_back(static_cast<int32_t>(id));
+  auto ends_document = [&](int32_t id) {
+    for (const auto* ids : {&separators.suffix, &separators.prefix}) {
+      if (std::find(ids->begin(), ids->end(), static_cast<uint32_t>(id)) != ids->end()) return true;
+    }
+    return false;
+  };
   fmt::print("{}", prompt);
   std::fflush(stdout);
 
@@ -86,8 +97,10 @@ int run_generate(const std::vector<std::string>& args) {
   std::vector<uint32_t> generated;
   size_t printed_bytes = 0;
   for (int64_t i = 0; i < max_new; ++i) {
+    // Ids in a gap of the tokenizer's id space name no token: never sampled.
+    for (uint32_t unused : tokenizer.spec().unused_ids) logits[unused] = -std::numeric_limits<float>::infinity();
     const int32_t next = sample_token(logits, sampling, rng);
-    if (static_cast<uint32_t>(next) == tokenizer.eos_id()) break;
+    if (ends_document(next)) break;
     context.push_back(next);
     generated.push_back(static_cast<uint32_t>(next));
     // Decode everything generated so far and print what is new: a character split across

@@ -13,12 +13,12 @@ constexpr uint64_t kPermutationPurpose = 2;
 
 CachedLoader::CachedLoader(LoaderConfig config, const TokenCache& cache,
                            const TokenEncoder& encoder, std::optional<LoaderState> resume)
-    : WindowLoader(config, describe_loader_settings(config, encoder, "cache"), cache.eos_id()),
+    : WindowLoader(config, describe_loader_settings(config, encoder, "cache"), encoder.framing()),
       cache_(cache) {
   const int64_t rank = config.selection.rank, world = config.selection.world;
   for (int64_t d = rank; d < cache_.num_documents(); d += world) {
     documents_.push_back(d);
-    stream_tokens_ += cache_.document_tokens(d) + 1;
+    stream_tokens_ += cache_.document_tokens(d) + encoder.framing().size();
   }
   const int64_t stride = config.stride > 0 ? config.stride : config.seq_len;
   if (count_windows(stream_tokens_, config.seq_len, stride) < config.batch_size) {

@@ -11,7 +11,7 @@ constexpr uint64_t kShufflePurpose = 1;
 
 StreamingLoader::StreamingLoader(LoaderConfig config, const TokenEncoder& encoder,
                                  std::optional<LoaderState> resume)
-    : WindowLoader(config, describe_loader_settings(config, encoder, "streaming"), encoder.eos_id()),
+    : WindowLoader(config, describe_loader_settings(config, encoder, "streaming"), encoder.framing()),
       encoder_(encoder) {
   begin(resume);
 }

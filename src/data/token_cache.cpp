@@ -124,7 +124,9 @@ bool build_token_cache(const std::string& path, const TokenCacheSource& source,
   std::memcpy(header.magic, kMagic, sizeof(kMagic));
   header.version = kVersion;
   header.vocab_size = encoder.vocab_size();
-  header.eos_id = encoder.eos_id();
+  // Informational: the loader frames documents with the encoder's separators.
+  const DocumentFraming& framing = encoder.framing();
+  header.eos_id = !framing.suffix.empty() ? framing.suffix[0] : !framing.prefix.empty() ? framing.prefix[0] : 0;
   // Half the bytes when every id fits in 16 bits.
   header.token_bytes = encoder.vocab_size() <= 65536 ? 2 : 4;
   header.key_hash = cache_key(source, encoder);

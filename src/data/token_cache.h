@@ -7,7 +7,8 @@
 //                     | u32 vocab_size | u32 eos_id | u64 num_documents | u64 num_tokens
 //                     | u64 key_hash | u64 offsets_offset | 8 reserved bytes
 //   tokens:  num_tokens ids of token_bytes each (uint16 when the vocabulary fits), the
-//            documents back to back without end-of-text separators
+//            documents back to back without separators (the loader adds the encoder's; the
+//            header's eos_id is the first of them, for information)
 //   offsets: num_documents + 1 u64, document d = tokens [offsets[d], offsets[d + 1])
 //
 // The file name carries a hash of what produced it: the dataset files (path, size, mtime),

@@ -16,11 +16,11 @@ constexpr int64_t kMaxEmptyEpochs = 64;
 
 }  // namespace
 
-WindowLoader::WindowLoader(LoaderConfig config, std::string settings, uint32_t eos_id)
+WindowLoader::WindowLoader(LoaderConfig config, std::string settings, DocumentFraming framing)
     : config_(std::move(config)),
       settings_(std::move(settings)),
       windows_(config_.seq_len, config_.stride > 0 ? config_.stride : config_.seq_len,
-               config_.window_shuffle_windows, eos_id) {
+               config_.window_shuffle_windows, std::move(framing)) {
   UTT_CHECK(config_.batch_size >= 1, "batch size must be positive");
   if (config_.stride <= 0) config_.stride = config_.seq_len;
 }

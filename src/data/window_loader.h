@@ -21,7 +21,7 @@ class WindowLoader : public BatchLoader {
   const BatchMix& mix() const override { return mix_; }
 
  protected:
-  WindowLoader(LoaderConfig config, std::string settings, uint32_t eos_id);
+  WindowLoader(LoaderConfig config, std::string settings, DocumentFraming framing);
 
   // The subclass's constructor ends with this: the first epoch, or the saved position.
   void begin(const std::optional<LoaderState>& resume);

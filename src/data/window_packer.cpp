@@ -43,18 +43,27 @@ void WindowPacker::compact() {
   begin_ = 0;
 }
 
-void WindowPacker::add_document(const std::vector<uint32_t>& ids, uint32_t eos_id) {
+void WindowPacker::add_document(const std::vector<uint32_t>& ids, const DocumentFraming& framing) {
   if (begin_ > 0 && begin_ >= tokens_.size() / 2) compact();
   const int64_t ordinal = documents_added_++;
-  const auto length = static_cast<int64_t>(ids.size()) + 1;  // the ids, then end of text
-  const int64_t dropped = std::min(skip_, length);
-  skip_ -= dropped;
-  if (dropped == length) return;
+  int64_t dropped = 0;  // of this document's tokens, by the epoch's offset
+  if (skip_ > 0) {
+    const int64_t length = static_cast<int64_t>(ids.size()) + framing.size();
+    dropped = std::min(skip_, length);
+    skip_ -= dropped;
+    if (dropped == length) return;
+  }
   if (starts_.empty()) front_document_ = ordinal;
   starts_.push_back(static_cast<int64_t>(tokens_.size()));
-  tokens_.insert(tokens_.end(), ids.begin() + std::min<std::ptrdiff_t>(dropped, static_cast<std::ptrdiff_t>(ids.size())),
-                 ids.end());
-  tokens_.push_back(eos_id);
+  // Appends the part of `piece` after the first `dropped` tokens of the document.
+  auto append = [&](const std::vector<uint32_t>& piece) {
+    const auto skip = static_cast<size_t>(std::min<int64_t>(dropped, static_cast<int64_t>(piece.size())));
+    tokens_.insert(tokens_.end(), piece.begin() + static_cast<std::ptrdiff_t>(skip), piece.end());
+    dropped -= static_cast<int64_t>(skip);
+  };
+  append(framing.prefix);
+  append(ids);
+  append(framing.suffix);
 }
 
 bool WindowPacker::has_window() const {

@@ -1,5 +1,6 @@
 // Packing documents into training windows. The token stream of an epoch is every document's
-// ids followed by end of text (doc0 <eos> doc1 <eos> ...); the epoch's first `offset` tokens
+// ids framed by the separators (utt's own tokenizers: followed by end of text,
+// doc0 <eos> doc1 <eos> ...; see DocumentFraming); the epoch's first `offset` tokens
 // are skipped (a seeded offset below the stride, new each epoch, so window boundaries move
 // between epochs), and window k is the stream's tokens
 // [offset + k * stride, offset + k * stride + seq_len + 1): seq_len inputs and, shifted by
@@ -12,6 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "data/token_encoder.h"
 
 namespace utt {
 
@@ -35,8 +38,8 @@ class WindowPacker {
 
   // A new epoch's stream, whose first `skip_tokens` tokens are dropped.
   void start(int64_t skip_tokens);
-  // Appends one document (its ids, then `eos_id`).
-  void add_document(const std::vector<uint32_t>& ids, uint32_t eos_id);
+  // Appends one document: the framing's prefix, its ids, the framing's suffix.
+  void add_document(const std::vector<uint32_t>& ids, const DocumentFraming& framing);
   bool has_window() const;
   // Copies the next seq_len + 1 tokens to `out`, advances by stride, and returns the ordinal
   // (in this epoch's stream) of the document the window's first token belongs to.

@@ -13,10 +13,11 @@ constexpr uint64_t kBlockOrderPurpose = 4;
 
 }  // namespace
 
-ShuffledWindows::ShuffledWindows(int64_t seq_len, int64_t stride, int64_t block_windows, uint32_t eos_id)
+ShuffledWindows::ShuffledWindows(int64_t seq_len, int64_t stride, int64_t block_windows,
+                                 DocumentFraming framing)
     : window_(seq_len + 1),
       block_windows_(std::max<int64_t>(1, block_windows)),
-      eos_id_(eos_id),
+      framing_(std::move(framing)),
       packer_(seq_len, stride) {
   UTT_CHECK(block_windows_ <= int64_t{1} << 31, "window block too large");
 }
@@ -53,7 +54,7 @@ void ShuffledWindows::fill_block(DocumentSource& source) {
         source_done_ = true;
         break;
       }
-      packer_.add_document(document_, eos_id_);
+      packer_.add_document(document_, framing_);
     }
     if (!packer_.has_window()) break;
     block_tokens_.resize(static_cast<size_t>((n + 1) * window_));

@@ -45,7 +45,7 @@ struct WindowBlockState {
 class ShuffledWindows {
  public:
   // block_windows <= 1 emits windows in stream order.
-  ShuffledWindows(int64_t seq_len, int64_t stride, int64_t block_windows, uint32_t eos_id);
+  ShuffledWindows(int64_t seq_len, int64_t stride, int64_t block_windows, DocumentFraming framing);
 
   // A new epoch: its stream skips `offset` tokens; block orders derive from `epoch_seed`.
   void start_epoch(uint64_t epoch_seed, int64_t offset);
@@ -66,7 +66,7 @@ class ShuffledWindows {
 
   int64_t window_;  // seq_len + 1
   int64_t block_windows_;
-  uint32_t eos_id_;
+  DocumentFraming framing_;
   uint64_t epoch_seed_ = 0;
   WindowPacker packer_;
   bool source_done_ = false;

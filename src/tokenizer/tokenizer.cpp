@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include "util/error.h"
@@ -41,6 +42,17 @@ Tokenizer::Tokenizer(TokenizerSpec spec)
   const size_t vocab = spec_.tokens.size();
   if (vocab == 0) throw UserError("tokenizer has an empty vocabulary");
   std::vector<bool> is_special(vocab, false);
+  std::vector<bool> unused(vocab, false);
+  if (!std::is_sorted(spec_.unused_ids.begin(), spec_.unused_ids.end()) ||
+      std::adjacent_find(spec_.unused_ids.begin(), spec_.unused_ids.end()) != spec_.unused_ids.end()) {
+    throw UserError("the tokenizer's unused ids must be sorted and distinct");
+  }
+  for (uint32_t id : spec_.unused_ids) {
+    if (id >= vocab || !spec_.tokens[id].empty()) {
+      throw UserError(fmt::format("unused id {} names a token or lies outside the vocabulary", id));
+    }
+    unused[id] = true;
+  }
   for (const SpecialToken& special : spec_.specials) {
     if (special.id >= vocab || special.content.empty() || spec_.tokens[special.id] != special.content) {
       throw UserError("special token '" + special.content + "' (id " + std::to_string(special.id) +
@@ -48,8 +60,17 @@ Tokenizer::Tokenizer(TokenizerSpec spec)
     }
     is_special[special.id] = true;
   }
+  for (const auto* ids : {&spec_.text_template.prefix, &spec_.text_template.suffix}) {
+    for (uint32_t id : *ids) {
+      if (id >= vocab || unused[id]) {
+        throw UserError(fmt::format("the post_processor template uses token id {}, which is not in the vocabulary", id));
+      }
+    }
+  }
   id_of_bytes_.reserve(vocab);
   for (uint32_t id = 0; id < vocab; ++id) {
+    if (unused[id]) continue;
+    if (spec_.tokens[id].empty()) throw UserError(fmt::format("token id {} is empty", id));
     if (!is_special[id]) id_of_bytes_.emplace(spec_.tokens[id], id);
   }
   for (int byte = 0; byte < 256; ++byte) {
@@ -59,7 +80,7 @@ Tokenizer::Tokenizer(TokenizerSpec spec)
   merge_table_.reserve(spec_.merges.size());
   for (uint32_t rank = 0; rank < spec_.merges.size(); ++rank) {
     const BpeMerge& merge = spec_.merges[rank];
-    if (merge.left >= vocab || merge.right >= vocab) {
+    if (merge.left >= vocab || merge.right >= vocab || !is_used(merge.left) || !is_used(merge.right)) {
       throw UserError(fmt::format("merge {} refers to a token id outside the vocabulary", rank));
     }
     auto merged = id_of_bytes_.find(spec_.tokens[merge.left] + spec_.tokens[merge.right]);
@@ -99,20 +120,63 @@ std::string Tokenizer::decode(std::span<const uint32_t> ids) const {
       throw UserError(fmt::format("token id {} is outside the vocabulary (ids 0..{})", id,
                                   spec_.tokens.size() - 1));
     }
+    if (!is_used(id)) throw UserError(fmt::format("token id {} is an unused id of this tokenizer", id));
     text += spec_.tokens[id];
   }
   return text;
 }
 
-uint32_t Tokenizer::eos_id() const {
-  for (std::string_view name : {kEndOfTextToken, std::string_view("<|end_of_text|>"),
-                                std::string_view("</s>")}) {
+bool Tokenizer::is_used(uint32_t id) const {
+  return id < spec_.tokens.size() &&
+         !std::binary_search(spec_.unused_ids.begin(), spec_.unused_ids.end(), id);
+}
+
+namespace {
+
+// End-of-text tokens by name, in the order they are looked for: ours and GPT-2's, Llama-3's,
+// SentencePiece conversions' (Llama-2, Mistral), Gemma's.
+constexpr std::string_view kEndOfTextNames[] = {kEndOfTextToken, "<|end_of_text|>", "</s>", "<eos>"};
+
+}  // namespace
+
+std::optional<uint32_t> Tokenizer::find_eos_id() const {
+  for (std::string_view name : kEndOfTextNames) {
     for (const SpecialToken& special : spec_.specials) {
       if (special.content == name) return special.id;
     }
   }
-  throw UserError("the tokenizer has no end-of-text token (" + std::string(kEndOfTextToken) +
-                  "): add one to its added_tokens");
+  return std::nullopt;
+}
+
+uint32_t Tokenizer::eos_id() const {
+  if (std::optional<uint32_t> id = find_eos_id()) return *id;
+  throw UserError("the tokenizer has no end-of-text token (one of <|endoftext|>, <|end_of_text|>, "
+                  "</s>, <eos> in its added_tokens): add one");
+}
+
+TextTemplate Tokenizer::document_separators() const {
+  if (!spec_.text_template.empty()) return spec_.text_template;
+  if (std::optional<uint32_t> eos = find_eos_id()) return TextTemplate{{}, {*eos}};
+  throw UserError("the tokenizer has no usable document separator: its post_processor adds no "
+                  "tokens and it has no end-of-text token (one of <|endoftext|>, <|end_of_text|>, "
+                  "</s>, <eos> in added_tokens); add one, or give a post_processor template that "
+                  "marks where a text begins or ends");
+}
+
+std::string Tokenizer::describe_document_separators() const {
+  const TextTemplate separators = document_separators();
+  auto names = [&](const std::vector<uint32_t>& ids) {
+    std::string text;
+    for (uint32_t id : ids) text += (text.empty() ? "" : " ") + spec_.tokens[id];
+    return text;
+  };
+  std::string where;
+  if (!separators.prefix.empty()) where = names(separators.prefix) + " before";
+  if (!separators.suffix.empty()) {
+    where += (where.empty() ? "" : " and ") + names(separators.suffix) + " after";
+  }
+  return where + " each document" +
+         (spec_.text_template.empty() ? "" : " (the tokenizer's post_processor template)");
 }
 
 uint32_t Tokenizer::pad_id() const {
@@ -128,6 +192,19 @@ std::string Tokenizer::fingerprint() const {
   hash.add_u64((spec_.add_prefix_space ? 1 : 0) | (spec_.ignore_merges ? 2 : 0));
   hash.add_u64(spec_.tokens.size());
   for (const std::string& token : spec_.tokens) hash.add(token);
+  // Only when there are gaps or a template, so fingerprints of tokenizers without either
+  // stay as they were.
+  if (!spec_.unused_ids.empty()) {
+    hash.add_u64(spec_.unused_ids.size());
+    for (uint32_t id : spec_.unused_ids) hash.add_u64(id);
+  }
+  if (!spec_.text_template.empty()) {
+    hash.add("template");
+    for (const auto* ids : {&spec_.text_template.prefix, &spec_.text_template.suffix}) {
+      hash.add_u64(ids->size());
+      for (uint32_t id : *ids) hash.add_u64(id);
+    }
+  }
   hash.add_u64(spec_.merges.size());
   for (const BpeMerge& merge : spec_.merges) hash.add_u64(pair_key(merge.left, merge.right));
   hash.add_u64(spec_.specials.size());
@@ -140,6 +217,7 @@ std::string Tokenizer::fingerprint() const {
 
 Tokenizer Tokenizer::truncated(uint32_t vocab_size) const {
   const auto special_count = static_cast<uint32_t>(spec_.specials.size());
+  UTT_CHECK(spec_.unused_ids.empty(), "truncated() is for tokenizers utt trained (no unused ids)");
   UTT_CHECK(vocab_size >= 256 + special_count && vocab_size <= this->vocab_size(),
             fmt::format("cannot cut a {}-token vocabulary to {}", this->vocab_size(), vocab_size));
   const uint32_t ordinary_limit = vocab_size - special_count;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -37,13 +38,27 @@ struct SpecialToken {
   uint32_t id = 0;
 };
 
+// The tokens a tokenizer puts around every text it encodes, from tokenizer.json's
+// post_processor (a TemplateProcessing "single" template, or BERT/RoBERTa's): Llama-3's files
+// put <|begin_of_text|> before each text. Empty for GPT-2's files and the ones utt trains.
+struct TextTemplate {
+  std::vector<uint32_t> prefix;
+  std::vector<uint32_t> suffix;
+  bool empty() const { return prefix.empty() && suffix.empty(); }
+  bool operator==(const TextTemplate&) const = default;
+};
+
 // Everything that defines a tokenizer; what the trainer and the tokenizer.json reader build.
 struct TokenizerSpec {
   PretokenizerKind pretokenizer = PretokenizerKind::kCl100k;
   std::string custom_pattern;          // only for kCustom
   std::vector<std::string> tokens;     // id -> raw bytes (special tokens: their text)
+  // Ids below tokens.size() that name no token (published files have gaps: cl100k_base's
+  // special tokens sit at 100257-100260 and 100276). Sorted; their tokens entry is empty.
+  std::vector<uint32_t> unused_ids;
   std::vector<BpeMerge> merges;        // rank order
   std::vector<SpecialToken> specials;  // matched in raw text before pre-tokenization
+  TextTemplate text_template;          // the post-processor's tokens around a text
   bool add_prefix_space = false;       // third-party ByteLevel option
   bool ignore_merges = false;          // third-party (Llama-3): a piece in the vocab is one id
 };
@@ -72,9 +87,19 @@ class Tokenizer {
   // Throws UserError for an id outside the vocabulary.
   std::string decode(std::span<const uint32_t> ids) const;
 
+  // The size of the id space, max id + 1 (unused ids included): the model's vocabulary.
   uint32_t vocab_size() const { return static_cast<uint32_t>(spec_.tokens.size()); }
-  // <|endoftext|> (or a third party's end-of-text token); UserError when there is none.
+  // False for the ids of a gap, which no text encodes to and generation never samples.
+  bool is_used(uint32_t id) const;
+  // <|endoftext|> (or a third party's end-of-text token: <|end_of_text|>, </s>, <eos>);
+  // UserError when there is none.
   uint32_t eos_id() const;
+  // What separates documents in training, as Hugging Face's causal-LM training does with this
+  // tokenizer: its post-processor template around each document; with no template, its
+  // end-of-text token after each. UserError naming both when it has neither.
+  TextTemplate document_separators() const;
+  // "<|begin_of_text|> before and <|end_of_text|> after each document", for the run banner.
+  std::string describe_document_separators() const;
   // <|pad|>, else the end-of-text token.
   uint32_t pad_id() const;
   // A stable 16-hex-digit hash of pattern, vocabulary, merges and special tokens: equal
@@ -94,6 +119,7 @@ class Tokenizer {
     uint32_t id = 0;
   };
 
+  std::optional<uint32_t> find_eos_id() const;
   void encode_serial(std::string_view text, std::vector<uint32_t>& out,
                      SpecialTokens specials) const;
   void encode_ordinary(std::string_view text, std::vector<uint32_t>& out) const;

@@ -3,7 +3,9 @@
 // Llama-3's style); anything else is refused naming the field.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -113,8 +115,12 @@ void read_pre_tokenizer(const Json& root, TokenizerSpec& spec) {
   }
 }
 
+// The largest id a file may use for `entries` tokens: gaps are allowed, a table sized by a
+// hostile id is not.
+uint64_t max_id_for(size_t entries) { return std::max<uint64_t>(2 * entries, entries + 65536); }
+
 void read_model(const Json& root, TokenizerSpec& spec,
-                std::unordered_map<std::string, uint32_t>& id_of_symbols) {
+                std::unordered_map<std::string, uint32_t>& id_of_symbols, size_t& model_entries) {
   const Json& model = member(root, "model", "");
   if (!model.is_object()) refuse("model", "must be an object");
   if (model.contains("type") && string_member(model, "type", "model") != "BPE") {
@@ -138,20 +144,28 @@ void read_model(const Json& root, TokenizerSpec& spec,
   const Json& vocab = member(model, "vocab", "model");
   if (!vocab.is_object()) refuse("model.vocab", "must be an object of token -> id");
   std::vector<std::string> symbols;
+  const uint64_t id_limit = max_id_for(vocab.size());
   for (const auto& [token, id_json] : vocab.items()) {
     if (!id_json.is_number_unsigned()) refuse("model.vocab[\"" + token + "\"]", "must be an id >= 0");
     const auto id = id_json.get<uint64_t>();
-    // Ids must be 0..N-1 without holes, so a larger one is wrong (and must not size a table).
-    if (id >= vocab.size()) {
-      refuse("model.vocab[\"" + token + "\"]", fmt::format("has id {}, but the {} entries must have "
-             "ids 0..{}", id, vocab.size(), vocab.size() - 1));
+    // Ids may leave gaps (published files do), but a wildly large one must not size a table.
+    if (id > id_limit) {
+      refuse("model.vocab[\"" + token + "\"]", fmt::format("has id {}, far beyond the {} entries (at most {} "
+             "is accepted)", id, vocab.size(), id_limit));
     }
     if (symbols.size() <= id) symbols.resize(id + 1);
+    if (!symbols[id].empty()) {
+      refuse("model.vocab[\"" + token + "\"]", fmt::format("has id {}, which \"{}\" has too", id, symbols[id]));
+    }
+    if (token.empty()) refuse("model.vocab", "has an empty token");
     symbols[id] = token;
     id_of_symbols[token] = static_cast<uint32_t>(id);
   }
   spec.tokens.resize(symbols.size());
-  for (size_t id = 0; id < symbols.size(); ++id) spec.tokens[id] = symbols_to_bytes(symbols[id]);
+  for (size_t id = 0; id < symbols.size(); ++id) {
+    if (!symbols[id].empty()) spec.tokens[id] = symbols_to_bytes(symbols[id]);
+  }
+  model_entries = vocab.size();
 
   const Json& merges = member(model, "merges", "model");
   if (!merges.is_array()) refuse("model.merges", "must be an array");
@@ -189,29 +203,146 @@ void read_model(const Json& root, TokenizerSpec& spec,
   }
 }
 
+// Ids as Hugging Face tokenizers gives them when it loads a file (AddedVocabulary::add_tokens):
+// a token already in the model keeps the model's id, whatever the file lists; a new one gets
+// the id after the largest added id so far, or the model's entry count when that is larger
+// (which, with gaps, can be below the model's largest id).
 void read_added_tokens(const Json& root, TokenizerSpec& spec,
-                       const std::unordered_map<std::string, uint32_t>& id_of_symbols) {
+                       const std::unordered_map<std::string, uint32_t>& id_of_symbols, size_t model_entries) {
   auto found = root.find("added_tokens");
   if (found == root.end() || found->is_null()) return;
   if (!found->is_array()) refuse("added_tokens", "must be an array");
+  std::optional<uint32_t> max_added;
   for (size_t i = 0; i < found->size(); ++i) {
     const Json& token = (*found)[i];
     const std::string where = fmt::format("added_tokens[{}]", i);
     if (!token.is_object()) refuse(where, "must be an object");
     const std::string content = string_member(token, "content", where);
     if (content.empty()) continue;  // HF ignores it too
-    // The model's id wins over the listed one (HF does the same).
     uint32_t id = 0;
     auto in_vocab = id_of_symbols.find(content);
+    auto added = std::find_if(spec.specials.begin(), spec.specials.end(),
+                              [&](const SpecialToken& s) { return s.content == content; });
+    if (added != spec.specials.end()) continue;  // listed twice: HF keeps the first
     if (in_vocab != id_of_symbols.end()) {
       id = in_vocab->second;
-      spec.tokens[id] = content;
     } else {
-      id = static_cast<uint32_t>(spec.tokens.size());
-      spec.tokens.push_back(content);
+      const uint64_t next = max_added ? std::max<uint64_t>(*max_added + 1, model_entries) : model_entries;
+      if (next > max_id_for(model_entries)) refuse(where, "would get an id far beyond the vocabulary");
+      id = static_cast<uint32_t>(next);
+      if (id < spec.tokens.size() && !spec.tokens[id].empty()) {
+        refuse(where, fmt::format("gets id {} (as Hugging Face tokenizers numbers it), which the model's "
+                                  "token at that id already has: list it in model.vocab with a free id", id));
+      }
     }
+    if (spec.tokens.size() <= id) spec.tokens.resize(id + 1);
+    spec.tokens[id] = content;
+    max_added = max_added ? std::max(*max_added, id) : id;
     spec.specials.push_back({content, id});
   }
+}
+
+// One special token of a template: its ids from the template's special_tokens table.
+std::vector<uint32_t> template_token_ids(const Json& processor, const std::string& name, const std::string& where) {
+  const Json& table = member(processor, "special_tokens", where);
+  if (!table.is_object() || !table.contains(name)) {
+    refuse(where + ".special_tokens", "has no entry for \"" + name + "\", which the template uses");
+  }
+  const Json& ids = member(table[name], "ids", where + ".special_tokens[\"" + name + "\"]");
+  if (!ids.is_array() || ids.empty()) refuse(where + ".special_tokens[\"" + name + "\"].ids", "must be a list of ids");
+  std::vector<uint32_t> out;
+  for (const Json& id : ids) {
+    if (!id.is_number_unsigned() || id.get<uint64_t>() > UINT32_MAX) {
+      refuse(where + ".special_tokens[\"" + name + "\"].ids", "must hold ids >= 0");
+    }
+    out.push_back(id.get<uint32_t>());
+  }
+  return out;
+}
+
+// TemplateProcessing's "single" template: special tokens around the one sequence "A".
+TextTemplate read_template_processing(const Json& processor, const std::string& where) {
+  const Json& single = member(processor, "single", where);
+  if (!single.is_array()) refuse(where + ".single", "must be a list");
+  TextTemplate text_template;
+  bool seen_sequence = false;
+  for (size_t i = 0; i < single.size(); ++i) {
+    const Json& piece = single[i];
+    const std::string piece_where = fmt::format("{}.single[{}]", where, i);
+    if (piece.is_object() && piece.contains("Sequence")) {
+      if (seen_sequence) refuse(piece_where, "is a second sequence: a single template has one");
+      seen_sequence = true;
+    } else if (piece.is_object() && piece.contains("SpecialToken") && piece["SpecialToken"].is_object()) {
+      const std::vector<uint32_t> ids =
+          template_token_ids(processor, string_member(piece["SpecialToken"], "id", piece_where + ".SpecialToken"), where);
+      auto& side = seen_sequence ? text_template.suffix : text_template.prefix;
+      side.insert(side.end(), ids.begin(), ids.end());
+    } else {
+      refuse(piece_where, "must be {\"SpecialToken\": ...} or {\"Sequence\": ...}");
+    }
+  }
+  if (!seen_sequence) refuse(where + ".single", "has no {\"Sequence\": {\"id\": \"A\"}}");
+  return text_template;
+}
+
+// BERT's and RoBERTa's processors: [cls] text [sep].
+TextTemplate read_cls_sep_processing(const Json& processor, const std::string& where) {
+  auto id_of = [&](const char* key) {
+    const Json& pair = member(processor, key, where);
+    if (!pair.is_array() || pair.size() != 2 || !pair[1].is_number_unsigned() || pair[1].get<uint64_t>() > UINT32_MAX) {
+      refuse(field_name(where, key), "must be [token, id]");
+    }
+    return pair[1].get<uint32_t>();
+  };
+  return TextTemplate{{id_of("cls")}, {id_of("sep")}};
+}
+
+// post_processor: the tokens it adds around a single text. ByteLevel (offsets only) adds none.
+TextTemplate read_post_processor(const Json& node, const std::string& where) {
+  if (node.is_null()) return {};
+  if (!node.is_object()) refuse(where, "must be an object or null");
+  const std::string type = string_member(node, "type", where);
+  if (type == "ByteLevel") return {};
+  if (type == "TemplateProcessing") return read_template_processing(node, where);
+  if (type == "BertProcessing" || type == "RobertaProcessing") return read_cls_sep_processing(node, where);
+  if (type == "Sequence") {
+    const Json& list = member(node, "processors", where);
+    if (!list.is_array()) refuse(where + ".processors", "must be a list");
+    TextTemplate combined;
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string item_where = fmt::format("{}.processors[{}]", where, i);
+      TextTemplate one = read_post_processor(list[i], item_where);
+      if (one.empty()) continue;
+      if (!combined.empty()) refuse(item_where, "is a second processor that adds tokens: utt reads one");
+      combined = std::move(one);
+    }
+    return combined;
+  }
+  refuse(where + ".type '" + type + "'",
+         "is not supported: utt reads ByteLevel, TemplateProcessing, BertProcessing, RobertaProcessing "
+         "and a Sequence of them");
+}
+
+// `symbols`: each id's vocab string (special tokens as their text).
+OrderedJson template_json(const TextTemplate& text_template, const std::vector<std::string>& tokens) {
+  OrderedJson single = OrderedJson::array();
+  OrderedJson pair = OrderedJson::array();
+  OrderedJson special_tokens = OrderedJson::object();
+  auto add_tokens = [&](const std::vector<uint32_t>& ids, OrderedJson& into, int type_id) {
+    for (uint32_t id : ids) {
+      into.push_back(OrderedJson{{"SpecialToken", {{"id", tokens[id]}, {"type_id", type_id}}}});
+      special_tokens[tokens[id]] = OrderedJson{{"id", tokens[id]}, {"ids", {id}}, {"tokens", {tokens[id]}}};
+    }
+  };
+  add_tokens(text_template.prefix, single, 0);
+  single.push_back(OrderedJson{{"Sequence", {{"id", "A"}, {"type_id", 0}}}});
+  add_tokens(text_template.suffix, single, 0);
+  pair = single;
+  add_tokens(text_template.prefix, pair, 1);
+  pair.push_back(OrderedJson{{"Sequence", {{"id", "B"}, {"type_id", 1}}}});
+  add_tokens(text_template.suffix, pair, 1);
+  return OrderedJson{{"type", "TemplateProcessing"}, {"single", std::move(single)}, {"pair", std::move(pair)},
+                     {"special_tokens", std::move(special_tokens)}};
 }
 
 OrderedJson byte_level_json(bool use_regex) {
@@ -235,14 +366,13 @@ Tokenizer Tokenizer::from_json(const std::string& json_text) {
   }
   TokenizerSpec spec;
   std::unordered_map<std::string, uint32_t> id_of_symbols;
+  size_t model_entries = 0;
   read_pre_tokenizer(root, spec);
-  read_model(root, spec, id_of_symbols);
-  read_added_tokens(root, spec, id_of_symbols);
-  std::vector<bool> present(spec.tokens.size(), false);
-  for (const auto& [symbol, id] : id_of_symbols) present[id] = true;
-  for (const SpecialToken& special : spec.specials) present[special.id] = true;
-  for (size_t id = 0; id < present.size(); ++id) {
-    if (!present[id]) refuse("model.vocab", fmt::format("has no token with id {} (ids must be 0..N-1)", id));
+  read_model(root, spec, id_of_symbols, model_entries);
+  read_added_tokens(root, spec, id_of_symbols, model_entries);
+  if (root.contains("post_processor")) spec.text_template = read_post_processor(root["post_processor"], "post_processor");
+  for (size_t id = 0; id < spec.tokens.size(); ++id) {
+    if (spec.tokens[id].empty()) spec.unused_ids.push_back(static_cast<uint32_t>(id));
   }
   return Tokenizer(std::move(spec));
 }
@@ -293,8 +423,9 @@ std::string Tokenizer::to_json() const {
   std::vector<std::string> symbols(spec_.tokens.size());
   std::string vocab;
   for (size_t id = 0; id < spec_.tokens.size(); ++id) {
+    if (!is_used(static_cast<uint32_t>(id))) continue;  // a gap stays a gap
     symbols[id] = is_special[id] ? spec_.tokens[id] : bytes_to_symbols(spec_.tokens[id]);
-    vocab += fmt::format("{}      {}: {}", id == 0 ? "" : ",\n", quote(symbols[id]), id);
+    vocab += fmt::format("{}      {}: {}", vocab.empty() ? "" : ",\n", quote(symbols[id]), id);
   }
   // The legacy "a b" form: every HF version reads it, and byte-level symbols never contain a
   // space, so it is lossless here.
@@ -306,7 +437,9 @@ std::string Tokenizer::to_json() const {
   }
   OrderedJson head{{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr},
                    {"added_tokens", std::move(added)}, {"normalizer", nullptr},
-                   {"pre_tokenizer", std::move(pre_tokenizer)}, {"post_processor", nullptr},
+                   {"pre_tokenizer", std::move(pre_tokenizer)},
+                   {"post_processor", spec_.text_template.empty() ? OrderedJson(nullptr)
+                                                                  : template_json(spec_.text_template, symbols)},
                    {"decoder", byte_level_json(true)}};
   std::string text = head.dump(2, ' ', false, Json::error_handler_t::strict);
   text.pop_back();  // the closing brace; the model follows

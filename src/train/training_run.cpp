@@ -94,7 +94,7 @@ LoaderConfig loader_config(const TrainConfig& c, const ModelConfig& m, std::vect
 }
 
 struct EpochSize {
-  int64_t tokens = 0;  // end-of-text separators included
+  int64_t tokens = 0;  // document separators included
   int64_t documents = 0;
 };
 
@@ -112,7 +112,7 @@ EpochSize count_epoch_tokens(const TrainConfig& c, const std::vector<std::string
   int64_t total = 0;
   int64_t documents = 0;
   while (pipeline.next(tokens)) {
-    total += static_cast<int64_t>(tokens.size()) + 1;
+    total += static_cast<int64_t>(tokens.size()) + encoder.framing().size();
     ++documents;
   }
   if (documents == 0) {
@@ -216,6 +216,7 @@ int run_training(const TrainingRunInputs& in) {
   fs::create_directories(output_dir);
   const Tokenizer tokenizer = prepare_tokenizer(c, in.model, data.train_files, train_selection(c));
   const TokenizerEncoder encoder(tokenizer);
+  fmt::print("Document separators: {}\n", tokenizer.describe_document_separators());
 
   // The model's vocabulary is the tokenizer's; a parameter budget is re-solved for it.
   ModelConfig model_config = in.model;
@@ -244,7 +245,7 @@ int run_training(const TrainingRunInputs& in) {
     cache = std::make_unique<TokenCache>(path);
     fmt::print("Token cache: {} {} ({} documents, {} tokens)\n", built ? "built" : "reusing", path,
                with_thousands(cache->num_documents()), with_thousands(cache->num_tokens()));
-    epoch = {cache->num_tokens() + cache->num_documents(), cache->num_documents()};  // one end of text each
+    epoch = {cache->num_tokens() + cache->num_documents() * encoder.framing().size(), cache->num_documents()};
   } else {
     epoch = count_epoch_tokens(c, data.train_files, encoder);
   }

@@ -48,10 +48,12 @@ Batches all_batches(StreamingLoader& loader, int64_t limit = -1) {
   return batches;
 }
 
+DocumentFraming ends_with(uint32_t eos) { return DocumentFraming{{}, {eos}}; }
+
 TEST(WindowPacker, WindowsTileTheStreamOfDocumentsJoinedByEndOfText) {
   WindowPacker packer(3, 3);
-  packer.add_document({1, 2}, 9);
-  packer.add_document({3, 4, 5, 6, 7}, 9);  // stream: 1 2 9 3 4 5 6 7 9
+  packer.add_document({1, 2}, ends_with(9));
+  packer.add_document({3, 4, 5, 6, 7}, ends_with(9));  // stream: 1 2 9 3 4 5 6 7 9
   std::vector<uint32_t> window(4);
   ASSERT_TRUE(packer.has_window());
   EXPECT_EQ(packer.take_window(window.data()), 0);  // starts in document 0
@@ -66,7 +68,7 @@ TEST(WindowPacker, WindowsTileTheStreamOfDocumentsJoinedByEndOfText) {
 
 TEST(WindowPacker, AStrideBelowSeqLenOverlapsWindows) {
   WindowPacker packer(4, 2);
-  packer.add_document({1, 2, 3, 4, 5, 6, 7, 8}, 0);
+  packer.add_document({1, 2, 3, 4, 5, 6, 7, 8}, ends_with(0));
   std::vector<uint32_t> window(5);
   packer.take_window(window.data());
   EXPECT_EQ(window, (std::vector<uint32_t>{1, 2, 3, 4, 5}));
@@ -78,9 +80,9 @@ TEST(WindowPacker, AStrideBelowSeqLenOverlapsWindows) {
 TEST(WindowPacker, AnEpochOffsetSkipsTheStreamsFirstTokensAcrossDocuments) {
   WindowPacker packer(2, 2);
   packer.start(4);
-  packer.add_document({1, 2}, 9);     // 1 2 9: all skipped
-  packer.add_document({3, 4, 5}, 9);  // 3 skipped; 4 5 9 kept
-  packer.add_document({6}, 9);
+  packer.add_document({1, 2}, ends_with(9));     // 1 2 9: all skipped
+  packer.add_document({3, 4, 5}, ends_with(9));  // 3 skipped; 4 5 9 kept
+  packer.add_document({6}, ends_with(9));
   std::vector<uint32_t> window(3);
   EXPECT_EQ(packer.take_window(window.data()), 1);
   EXPECT_EQ(window, (std::vector<uint32_t>{4, 5, 9}));
@@ -89,9 +91,29 @@ TEST(WindowPacker, AnEpochOffsetSkipsTheStreamsFirstTokensAcrossDocuments) {
   EXPECT_EQ(count_windows(9, 2, 2, 4), 2);
 }
 
+TEST(WindowPacker, ATemplateFramesEveryDocumentAndTheOffsetCanCutIntoIt) {
+  // Llama-3 style: <bos> before each document, nothing after. Offset 1 drops the first <bos>.
+  const DocumentFraming bos_first{{7}, {}};
+  WindowPacker packer(3, 3);
+  packer.start(1);
+  packer.add_document({1, 2}, bos_first);  // (7) 1 2
+  packer.add_document({3, 4}, bos_first);  // 7 3 4
+  std::vector<uint32_t> window(4);
+  ASSERT_TRUE(packer.has_window());
+  EXPECT_EQ(packer.take_window(window.data()), 0);
+  EXPECT_EQ(window, (std::vector<uint32_t>{1, 2, 7, 3}));
+  // Framing on both sides, longer than one token each.
+  const DocumentFraming both{{5, 6}, {8, 9}};
+  WindowPacker framed(3, 3);
+  framed.add_document({1}, both);
+  ASSERT_TRUE(framed.has_window());
+  framed.take_window(window.data());
+  EXPECT_EQ(window, (std::vector<uint32_t>{5, 6, 1, 8}));
+}
+
 TEST(WindowPacker, ItsStateRestoresWindowsAndTheirDocuments) {
   WindowPacker packer(3, 2);
-  for (uint32_t d = 0; d < 6; ++d) packer.add_document(std::vector<uint32_t>(d % 3 + 1, 10 + d), 99);
+  for (uint32_t d = 0; d < 6; ++d) packer.add_document(std::vector<uint32_t>(d % 3 + 1, 10 + d), ends_with(99));
   std::vector<uint32_t> window(4), again(4);
   packer.take_window(window.data());
   WindowPacker resumed(3, 2);
@@ -166,7 +188,7 @@ TEST(StreamingLoader, TheOrderIsSeededAndIndependentOfTheThreadCount) {
   std::string_view text;
   while (stream.size() < 80 && documents.next(text)) {
     bytes.encode(text, stream);
-    stream.push_back(bytes.eos_id());
+    stream.push_back(ByteEncoder::kEndOfText);
   }
   const auto offset = static_cast<std::ptrdiff_t>(epoch_window_offset(config.seed, 0, 16));
   for (std::ptrdiff_t b = 0; b < 3; ++b) {  // windows of 17 tokens every 16
@@ -203,7 +225,7 @@ size_t documents_in(const std::vector<uint32_t>& batch, int64_t batch_size, int6
   for (int64_t b = 0; b < batch_size; ++b) {
     for (int64_t t = 0; t <= seq_len; ++t) {
       const uint32_t token = batch[static_cast<size_t>(b * (seq_len + 1) + t)];
-      if (token != ByteEncoder().eos_id()) {
+      if (token != ByteEncoder::kEndOfText) {
         letters.insert(token);
         break;
       }

@@ -20,9 +20,12 @@ class WideEncoder final : public TokenEncoder {
   void encode(std::string_view text, std::vector<uint32_t>& out) const override {
     for (char c : text) out.push_back(70000u + static_cast<unsigned char>(c));
   }
-  uint32_t eos_id() const override { return 69999; }
+  const DocumentFraming& framing() const override { return framing_; }
   uint32_t vocab_size() const override { return 70256; }
   std::string fingerprint() const override { return "wide-test-v1"; }
+
+ private:
+  DocumentFraming framing_{{}, {69999}};
 };
 
 std::string write_corpus(const std::string& dir, int count) {
