@@ -204,15 +204,16 @@ void read_model(const Json& root, TokenizerSpec& spec,
 }
 
 // Ids as Hugging Face tokenizers gives them when it loads a file (AddedVocabulary::add_tokens):
-// a token already in the model keeps the model's id, whatever the file lists; a new one gets
-// the id after the largest added id so far, or the model's entry count when that is larger
-// (which, with gaps, can be below the model's largest id).
+// a token already in the model keeps the model's id, whatever the file lists; a token that is
+// not gets the model's entry count, then one more for each further such token, whatever id
+// the file lists (seen with tokenizers 0.23: with gaps this can be below the model's largest
+// id, filling a gap).
 void read_added_tokens(const Json& root, TokenizerSpec& spec,
                        const std::unordered_map<std::string, uint32_t>& id_of_symbols, size_t model_entries) {
   auto found = root.find("added_tokens");
   if (found == root.end() || found->is_null()) return;
   if (!found->is_array()) refuse("added_tokens", "must be an array");
-  std::optional<uint32_t> max_added;
+  std::optional<uint32_t> max_added;  // of the added tokens that are not in the model
   for (size_t i = 0; i < found->size(); ++i) {
     const Json& token = (*found)[i];
     const std::string where = fmt::format("added_tokens[{}]", i);
@@ -237,7 +238,7 @@ void read_added_tokens(const Json& root, TokenizerSpec& spec,
     }
     if (spec.tokens.size() <= id) spec.tokens.resize(id + 1);
     spec.tokens[id] = content;
-    max_added = max_added ? std::max(*max_added, id) : id;
+    if (in_vocab == id_of_symbols.end()) max_added = max_added ? std::max(*max_added, id) : id;
     spec.specials.push_back({content, id});
   }
 }

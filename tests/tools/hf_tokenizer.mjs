@@ -2,6 +2,8 @@
 // cross-checks in tests/unit/tokenizer and for bench/tokenizer_vs_hf.
 //
 //   node hf_tokenizer.mjs encode TOKENIZER_JSON INPUT     ids of each document, one line each
+//   node hf_tokenizer.mjs encode-with-template TOKENIZER_JSON INPUT
+//                                                         the same with the post-processor's tokens
 //   node hf_tokenizer.mjs train OUTPUT_JSON FILE...       train with HF's defaults (vocab 30000)
 //   node hf_tokenizer.mjs legacy-merges IN_JSON OUT_JSON  rewrite merges as "a b" strings
 //   node hf_tokenizer.mjs bench TOKENIZER_JSON INPUT      encoding seconds for every document
@@ -29,11 +31,11 @@ function documents(path) {
 }
 
 const [command, ...args] = process.argv.slice(2);
-if (command === 'encode') {
+if (command === 'encode' || command === 'encode-with-template') {
   const tokenizer = hf.Tokenizer.fromFile(args[0]);
   const out = [];
   for (const text of documents(args[1])) {
-    const encoding = await tokenizer.encode(text, null, { addSpecialTokens: false });
+    const encoding = await tokenizer.encode(text, null, { addSpecialTokens: command === 'encode-with-template' });
     out.push(encoding.getIds().join(' '));
   }
   process.stdout.write(out.join('\n') + '\n');

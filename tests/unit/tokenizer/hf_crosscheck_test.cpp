@@ -3,6 +3,7 @@
 // held-out text to exactly our ids, and files HF trains load here and encode identically.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -12,6 +13,8 @@
 #include "test_paths.h"
 #include "tokenizer/bpe_train.h"
 #include "tokenizer/document_reader.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
 
 namespace utt::test {
 namespace {
@@ -49,10 +52,10 @@ std::string ids_line(const std::vector<uint32_t>& ids) {
 }
 
 // HF's ids for every held-out document, one line each.
-std::vector<std::string> hf_encode(const std::string& tokenizer_path, const std::string& dir) {
-  const RunResult r = run_program(
-      "node", {tools_dir() + "/hf_tokenizer.mjs", "encode", tokenizer_path,
-               source_dir() + "/data/sotu/validation.jsonl"}, dir);
+std::vector<std::string> hf_encode(const std::string& tokenizer_path, const std::string& dir,
+                                   const std::string& input = source_dir() + "/data/sotu/validation.jsonl",
+                                   const std::string& command = "encode") {
+  const RunResult r = run_program("node", {tools_dir() + "/hf_tokenizer.mjs", command, tokenizer_path, input}, dir);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> lines;
   std::istringstream in(r.out);
@@ -171,6 +174,128 @@ TEST(HfCrossCheck, HfTrainedTokenizerJsonLoadsInUttAndEncodesIdentically) {
   ASSERT_EQ(legacy.exit_code, 0) << legacy.err;
   EXPECT_EQ(Tokenizer::load(dir + "/legacy.json").fingerprint(), theirs.fingerprint());
   expect_same_ids(theirs, dir + "/legacy.json", dir);
+}
+
+// Held-out documents with added-token text written into them, as a .jsonl for both sides.
+std::string held_out_with(const std::vector<std::string>& inserts, const std::string& dir) {
+  std::vector<std::string> documents = read_documents(source_dir() + "/data/sotu/validation.jsonl");
+  std::ofstream out(dir + "/held_out.jsonl");
+  for (size_t i = 0; i < documents.size(); ++i) {
+    std::string text = documents[i].substr(0, 4000);
+    for (size_t k = 0; k < inserts.size(); ++k) {
+      const size_t at = text.find(' ', 500 * (k + 1) + i);  // at a space: never inside a character
+      if (at != std::string::npos) text.insert(at, inserts[k]);
+    }
+    out << nlohmann::json{{"text", text}}.dump() << "\n";
+  }
+  return dir + "/held_out.jsonl";
+}
+
+nlohmann::json added_token(const std::string& content, uint32_t id, bool special) {
+  return {{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", false},
+          {"rstrip", false}, {"normalized", false}, {"special", special}};
+}
+
+TEST(HfCrossCheck, IdsWithGapsAndAddedTokensOutsideTheVocabularyLoadAsInHf) {
+  ASSERT_TRUE(prerequisites());
+  const std::string dir = scratch_dir("hf_gaps");
+  const Tokenizer trained = train_on_demo_corpus(PretokenizerKind::kCl100k, 4000);
+  // As cl100k_base's conversion has it: a special token in model.vocab after a gap, and added
+  // tokens that are not in model.vocab at all, listed with ids that Hugging Face does not keep
+  // (it numbers them from the model's entry count, 3999, into the gap: 3998, 4001 and 4002
+  // stay unused).
+  nlohmann::json root = nlohmann::json::parse(trained.to_json());
+  nlohmann::json& vocab = root["model"]["vocab"];
+  vocab.erase("<|endoftext|>");
+  vocab.erase("<|pad|>");
+  vocab["<|endoftext|>"] = 4003;
+  root["added_tokens"] = {added_token("<|endoftext|>", 4003, true), added_token("<|pad|>", 9999, true),
+                          added_token("<|extra|>", 7, false)};
+  std::ofstream(dir + "/tokenizer.json") << root.dump();
+  const Tokenizer loaded = Tokenizer::load(dir + "/tokenizer.json");
+  EXPECT_EQ(loaded.vocab_size(), 4004u);  // max id 4003 + 1
+  EXPECT_EQ(loaded.spec().unused_ids, (std::vector<uint32_t>{3998, 4001, 4002}));
+  EXPECT_EQ(loaded.eos_id(), 4003u);
+  EXPECT_FALSE(loaded.is_used(4001));
+  const std::vector<uint32_t> unused{4001};
+  EXPECT_THROW(loaded.decode(unused), UserError);
+  const std::string input = held_out_with({"<|pad|>", "<|extra|>", "<|endoftext|>"}, dir);
+  const std::vector<std::string> theirs = hf_encode(dir + "/tokenizer.json", dir, input);
+  const std::vector<std::string> held_out = read_documents(input);
+  ASSERT_EQ(theirs.size(), held_out.size());
+  for (size_t i = 0; i < held_out.size(); ++i) {
+    const std::vector<uint32_t> ours = loaded.encode(held_out[i]);
+    EXPECT_EQ(ids_line(ours), theirs[i]) << "held-out document " << i;
+    for (uint32_t id : {3999u, 4000u, 4003u}) EXPECT_NE(std::find(ours.begin(), ours.end(), id), ours.end()) << id;
+  }
+  // Written back out, the gaps stay gaps: the same tokenizer here and in HF.
+  loaded.save(dir + "/rewritten.json");
+  const Tokenizer reloaded = Tokenizer::load(dir + "/rewritten.json");
+  EXPECT_EQ(reloaded.fingerprint(), loaded.fingerprint());
+  const std::vector<std::string> again = hf_encode(dir + "/rewritten.json", dir, input);
+  EXPECT_EQ(again, theirs);
+}
+
+TEST(HfCrossCheck, ALlama3StyleTemplateFramesEveryDocumentAsHfFramesEveryText) {
+  ASSERT_TRUE(prerequisites());
+  const std::string dir = scratch_dir("hf_template");
+  const Tokenizer trained = train_on_demo_corpus(PretokenizerKind::kCl100k, 4000);
+  nlohmann::json root = nlohmann::json::parse(trained.to_json());
+  // Llama-3's layout: <|begin_of_text|> and <|end_of_text|> instead of <|endoftext|>, and a
+  // post-processor that puts <|begin_of_text|> before every text.
+  nlohmann::json& vocab = root["model"]["vocab"];
+  vocab.erase("<|endoftext|>");
+  vocab.erase("<|pad|>");
+  vocab["<|begin_of_text|>"] = 3998;
+  vocab["<|end_of_text|>"] = 3999;
+  root["added_tokens"] = {added_token("<|begin_of_text|>", 3998, true), added_token("<|end_of_text|>", 3999, true)};
+  const nlohmann::json bos = {{"SpecialToken", {{"id", "<|begin_of_text|>"}, {"type_id", 0}}}};
+  root["post_processor"] = {
+      {"type", "Sequence"},
+      {"processors",
+       {{{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}},
+        {{"type", "TemplateProcessing"},
+         {"single", {bos, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+         {"pair", {bos, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}, bos, {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
+         {"special_tokens",
+          {{"<|begin_of_text|>", {{"id", "<|begin_of_text|>"}, {"ids", {3998}}, {"tokens", {"<|begin_of_text|>"}}}}}}}}}};
+  std::ofstream(dir + "/tokenizer.json") << root.dump();
+  const Tokenizer loaded = Tokenizer::load(dir + "/tokenizer.json");
+  const TextTemplate separators = loaded.document_separators();
+  EXPECT_EQ(separators.prefix, std::vector<uint32_t>{3998});
+  EXPECT_TRUE(separators.suffix.empty());
+  EXPECT_EQ(loaded.describe_document_separators(),
+            "<|begin_of_text|> before each document (the tokenizer's post_processor template)");
+  const std::string input = source_dir() + "/data/sotu/validation.jsonl";
+  const std::vector<std::string> theirs = hf_encode(dir + "/tokenizer.json", dir, input, "encode-with-template");
+  const std::vector<std::string> held_out = read_documents(input);
+  ASSERT_EQ(theirs.size(), held_out.size());
+  for (size_t i = 0; i < held_out.size(); ++i) {
+    std::vector<uint32_t> framed = separators.prefix;
+    const std::vector<uint32_t> ids = loaded.encode(held_out[i]);
+    framed.insert(framed.end(), ids.begin(), ids.end());
+    framed.insert(framed.end(), separators.suffix.begin(), separators.suffix.end());
+    EXPECT_EQ(ids_line(framed), theirs[i]) << "held-out document " << i;
+  }
+  // The template survives our writer, and HF frames with the rewritten file the same way.
+  loaded.save(dir + "/rewritten.json");
+  EXPECT_EQ(Tokenizer::load(dir + "/rewritten.json").document_separators(), separators);
+  EXPECT_EQ(hf_encode(dir + "/rewritten.json", dir, input, "encode-with-template"), theirs);
+
+  // Without the template and without an end-of-text token, nothing separates documents.
+  root["post_processor"] = nullptr;
+  std::ofstream(dir + "/no_separator.json") << root.dump();
+  const Tokenizer bare = Tokenizer::load(dir + "/no_separator.json");
+  EXPECT_EQ(bare.document_separators().suffix, std::vector<uint32_t>{3999});  // <|end_of_text|>
+  vocab.erase("<|end_of_text|>");
+  root["added_tokens"] = {added_token("<|begin_of_text|>", 3998, true)};
+  std::ofstream(dir + "/no_separator.json") << root.dump();
+  try {
+    Tokenizer::load(dir + "/no_separator.json").document_separators();
+    FAIL() << "a tokenizer without separators was accepted";
+  } catch (const UserError& error) {
+    EXPECT_NE(std::string(error.what()).find("no usable document separator"), std::string::npos) << error.what();
+  }
 }
 
 }  // namespace
