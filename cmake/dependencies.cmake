@@ -9,6 +9,7 @@ if(UTT_BUILD_TESTS)
 endif()
 # The data stage: JSON, compressed text and Parquet codecs.
 find_package(simdjson REQUIRED)
+find_package(yaml-cpp REQUIRED)  # dataset cards (README.md front matter)
 find_package(ZLIB REQUIRED)
 find_package(Snappy REQUIRED)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
 
+#include "data/dataset_card.h"
 #include "data/hub_dataset.h"
 #include "data/row_reader.h"
 #include "util/error.h"
@@ -147,6 +149,42 @@ LocalLayout layout_of(const std::string& dataset_id, const std::optional<std::st
   return {root, files};
 }
 
+// The dataset card of a local folder (its README.md's front matter), if any.
+std::optional<DatasetCard> local_card(const fs::path& root) {
+  const fs::path readme = root / "README.md";
+  if (!fs::is_regular_file(readme)) return std::nullopt;
+  std::ifstream in(readme, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  return parse_dataset_card(text, readme.string());
+}
+
+// split name -> files of a folder with a dataset card that declares configs: the card's
+// patterns, relative to the folder, pick the files. nullopt when there is no such card.
+std::optional<std::map<std::string, std::vector<std::string>>> files_by_card(
+    const std::string& dataset_id, const std::optional<std::string>& config) {
+  if (has_glob(dataset_id) || !fs::is_directory(dataset_id)) return std::nullopt;
+  const fs::path root = dataset_id;
+  const std::optional<DatasetCard> card = local_card(root);
+  if (!card) return std::nullopt;
+  std::vector<std::string> relative;
+  for (const std::string& file : data_files_under(root)) relative.push_back(fs::path(file).lexically_relative(root).string());
+  const std::optional<CardSplits> chosen = card_splits(*card, config, relative, dataset_id);
+  if (!chosen) {
+    check_config_is_declared(*card, config, dataset_id);
+    return std::nullopt;
+  }
+  std::map<std::string, std::vector<std::string>> splits;
+  for (const auto& [split, paths] : chosen->splits) {
+    if (paths.empty()) {
+      throw UserError("split '" + split + "' of config '" + chosen->config + "' in " + dataset_id +
+                      " matches no file (its dataset card says " + chosen->patterns.at(split) +
+                      "): check the card or the files");
+    }
+    for (const std::string& path : paths) splits[split].push_back((root / path).string());
+  }
+  return splits;
+}
+
 // split name -> files, by the split names in their paths relative to the layout's root.
 std::map<std::string, std::vector<std::string>> files_by_split(const LocalLayout& layout) {
   // A file or a glob given directly is the "train" split, as data_files= is on the Hub.
@@ -165,6 +203,27 @@ std::map<std::string, std::vector<std::string>> files_by_split(const LocalLayout
 }  // namespace
 
 std::string canonical_split_name(const std::string& name) { return canonical_split(name); }
+
+std::optional<std::vector<std::string>> find_split(const std::map<std::string, std::vector<std::string>>& splits,
+                                                   const std::string& split) {
+  auto it = splits.find(split);
+  if (it == splits.end()) it = splits.find(canonical_split(split));
+  if (it == splits.end()) {
+    // A card's own names ("valid", "dev") answer to their canonical name too.
+    it = std::find_if(splits.begin(), splits.end(),
+                      [&](const auto& entry) { return canonical_split(entry.first) == canonical_split(split); });
+  }
+  if (it == splits.end()) return std::nullopt;
+  return it->second;
+}
+
+void check_config_is_declared(const DatasetCard& card, const std::optional<std::string>& config,
+                              const std::string& dataset_name) {
+  if (!config || card.info_configs.empty()) return;
+  if (std::find(card.info_configs.begin(), card.info_configs.end(), *config) != card.info_configs.end()) return;
+  throw UserError("config '" + *config + "' not found in " + dataset_name + ": its dataset card declares " +
+                  join(card.info_configs) + "; choose one with --dataset-config");
+}
 
 std::map<std::string, std::vector<std::string>> assign_splits(
     const std::vector<std::string>& relative_paths) {
@@ -201,22 +260,26 @@ bool is_local_dataset(const std::string& dataset_id) {
   return fs::exists(dataset_id);
 }
 
+// split name -> files of a local dataset: by its card when it has one with configs, else by
+// the folder naming rules.
+std::map<std::string, std::vector<std::string>> local_split_files(const std::string& dataset_id,
+                                                                  const std::optional<std::string>& config) {
+  if (auto by_card = files_by_card(dataset_id, config)) return *by_card;
+  return files_by_split(layout_of(dataset_id, config));
+}
+
 std::vector<std::string> local_splits(const std::string& dataset_id,
                                       const std::optional<std::string>& config) {
   std::vector<std::string> names;
-  for (const auto& [name, files] : files_by_split(layout_of(dataset_id, config))) {
-    names.push_back(name);
-  }
+  for (const auto& [name, files] : local_split_files(dataset_id, config)) names.push_back(name);
   return names;
 }
 
 std::vector<std::string> resolve_local_split(const std::string& dataset_id,
                                              const std::optional<std::string>& config,
                                              const std::string& split) {
-  const auto splits = files_by_split(layout_of(dataset_id, config));
-  auto it = splits.find(split);
-  if (it == splits.end()) it = splits.find(canonical_split(split));
-  if (it != splits.end()) return it->second;
+  const auto splits = local_split_files(dataset_id, config);
+  if (auto found = find_split(splits, split)) return *found;
   std::vector<std::string> names;
   for (const auto& [name, files] : splits) names.push_back(name);
   std::string message = "split '" + split + "' not found in " + dataset_id +

@@ -22,6 +22,15 @@ std::map<std::string, std::vector<std::string>> assign_splits(
 // "dev" -> "validation", "training" -> "train", ...; other names unchanged.
 std::string canonical_split_name(const std::string& name);
 
+// The files of `split` in `splits`: by its name, else by the canonical names of both.
+std::optional<std::vector<std::string>> find_split(const std::map<std::string, std::vector<std::string>>& splits,
+                                                   const std::string& split);
+
+struct DatasetCard;
+// UserError when `config` is given and the card's dataset_info declares configs but not it.
+void check_config_is_declared(const DatasetCard& card, const std::optional<std::string>& config,
+                              const std::string& dataset_name);
+
 // "test, train, validation"
 std::string describe_splits(const std::map<std::string, std::vector<std::string>>& splits);
 

@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "data/dataset_card.h"
 #include "data/dataset_files.h"
 #include "data/http_client.h"
 #include "data/row_reader.h"
@@ -320,6 +321,40 @@ bool is_candidate(const std::string& path) {
   return is_supported_data_file(path);
 }
 
+std::optional<DatasetCard> read_card(const std::string& readme_path, const std::string& repo_id) {
+  std::ifstream in(readme_path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  return parse_dataset_card(text, repo_id + "/README.md");
+}
+
+// The files of `split` by the repository's dataset card, when it declares configs with
+// data_files (nullopt otherwise). `what_is_missing` finishes the message for a split whose
+// patterns match nothing in `files` (offline, the files may just not be in the cache).
+std::optional<std::vector<std::string>> pick_split_by_card(const DatasetCard& card, const std::vector<HubFile>& files,
+                                                           const std::optional<std::string>& config,
+                                                           const std::string& split, const std::string& repo_id,
+                                                           const std::string& what_is_missing) {
+  std::vector<std::string> relative;
+  for (const HubFile& file : files) {
+    if (is_candidate(file.path)) relative.push_back(file.path);
+  }
+  const std::optional<CardSplits> chosen = card_splits(card, config, relative, "dataset " + repo_id);
+  if (!chosen) {
+    check_config_is_declared(card, config, "dataset " + repo_id);
+    return std::nullopt;
+  }
+  const std::optional<std::vector<std::string>> paths = find_split(chosen->splits, split);
+  if (!paths) {
+    throw UserError("split '" + split + "' not found in dataset " + repo_id + " (config '" + chosen->config +
+                    "'): its dataset card declares " + describe_splits(chosen->splits));
+  }
+  if (paths->empty()) {
+    throw UserError("split '" + split + "' of config '" + chosen->config + "' in dataset " + repo_id +
+                    " matches no file " + what_is_missing);
+  }
+  return paths;
+}
+
 // The files of `split` among `files`: those under `prefix` (a config folder, or "" for the
 // whole repository), assigned to splits by the Hub's naming rules. Empty when the listing
 // holds no data files at all; UserError when it does but not for this split.
@@ -392,7 +427,20 @@ std::vector<std::string> fetch_hub_split(const std::string& repo_id,
                                            std::pair{kParquetRevision, parquet_prefix}}) {
       const auto commit = repo.cached_commit(revision);
       if (!commit) continue;
-      const std::vector<std::string> paths = pick_split(repo.cached_files(*commit), folder, split, repo_id);
+      const std::vector<HubFile> cached = repo.cached_files(*commit);
+      if (revision == "main" && fs::is_regular_file(repo.snapshot_path(*commit, "README.md"))) {
+        if (auto card = read_card(repo.snapshot_path(*commit, "README.md"), repo_id)) {
+          const auto by_card = pick_split_by_card(*card, cached, config, split, repo_id,
+                                                  "in the cache " + settings.cache_dir +
+                                                      ", and HF_HUB_OFFLINE=1 forbids downloading: run once without it");
+          if (by_card) {
+            std::vector<std::string> local;
+            for (const std::string& path : *by_card) local.push_back(repo.snapshot_path(*commit, path));
+            return local;
+          }
+        }
+      }
+      const std::vector<std::string> paths = pick_split(cached, folder, split, repo_id);
       if (paths.empty()) continue;
       std::vector<std::string> local;
       for (const std::string& path : paths) local.push_back(repo.snapshot_path(*commit, path));
@@ -407,10 +455,17 @@ std::vector<std::string> fetch_hub_split(const std::string& repo_id,
     const std::string commit = repo.commit_of(revision);
     const std::string& folder = revision == "main" ? prefix : parquet_prefix;
     const std::vector<HubFile> files = repo.list_files(commit);
-    const std::vector<std::string> paths = pick_split(files, folder, split, repo_id);
-    if (paths.empty()) continue;  // no data files (a script dataset): try the conversion
     std::map<std::string, int64_t> sizes;
     for (const HubFile& file : files) sizes[file.path] = file.size;
+    std::optional<std::vector<std::string>> by_card;
+    if (revision == "main" && sizes.contains("README.md")) {
+      // The card decides which files are which split, when it declares configs.
+      if (auto card = read_card(repo.download(commit, {"README.md", sizes["README.md"]}), repo_id)) {
+        by_card = pick_split_by_card(*card, files, config, split, repo_id, "in the repository: check its card");
+      }
+    }
+    const std::vector<std::string> paths = by_card ? *by_card : pick_split(files, folder, split, repo_id);
+    if (paths.empty()) continue;  // no data files (a script dataset): try the conversion
     std::vector<std::string> local;
     for (const std::string& path : paths) local.push_back(repo.download(commit, {path, sizes[path]}));
     repo.write_ref(revision, commit);

@@ -7,6 +7,9 @@
 //   org/dropped an LFS file whose first download is cut off mid-file (resume test)
 //   org/scripted no data files on main (a loading script), Parquet on refs/convert/parquet
 //               (written by DuckDB: the Hub's auto-conversion)
+//   org/carded  a dataset card (README.md front matter) declaring two configs: "chat"
+//               (default; splits train_sft from globbed Parquet, test_sft from JSONL) and
+//               "raw" (a ** glob of JSONL); plus files the folder rules would take as train
 //   anything else: 404 RepoNotFound
 // Prints the port on stdout once listening. The CDN ("localhost" rather than 127.0.0.1)
 // refuses requests that carry a token: the token must never leave the endpoint's host.
@@ -21,9 +24,9 @@ const modules = path.resolve(process.argv[2]);
 const { DuckDBInstance } = await import(path.join(modules, '@duckdb/node-api/lib/index.js'));
 const db = await (await DuckDBInstance.create(':memory:')).connect();
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-hub-'));
-const parquet = async (rows) => {
+const parquet = async (rows, prefix = 'converted row') => {
   const file = path.join(scratch, `${rows}.parquet`);
-  await db.run(`COPY (SELECT 'converted row ' || i AS text FROM range(${rows}) r(i)) TO '${file}' (FORMAT parquet)`);
+  await db.run(`COPY (SELECT '${prefix} ' || i AS text FROM range(${rows}) r(i)) TO '${file}' (FORMAT parquet)`);
   const bytes = fs.readFileSync(file);
   fs.rmSync(file);
   return bytes;
@@ -34,7 +37,36 @@ const jsonl = (name, n) =>
 const sha1 = (s) => crypto.createHash('sha1').update(s).digest('hex');
 const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
 
+const card = `---
+pretty_name: carded
+configs:
+- config_name: chat
+  default: true
+  data_files:
+  - split: train_sft
+    path: "sft/train-*.parquet"
+  - split: test_sft
+    path: sft/test.jsonl
+- config_name: raw
+  data_files: "raw/**/*.jsonl"
+---
+# carded
+A dataset whose card says where its files are.
+`;
+
 const repos = {
+  'org/carded': {
+    commit: 'f'.repeat(40),
+    files: {
+      'README.md': { content: card, lfs: false },
+      'sft/train-a.parquet': { content: await parquet(12, 'sft row a'), lfs: true },
+      'sft/train-b.parquet': { content: await parquet(8, 'sft row b'), lfs: true },
+      'sft/test.jsonl': { content: jsonl('sft test', 5), lfs: false },
+      'raw/2024/a.jsonl': { content: jsonl('raw a', 6), lfs: false },
+      'raw/2025/deep/b.jsonl': { content: jsonl('raw b', 4), lfs: false },
+      'notes/train.jsonl': { content: jsonl('not in the card', 3), lfs: false },
+    },
+  },
   'org/scripted': {
     commit: 'd'.repeat(40),
     files: { 'scripted.py': { content: 'print("a loading script")\n', lfs: false } },

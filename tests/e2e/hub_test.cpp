@@ -113,6 +113,35 @@ TEST(Hub, OfflineModeUsesAWarmCacheAndExplainsAColdOne) {
   EXPECT_TRUE(contains(cold.err, "HF_HUB_OFFLINE")) << cold.err;
 }
 
+TEST(Hub, ADatasetCardDecidesConfigsSplitsAndFilesOnlineAndOffline) {
+  FakeHub hub;
+  ASSERT_FALSE(hub.endpoint().empty());
+  const std::string dir = scratch_dir("hub-card");
+  const std::vector<std::string> env = {"HF_ENDPOINT=" + hub.endpoint(), "HF_HOME=" + dir + "/hf"};
+  // The card's default config "chat": 12 + 8 rows of globbed Parquet in its split train_sft.
+  RunResult r = stats(env, {"--dataset-id", "org/carded", "--split", "train_sft"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "documents: 20\n")) << r.out;
+  r = stats(env, {"--dataset-id", "org/carded", "--split", "test_sft"}, dir);
+  EXPECT_TRUE(contains(r.out, "documents: 5\n")) << r.out << r.err;
+  // The other config: raw/**/*.jsonl reaches into nested folders.
+  r = stats(env, {"--dataset-id", "org/carded", "--dataset-config", "raw"}, dir);
+  EXPECT_TRUE(contains(r.out, "documents: 10\n")) << r.out << r.err;
+  r = stats(env, {"--dataset-id", "org/carded", "--dataset-config", "nope"}, dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "its dataset card declares chat, raw")) << r.err;
+  r = stats(env, {"--dataset-id", "org/carded", "--split", "validation"}, dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "its dataset card declares test_sft, train_sft")) << r.err;
+  // Offline, from the huggingface_hub cache the runs above filled (README.md included).
+  const std::vector<std::string> offline = {"HF_ENDPOINT=http://127.0.0.1:9", "HF_HOME=" + dir + "/hf", "HF_HUB_OFFLINE=1"};
+  r = stats(offline, {"--dataset-id", "org/carded", "--split", "train_sft"}, dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "documents: 20\n")) << r.out;
+  r = stats(offline, {"--dataset-id", "org/carded", "--dataset-config", "raw"}, dir);
+  EXPECT_TRUE(contains(r.out, "documents: 10\n")) << r.out << r.err;
+}
+
 TEST(Hub, AGatedDatasetNeedsHfTokenWhichIsNeverPrinted) {
   FakeHub hub;
   ASSERT_FALSE(hub.endpoint().empty());
