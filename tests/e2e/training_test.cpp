@@ -228,6 +228,56 @@ TEST(Training, TokenizerIsTrainedThenReusedThenRetrainedOrLoaded) {
       << third.out;
 }
 
+TEST(Training, AThirdPartyTokenizerFramesDocumentsByItsTemplateOrIsRefusedWithoutSeparators) {
+  const std::string dir = scratch_dir("template-tokenizer");
+  // A tokenizer of Llama-3's layout: no <|endoftext|>, <|begin_of_text|> and <|end_of_text|>,
+  // a post-processor that puts <|begin_of_text|> before every text, and a gap in its ids.
+  const RunResult trained = run_utt({"tokenizer", "train", "--input", corpus() + "/validation.jsonl",
+                                     "--vocab-size", "600", "--output", dir + "/ours.json"}, dir);
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  nlohmann::json root = nlohmann::json::parse(read(dir + "/ours.json"));
+  nlohmann::json& vocab = root["model"]["vocab"];
+  vocab.erase("<|endoftext|>");
+  vocab.erase("<|pad|>");
+  vocab["<|begin_of_text|>"] = 640;
+  vocab["<|end_of_text|>"] = 641;
+  auto added = [](const std::string& content, int id) {
+    return nlohmann::json{{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", false},
+                          {"rstrip", false}, {"normalized", false}, {"special", true}};
+  };
+  root["added_tokens"] = {added("<|begin_of_text|>", 640), added("<|end_of_text|>", 641)};
+  const nlohmann::json bos = {{"SpecialToken", {{"id", "<|begin_of_text|>"}, {"type_id", 0}}}};
+  root["post_processor"] = {{"type", "TemplateProcessing"},
+                            {"single", {bos, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+                            {"pair", {bos, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+                            {"special_tokens", {{"<|begin_of_text|>", {{"id", "<|begin_of_text|>"},
+                                                                       {"ids", {640}}, {"tokens", {"<|begin_of_text|>"}}}}}}};
+  std::ofstream(dir + "/llama_style.json") << root.dump();
+  std::vector<std::string> args = tiny_run(dir + "/out", 10);
+  args.insert(args.end(), {"--tokenizer-path", dir + "/llama_style.json"});
+  RunResult r = run_utt(args, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("Document separators: <|begin_of_text|> before each document (the tokenizer's "
+                       "post_processor template)"), std::string::npos) << r.out;
+  const nlohmann::json config = nlohmann::json::parse(read(dir + "/out/model_config.json"));
+  EXPECT_EQ(config["vocab_size"], 642);  // the id space, max id + 1, gap (598..639) included
+  r = run_utt({"generate", "--checkpoint", dir + "/out/final_checkpoint", "--prompt", "Fellow citizens",
+               "--max-new-tokens", "30", "--seed", "5"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("Fellow citizens", 0), 0u) << r.out;
+
+  // Without the template and without an end-of-text token nothing separates documents.
+  root["post_processor"] = nullptr;
+  vocab.erase("<|end_of_text|>");
+  root["added_tokens"] = {added("<|begin_of_text|>", 640)};
+  std::ofstream(dir + "/no_separator.json") << root.dump();
+  args = tiny_run(dir + "/refused", 10);
+  args.insert(args.end(), {"--tokenizer-path", dir + "/no_separator.json"});
+  r = run_utt(args, dir);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.err.find("no usable document separator"), std::string::npos) << r.err;
+}
+
 TEST(Training, AutoVocabSizeExplainsItsChoice) {
   const std::string dir = scratch_dir("autovocab");
   std::vector<std::string> args = tiny_run(dir + "/out", 6);
