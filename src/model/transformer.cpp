@@ -297,6 +297,13 @@ void Transformer::backward() {
                               a.inputs.get(), B, T, C);
 }
 
+std::vector<float> Transformer::token_losses(int64_t rows) const {
+  UTT_CHECK(rows >= 1 && rows <= last_B_, "token_losses: more rows than the last forward had");
+  std::vector<float> losses(static_cast<size_t>(rows * config_.seq_len));
+  backend_.download(losses.data(), activations_.losses.get(), rows * config_.seq_len);
+  return losses;
+}
+
 std::vector<float> Transformer::last_logits(const int32_t* tokens, int64_t rows, int64_t length) {
   const int64_t T = config_.seq_len;
   UTT_CHECK(rows >= 1 && rows <= max_batch() && length >= 1 && length <= T,

@@ -65,6 +65,10 @@ class Transformer {
   void backward();
   void zero_gradients();
 
+  // The per-token losses (-log p(target)) of the last forward's first `rows` rows, (rows, seq_len),
+  // downloaded to the host; 0 where a target was ignored.
+  std::vector<float> token_losses(int64_t rows) const;
+
   // Logits of the last position of each of `rows` rows of `length` <= seq_len input tokens (no
   // targets), downloaded to the host as (rows, V). For sampling; no dropout, no gradients.
   std::vector<float> last_logits(const int32_t* tokens, int64_t rows, int64_t length);
