@@ -75,6 +75,8 @@ int run_export(const std::vector<std::string>& args) {
   const ExportDtype dtype = parse_export_dtype(to_lower(flags.get("dtype", "f32")));
   check_output(output, checkpoint, format);
 
+  // An architecture without an equivalent is refused before any weights are read.
+  if (fs::exists(checkpoint / "model_config.json")) export_architecture(read_utt_model_config(checkpoint), format);
   const HostModel model = load_model_dir(checkpoint, "--checkpoint");
   const HfArchitecture architecture = export_architecture(model.config, format);
   if (format == "hf") {

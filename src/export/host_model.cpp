@@ -21,6 +21,16 @@ void check_tokenizer_matches(const HostModel& model) {
   }
 }
 
+ModelConfig read_utt_model_config(const fs::path& dir) {
+  const fs::path config_path = dir / "model_config.json";
+  try {
+    return model_config_from_json(nlohmann::json::parse(read_file(config_path, "model configuration")),
+                                  config_path.string());
+  } catch (const nlohmann::json::parse_error& error) {
+    throw UserError(config_path.string() + " is not valid JSON: " + error.what());
+  }
+}
+
 HostModel load_utt_checkpoint(const fs::path& dir, const std::string& flag) {
   for (const char* file : {"model_config.json", "tokenizer.json", "model.safetensors"}) {
     if (!fs::exists(dir / file)) {
@@ -32,13 +42,7 @@ HostModel load_utt_checkpoint(const fs::path& dir, const std::string& flag) {
   HostModel model;
   model.source = dir.string();
   model.kind = "utt checkpoint";
-  const fs::path config_path = dir / "model_config.json";
-  try {
-    model.config = model_config_from_json(nlohmann::json::parse(read_file(config_path, "model configuration")),
-                                          config_path.string());
-  } catch (const nlohmann::json::parse_error& error) {
-    throw UserError(config_path.string() + " is not valid JSON: " + error.what());
-  }
+  model.config = read_utt_model_config(dir);
   model.tokenizer = std::make_shared<const Tokenizer>(Tokenizer::load((dir / "tokenizer.json").string()));
   check_tokenizer_matches(model);
   const std::string weights = (dir / "model.safetensors").string();

@@ -21,6 +21,9 @@ struct HostModel {
   std::string kind;            // "utt checkpoint", "Hugging Face LlamaForCausalLM folder", ...
 };
 
+// dir/model_config.json of a utt checkpoint.
+ModelConfig read_utt_model_config(const std::filesystem::path& dir);
+
 // A utt checkpoint directory (model_config.json, model.safetensors, tokenizer.json). `flag`
 // names the option the path came from, for messages ("--checkpoint").
 HostModel load_utt_checkpoint(const std::filesystem::path& dir, const std::string& flag);
