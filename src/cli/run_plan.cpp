@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "data/dataset_files.h"
+#include "export/init_source.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -94,7 +95,7 @@ std::vector<UnsupportedRequest> unsupported_requests(const TrainConfig& c, const
 
 RunPlan plan_run(const TrainConfig& config) {
   validate(config);
-  RunPlan plan{config, resolve_model(config), {}, {}, {}};
+  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}};
   validate_model(plan.model.config);
   plan.dataset = describe_dataset(config);
   plan.device = plan_device(config);

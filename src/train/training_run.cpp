@@ -16,6 +16,7 @@
 #include "data/token_cache.h"
 #include "data/token_pipeline.h"
 #include "data/window_packer.h"
+#include "export/init_source.h"
 #include "io/staged_dir.h"
 #include "model/transformer.h"
 #include "obs/console_log.h"
@@ -261,7 +262,12 @@ int run_training(const TrainingRunInputs& in) {
     loader_resume = LoaderState::from_json(state.loader_state);
     fmt::print("Resuming from {} at step {} of {}\n", from.string(), state.step, total_steps);
   } else {
-    model.initialize(static_cast<uint64_t>(c.seed));
+    if (c.init_from) {
+      model.set_parameters(load_init_weights(*c.init_from, model_config));
+      fmt::print("Initialized from {}\n", *c.init_from);
+    } else {
+      model.initialize(static_cast<uint64_t>(c.seed));
+    }
     state.total_steps = total_steps;
     state.tokenizer_fingerprint = tokenizer.fingerprint();
   }
