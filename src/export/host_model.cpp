@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "export/hf_reader.h"
+#include "export/peft_adapters.h"
 #include "io/safetensors.h"
 #include "model/parameter_layout.h"
 #include "model/weights_io.h"
@@ -31,7 +32,32 @@ ModelConfig read_utt_model_config(const fs::path& dir) {
   }
 }
 
+namespace {
+
+// A LoRA run's checkpoint: its adapters merged into the base model it names (lora.json).
+HostModel load_lora_checkpoint(const fs::path& dir, const std::string& flag) {
+  const StoredLora stored = read_lora_json(dir);
+  HostModel model = load_model_dir(stored.base.path, "the LoRA base model of " + dir.string() + ",");
+  if (base_fingerprint(model.weights) != stored.base.fingerprint) {
+    throw UserError(flag + " " + dir.string() + " holds LoRA adapters for the base model in " + stored.base.path +
+                    ", which has changed since (its weights differ): the adapters only fit the weights they were "
+                    "trained on");
+  }
+  const ModelConfig config = read_utt_model_config(dir);
+  const LoraLayout layout(config, stored.settings);
+  merge_lora(config, layout, read_peft_adapters(dir, config, layout), model.weights);
+  model.config = config;
+  model.tokenizer = std::make_shared<const Tokenizer>(Tokenizer::load((dir / "tokenizer.json").string()));
+  check_tokenizer_matches(model);
+  model.source = dir.string();
+  model.kind = "utt LoRA checkpoint (merged into " + stored.base.path + ")";
+  return model;
+}
+
+}  // namespace
+
 HostModel load_utt_checkpoint(const fs::path& dir, const std::string& flag) {
+  if (fs::exists(dir / "lora.json") && !fs::exists(dir / "model.safetensors")) return load_lora_checkpoint(dir, flag);
   for (const char* file : {"model_config.json", "tokenizer.json", "model.safetensors"}) {
     if (!fs::exists(dir / file)) {
       throw UserError(flag + " " + dir.string() + " has no " + file +

@@ -4,6 +4,7 @@
 
 #include "config/config_json.h"
 #include "export/host_model.h"
+#include "export/peft_adapters.h"
 #include "util/error.h"
 
 namespace utt {
@@ -78,6 +79,34 @@ ResolvedModel resolve_init_model(const TrainConfig& c) {
     model.seq_len = c.model.seq_len;
   }
   return {model, "--init-from " + dir};
+}
+
+LoraSettings lora_settings(const TrainConfig& c, const ModelConfig& model) {
+  check_peft_exportable(model);
+  LoraSettings s;
+  s.rank = c.lora_rank;
+  s.alpha = c.lora_alpha.value_or(2.0 * static_cast<double>(c.lora_rank));
+  s.dropout = c.lora_dropout;
+  s.targets = parse_lora_targets(c.lora_targets, model);
+  return s;
+}
+
+std::unique_ptr<LoraAdapters> start_lora(const TrainConfig& c, Transformer& model, Backend& backend) {
+  if (!c.use_lora) return nullptr;
+  const std::vector<float> base = load_init_weights(*c.init_from, model.config());
+  model.set_parameters(base);
+  auto lora = std::make_unique<LoraAdapters>(model.config(), lora_settings(c, model.config()), backend,
+                                             model.max_batch() * model.config().seq_len);
+  lora->set_parameters(initial_lora_parameters(lora->layout(), static_cast<uint64_t>(c.seed)));
+  lora->base_path = fs::absolute(*c.init_from).lexically_normal().string();
+  lora->base_fingerprint = base_fingerprint(base);
+  model.attach_lora(lora.get());
+  const LoraSettings& s = lora->layout().settings();
+  fmt::print("LoRA: rank {}, alpha {}, dropout {}, targets {}; {} trainable parameters ({:.2f}% of the frozen "
+             "base, {})\n",
+             s.rank, s.alpha, s.dropout, lora_targets_text(s.targets), lora->count(),
+             100.0 * static_cast<double>(lora->count()) / static_cast<double>(model.parameter_count()), *c.init_from);
+  return lora;
 }
 
 fs::path init_tokenizer_path(const std::string& dir) { return fs::path(dir) / "tokenizer.json"; }

@@ -7,15 +7,25 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "config/train_config.h"
+#include "model/lora_adapters.h"
+#include "model/transformer.h"
 
 namespace utt {
 
 // The architecture of DIR with the run's own choices applied; UserError for a contradiction.
 ResolvedModel resolve_init_model(const TrainConfig& config);
+
+// --lora-* for this model (UserError for a target it lacks, or an architecture PEFT cannot name).
+LoraSettings lora_settings(const TrainConfig& config, const ModelConfig& model);
+
+// --use-lora: the base weights from --init-from into `model` (frozen), adapters initialized from
+// --seed and attached. Returns the adapters (null without --use-lora); they must outlive `model`'s use.
+std::unique_ptr<LoraAdapters> start_lora(const TrainConfig& config, Transformer& model, Backend& backend);
 
 // DIR's tokenizer.json.
 std::filesystem::path init_tokenizer_path(const std::string& dir);
