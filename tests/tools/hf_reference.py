@@ -3,7 +3,12 @@ from transformers' documented semantics (modeling_llama.py, modeling_gpt2.py), i
 It reads an exported folder (config.json, model.safetensors) with its own safetensors parser and
 reports next-token log-probabilities, for the tests to compare with utt's.
 
-    /usr/bin/python3 hf_reference.py FOLDER REQUEST.json > RESULT.json
+    /usr/bin/python3 hf_reference.py FOLDER REQUEST.json [ADAPTER_FOLDER] > RESULT.json
+
+With ADAPTER_FOLDER (PEFT's adapter_config.json + adapter_model.safetensors), the adapters are
+merged into the weights first, as PEFT's LoRA merge does: W += (lora_alpha / r) * B @ A per
+module (rank_pattern / alpha_pattern override r and lora_alpha by module-name suffix;
+fan_in_fan_out modules, GPT-2's Conv1D, receive the transpose).
 
 REQUEST: {"windows": [[id...]...]}; RESULT: {"logprobs": [[lp...]...]}, lp[t] = log p(w[t+1] | w[..t]).
 Exits 77 (and says why) when torch is missing.
@@ -138,6 +143,31 @@ def gpt2_logits(cfg, w, ids):
     return x @ head.T
 
 
+def merge_peft_adapters(w, folder):
+    with open(folder + "/adapter_config.json") as f:
+        cfg = json.load(f)
+    if cfg.get("peft_type") != "LORA" or cfg.get("use_dora") or cfg.get("use_rslora"):
+        raise SystemExit("only plain LoRA adapters are handled here")
+    adapters = read_safetensors(folder + "/adapter_model.safetensors")
+    prefix = "base_model.model."
+    modules = sorted({name[len(prefix):name.index(".lora_")] for name in adapters})
+    for module in modules:
+        a = adapters[prefix + module + ".lora_A.weight"]
+        b = adapters[prefix + module + ".lora_B.weight"]
+        r, alpha = cfg["r"], cfg["lora_alpha"]
+        for key, value in cfg.get("rank_pattern", {}).items():
+            if module == key or module.endswith("." + key):
+                r = value
+        for key, value in cfg.get("alpha_pattern", {}).items():
+            if module == key or module.endswith("." + key):
+                alpha = value
+        assert a.shape[0] == r and b.shape[1] == r, (module, a.shape, b.shape, r)
+        delta = (alpha / r) * (b @ a)
+        if cfg.get("fan_in_fan_out"):
+            delta = delta.T
+        w[module + ".weight"] = w[module + ".weight"] + delta
+
+
 def main():
     folder, request_path = sys.argv[1], sys.argv[2]
     with open(folder + "/config.json") as f:
@@ -145,6 +175,8 @@ def main():
     with open(request_path) as f:
         request = json.load(f)
     w = read_safetensors(folder + "/model.safetensors")
+    if len(sys.argv) > 3:
+        merge_peft_adapters(w, sys.argv[3])
     forward = {"llama": llama_logits, "gpt2": gpt2_logits}[cfg["model_type"]]
     result = {"logprobs": []}
     with torch.no_grad():

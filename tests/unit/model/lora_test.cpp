@@ -7,6 +7,7 @@
 #include <random>
 
 #include "backend/cpu/cpu_backend.h"
+#include "export/peft_adapters.h"
 #include "model/lora_adapters.h"
 #include "model/transformer.h"
 #include "small_models.h"
@@ -139,6 +140,39 @@ TEST(Lora, InitialAIsKaimingUniformAndBIsZero) {
     // Uniform(-b, b) has variance b^2 / 3.
     EXPECT_NEAR(sum_squares / static_cast<double>(layout.settings().rank * a.in), bound * bound / 3, bound * bound / 6);
     for (int64_t i = 0; i < layout.settings().rank * a.out; ++i) EXPECT_EQ(values[static_cast<size_t>(a.b_offset + i)], 0.0f);
+  }
+}
+
+}  // namespace
+}  // namespace utt
+
+namespace utt {
+namespace {
+
+// What `utt export` writes for a LoRA checkpoint (merge_lora) computes what training computed.
+TEST(Lora, MergingTheAdaptersIntoTheBaseGivesTheAdaptedModelsOutputs) {
+  for (const Case& c : cases()) {
+    if (c.settings.dropout > 0) continue;  // dropout is off in evaluation anyway
+    auto backend = make_cpu_backend({});
+    const int64_t rows = 2;
+    Transformer model(c.config, *backend, rows);
+    const std::vector<float> base = test::exercised_parameters(model.layout(), 7);
+    model.set_parameters(base);
+    LoraAdapters lora(c.config, c.settings, *backend, rows * c.config.seq_len);
+    const std::vector<float> adapters = exercised_adapters(lora.layout(), 3);
+    lora.set_parameters(adapters);
+    model.attach_lora(&lora);
+    const std::vector<int32_t> tokens = test::random_tokens(rows, c.config, 8);
+    model.forward(tokens.data(), rows, {});
+    const std::vector<float> adapted = model.token_losses(rows);
+
+    std::vector<float> merged = base;
+    merge_lora(c.config, lora.layout(), adapters, merged);
+    model.attach_lora(nullptr);
+    model.set_parameters(merged);
+    model.forward(tokens.data(), rows, {});
+    const std::vector<float> after_merge = model.token_losses(rows);
+    for (size_t i = 0; i < adapted.size(); ++i) EXPECT_NEAR(adapted[i], after_merge[i], 1e-4) << c.name << " " << i;
   }
 }
 
