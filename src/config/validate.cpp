@@ -62,7 +62,9 @@ void validate_model_choice(const TrainConfig& c) {
       throw UserError(std::string("--") + flag + " is set but LoRA is off: add --use-lora, or drop --" + flag);
     }
   }
-  if (c.use_lora && !c.init_from) {
+  // A dry run shows the plan of the guide's LoRA example (which names no base) and says what a real
+  // run needs (dry_run.cpp).
+  if (c.use_lora && !c.init_from && !c.dry_run) {
     throw UserError("--use-lora fine-tunes an existing model, and none is given: add --init-from DIR (a utt "
                     "checkpoint or a Hugging Face Llama/GPT-2 folder); to train a new model, drop --use-lora");
   }
