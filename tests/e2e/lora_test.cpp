@@ -147,6 +147,28 @@ TEST(LoraRun, PeftMergeOfTheAdaptersEqualsUttsMergedExportForGpt2) {
   expect_peft_merge_agrees(model, "q,v,o,up,down");
 }
 
+// generate and eval read a LoRA checkpoint as the merged model it stands for.
+TEST(LoraRun, GenerateAndEvalRunOnALoraCheckpointAsOnItsMergedExport) {
+  const std::string model = trained_llama();
+  ASSERT_FALSE(model.empty());
+  const std::string dir = scratch_dir("lora_generate");
+  ASSERT_EQ(run_utt(lora_run(model + "/final_checkpoint", dir + "/out", "q,v,o", 0.0), dir).exit_code, 0);
+  const std::string adapters = dir + "/out/final_checkpoint";
+  ASSERT_EQ(run_utt({"export", "--checkpoint", adapters, "--format", "hf", "--output", dir + "/merged"}, dir).exit_code, 0);
+  std::string outputs[2];
+  for (int i = 0; i < 2; ++i) {
+    const std::string checkpoint = i == 0 ? adapters : dir + "/merged";
+    const RunResult g = run_utt({"generate", "--checkpoint", checkpoint, "--prompt", "The Congress", "--temperature", "0",
+                                 "--max-new-tokens", "12"}, dir);
+    ASSERT_EQ(g.exit_code, 0) << g.err;
+    const RunResult e = run_utt({"eval", "--checkpoint", checkpoint, "--dataset-id", demo_corpus(), "--batch-size", "2",
+                                 "--max-batches", "2"}, dir);
+    ASSERT_EQ(e.exit_code, 0) << e.err;
+    outputs[i] = g.out + e.out;
+  }
+  EXPECT_EQ(outputs[0], outputs[1]);
+}
+
 TEST(LoraRun, TrainExportWritesBothFormatsAtTheEnd) {
   const std::string model = trained_llama();
   ASSERT_FALSE(model.empty());
