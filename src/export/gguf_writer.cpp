@@ -275,6 +275,7 @@ void write_gguf(const HostModel& model, const std::filesystem::path& output, Exp
     const size_t padding = round_up(d.size(), kAlignment) - d.size();
     if (padding) pieces.emplace_back(reinterpret_cast<const char*>(zeros.data()), padding);
   }
+  if (!output.parent_path().empty()) std::filesystem::create_directories(output.parent_path());
   write_file_atomic(output, pieces);
 }
 
