@@ -14,5 +14,6 @@ int run_data(const std::vector<std::string>& args);
 int run_tokenizer(const std::vector<std::string>& args);
 int run_generate(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
+int run_export(const std::vector<std::string>& args);
 
 }  // namespace utt

@@ -6,6 +6,7 @@
 #include "cli/run_plan.h"
 #include "cli/train_flags.h"
 #include "config/memory_estimate.h"
+#include "export/init_source.h"
 #include "train/lr_schedule.h"
 #include "util/text.h"
 
@@ -26,7 +27,14 @@ void print_model(const RunPlan& plan) {
                "counted here at --vocab-size {}\n",
                plan.config.min_vocab_size, plan.config.max_vocab_size, m.vocab_size);
   }
-  if (plan.config.use_lora) fmt::print("  LoRA: rank {}\n", plan.config.lora_rank);
+  if (plan.config.use_lora) {
+    const LoraSettings lora = lora_settings(plan.config, m);
+    fmt::print("  LoRA: rank {}, alpha {}, dropout {}, targets {} ({} adapter parameters; the base is frozen){}\n",
+               lora.rank, lora.alpha, lora.dropout, lora_targets_text(lora.targets),
+               with_thousands(LoraLayout(m, lora).total()),
+               plan.config.init_from ? ""
+                                     : "\n  \u26a0 a real run needs --init-from DIR: the base model the adapters fine-tune");
+  }
   fmt::print("Parameters: {}\n", with_thousands(count.total));
   fmt::print("  embedding {}, non-embedding {}, per layer {} ({})\n",
              with_thousands(count.embedding), with_thousands(count.non_embedding),

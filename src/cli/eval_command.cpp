@@ -2,6 +2,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
 
 #include "cli/command_flags.h"
 #include "cli/commands.h"
@@ -21,7 +24,8 @@ const char* const kEvalHelp =
     "\n"
     "Usage: utt eval --checkpoint DIR --dataset-id ID [flags]\n"
     "\n"
-    "  --checkpoint DIR       a checkpoint directory (output_ultimate/final_checkpoint, ...)\n"
+    "  --checkpoint DIR       a checkpoint directory (output_ultimate/final_checkpoint, ...; a LoRA\n"
+    "                         run's, or a Hugging Face Llama/GPT-2 folder)\n"
     "  --dataset-id ID        a local file, glob or folder, as for utt train\n"
     "  --dataset-config NAME  dataset configuration/subset (default: None)\n"
     "  --split NAME           the split to evaluate on (default: validation)\n"
@@ -29,6 +33,8 @@ const char* const kEvalHelp =
     "  --batch-size N         windows per batch (default: 8)\n"
     "  --max-batches N        evaluate at most N batches; 0 means the whole split (default: 0)\n"
     "  --threads N            CPU threads; 0 is one per core (default: 0)\n"
+    "  --save-token-logprobs FILE  also write every window's tokens and the log-probability of each\n"
+    "                         next token, one JSON line per window (to compare with other runtimes)\n"
     "\n"
     "Documents are read in order, joined by <|endoftext|> and cut into windows of the model's\n"
     "seq_len + 1 tokens, as in training. Prints loss, perplexity, batches and tokens as\n"
@@ -39,7 +45,7 @@ const char* const kEvalHelp =
 int run_eval(const std::vector<std::string>& args) {
   const CommandFlags flags(args, "utt eval",
                            {{"checkpoint", "dataset-id", "dataset-config", "split", "text-column",
-                             "batch-size", "max-batches", "threads"},
+                             "batch-size", "max-batches", "threads", "save-token-logprobs"},
                             {},
                             {}});
   if (flags.help()) {
@@ -71,6 +77,16 @@ int run_eval(const std::vector<std::string>& args) {
   loader_config.worker_threads = 2;
   StreamingLoader loader(loader_config, encoder);
 
+  std::unique_ptr<std::ofstream> logprobs_out;
+  if (flags.has("save-token-logprobs")) {
+    logprobs_out = std::make_unique<std::ofstream>(flags.get("save-token-logprobs"), std::ios::trunc);
+    if (!*logprobs_out) {
+      throw UserError("cannot write --save-token-logprobs " + flags.get("save-token-logprobs") +
+                      ": check that its directory exists and is writable");
+    }
+  }
+  const int64_t T = loaded.model->config().seq_len;
+
   std::vector<std::vector<int32_t>> batches(1);  // one batch at a time, its buffer reused
   std::vector<uint32_t> raw;
   double total = 0;
@@ -80,6 +96,15 @@ int run_eval(const std::vector<std::string>& args) {
     batches[0].assign(raw.begin(), raw.end());
     total += evaluate(*loaded.model, batches, batch_size);
     ++count;
+    if (logprobs_out) {
+      const std::vector<float> losses = loaded.model->token_losses(batch_size);
+      for (int64_t b = 0; b < batch_size; ++b) {
+        nlohmann::json row = {{"tokens", std::vector<int32_t>(raw.begin() + b * (T + 1), raw.begin() + (b + 1) * (T + 1))},
+                              {"logprobs", nlohmann::json::array()}};
+        for (int64_t t = 0; t < T; ++t) row["logprobs"].push_back(-static_cast<double>(losses[static_cast<size_t>(b * T + t)]));
+        *logprobs_out << row.dump() << "\n";
+      }
+    }
   }
   if (count == 0) {
     throw UserError(fmt::format("split '{}' of {} holds less than one batch of {} x {} tokens: lower "

@@ -32,6 +32,7 @@ const std::vector<Subcommand>& subcommands() {
       {"tokenizer", "train, apply and measure byte-level BPE tokenizers", run_tokenizer},
       {"generate", "continue a prompt with a trained model", run_generate},
       {"eval", "a trained model's loss and perplexity on a dataset split", run_eval},
+      {"export", "write a model for Hugging Face transformers (hf) or llama.cpp (gguf)", run_export},
   };
   return list;
 }

@@ -4,6 +4,8 @@
 #include <thread>
 
 #include "data/dataset_files.h"
+#include "export/export_formats.h"
+#include "export/init_source.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -84,7 +86,6 @@ std::vector<UnsupportedRequest> unsupported_requests(const TrainConfig& c, const
   // Features whose flags are accepted and validated today but whose implementation arrives
   // with a later part of utt. A real run refuses them; the dry run lists them.
   std::vector<UnsupportedRequest> list;
-  if (c.use_lora) list.push_back({"--use-lora", "LoRA fine-tuning"});
   if (c.cloud_provider) list.push_back({"--cloud-provider", "cloud checkpoint storage"});
   if (device.backend == "GPU") list.push_back({"--device", "training on CUDA GPUs (use --device cpu)"});
   return list;
@@ -94,8 +95,10 @@ std::vector<UnsupportedRequest> unsupported_requests(const TrainConfig& c, const
 
 RunPlan plan_run(const TrainConfig& config) {
   validate(config);
-  RunPlan plan{config, resolve_model(config), {}, {}, {}};
+  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}};
   validate_model(plan.model.config);
+  if (config.use_lora) lora_settings(config, plan.model.config);  // targets and PEFT layout, checked now
+  if (config.export_formats) check_exportable(plan.model.config, parse_export_formats(*config.export_formats));
   plan.dataset = describe_dataset(config);
   plan.device = plan_device(config);
   plan.unsupported = unsupported_requests(config, plan.device);

@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "cli/run_plan.h"
 #include "cli/train_flags.h"
+#include "export/init_source.h"
 #include "train/training_run.h"
 #include "util/error.h"
 
@@ -32,6 +33,8 @@ int run_train(const std::vector<std::string>& args) {
   }
   TrainingRunInputs inputs;
   inputs.config = config;
+  // The tokenizer comes with the model it starts from.
+  if (config.init_from) inputs.config.tokenizer_path = init_tokenizer_path(*config.init_from).string();
   inputs.model = plan.model.config;
   inputs.resume_command = resume_command(args);
   TrainConfig resolved = config;  // the summary shows the dimensions the run really used

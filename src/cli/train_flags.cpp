@@ -73,6 +73,14 @@ FlagSpec optional_int_flag(std::string name, std::string section, std::string he
   return spec;
 }
 
+FlagSpec optional_float_flag(std::string name, std::string section, std::string help,
+                             Field<std::optional<double>> field, std::string value_name = "X") {
+  FlagSpec spec = make(name, std::move(section), FlagKind::kFloat, std::move(value_name),
+                       std::move(help), field);
+  spec.set = [field, name](TrainConfig& c, const std::string& v) { field(c) = parse_float(v, "--" + name); };
+  return spec;
+}
+
 FlagSpec count_flag(std::string name, std::string section, std::string help,
                     Field<std::optional<int64_t>> field) {
   FlagSpec spec = make(name, std::move(section), FlagKind::kCount, "N", std::move(help), field);
@@ -179,6 +187,7 @@ std::vector<FlagSpec> build_train_flags() {
       int_flag("d-ff", model, "Feed-forward dimension", UTT_FIELD(model.d_ff)),
       int_flag("seq-len", model, "Maximum sequence length", UTT_FIELD(model.seq_len)),
       float_flag("dropout-rate", model, "Dropout rate", UTT_FIELD(model.dropout_rate), "P"),
+      optional_string_flag("init-from", model, "Start from a utt checkpoint or a Hugging Face model folder (Llama or GPT-2): its weights, architecture and tokenizer", UTT_FIELD(init_from), "DIR"),
       choice_flag<Activation>("activation", model, "Activation function of the standard FFN (relu/gelu/silu); SwiGLU gates with SiLU", UTT_FIELD(model.activation), {"relu", "gelu", "silu"}),
 
       bool_flag("rmsnorm", optimizations, "Disable RMSNorm (use LayerNorm)", UTT_FIELD(model.rmsnorm), true),
@@ -188,6 +197,9 @@ std::vector<FlagSpec> build_train_flags() {
       bool_flag("tie-embeddings", optimizations, "Give the LM head its own weights instead of sharing the token embeddings", UTT_FIELD(model.tie_embeddings), true),
       bool_flag("use-lora", optimizations, "Enable LoRA fine-tuning", UTT_FIELD(use_lora)),
       int_flag("lora-rank", optimizations, "LoRA rank", UTT_FIELD(lora_rank)),
+      optional_float_flag("lora-alpha", optimizations, "LoRA scale numerator: adapters add (alpha / rank) B A x (None: 2 x rank)", UTT_FIELD(lora_alpha), "A"),
+      float_flag("lora-dropout", optimizations, "Dropout on the input of the LoRA adapters", UTT_FIELD(lora_dropout), "P"),
+      string_flag("lora-targets", optimizations, "Linear layers that get adapters: any of q,k,v,o,gate,up,down", UTT_FIELD(lora_targets), "LIST"),
 
       int_flag("epochs", training, "Number of training epochs", UTT_FIELD(epochs)),
       int_flag("batch-size", training, "Training batch size", UTT_FIELD(batch_size)),
@@ -213,6 +225,7 @@ std::vector<FlagSpec> build_train_flags() {
       int_flag("eval-batches", checkpoint, "Validation batches per evaluation (a fixed set)", UTT_FIELD(eval_batches)),
       int_flag("keep-last", checkpoint, "Keep only the newest K checkpoint_step_N directories (0: keep all)", UTT_FIELD(keep_last), "K"),
       optional_string_flag("resume-from", checkpoint, "Resume from checkpoint path", UTT_FIELD(resume_from), "DIR"),
+      optional_string_flag("export", checkpoint, "At the end, also export the final model: hf, gguf or hf,gguf (into OUTPUT_DIR/export_hf, OUTPUT_DIR/model.gguf)", UTT_FIELD(export_formats), "FORMATS"),
 
       choice_flag<std::optional<std::string>>("cloud-provider", cloud, "Cloud provider (s3/gcs/azure)", UTT_FIELD(cloud_provider), {"s3", "gcs", "azure"}),
       optional_string_flag("cloud-bucket", cloud, "Cloud bucket/container name", UTT_FIELD(cloud_bucket), "NAME"),

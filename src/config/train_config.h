@@ -40,6 +40,11 @@ struct TrainConfig {
   ModelConfig model;  // vocab_size, dimensions and architecture switches
   bool use_lora = false;
   int64_t lora_rank = 8;
+  // Start from a utt checkpoint or a Hugging Face folder (export/init_source.h).
+  std::optional<std::string> init_from;
+  std::optional<double> lora_alpha;  // default: 2 x lora_rank
+  double lora_dropout = 0.0;
+  std::string lora_targets = "q,v";  // of q, k, v, o, gate, up, down
 
   // Training
   int64_t epochs = 3;
@@ -69,6 +74,7 @@ struct TrainConfig {
   int64_t eval_batches = 50;  // the fixed validation set: this many batches
   int64_t keep_last = 0;      // checkpoint_step_N directories kept (0: all)
   std::optional<std::string> resume_from;
+  std::optional<std::string> export_formats;  // --export hf,gguf: export the final model
 
   // Cloud storage
   std::optional<std::string> cloud_provider;  // s3 | gcs | azure

@@ -57,6 +57,23 @@ void validate_model_choice(const TrainConfig& c) {
     throw UserError("--lora-rank is set but LoRA is off: add --use-lora, or drop --lora-rank");
   }
   if (c.use_lora) require_positive(c.lora_rank, "lora-rank");
+  for (const char* flag : {"lora-alpha", "lora-dropout", "lora-targets"}) {
+    if (c.was_set(flag) && !c.use_lora) {
+      throw UserError(std::string("--") + flag + " is set but LoRA is off: add --use-lora, or drop --" + flag);
+    }
+  }
+  // A dry run shows the plan of the guide's LoRA example (which names no base) and says what a real
+  // run needs (dry_run.cpp).
+  if (c.use_lora && !c.init_from && !c.dry_run) {
+    throw UserError("--use-lora fine-tunes an existing model, and none is given: add --init-from DIR (a utt "
+                    "checkpoint or a Hugging Face Llama/GPT-2 folder); to train a new model, drop --use-lora");
+  }
+  if (c.lora_dropout < 0 || c.lora_dropout >= 1) {
+    throw UserError("--lora-dropout must be in [0, 1), got " + std::to_string(c.lora_dropout));
+  }
+  if (c.lora_alpha && *c.lora_alpha <= 0) {
+    throw UserError("--lora-alpha must be positive, got " + std::to_string(*c.lora_alpha));
+  }
   if (c.model.dropout_rate < 0 || c.model.dropout_rate >= 1) {
     throw UserError("--dropout-rate must be in [0, 1), got " + std::to_string(c.model.dropout_rate));
   }

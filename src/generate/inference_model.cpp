@@ -1,8 +1,7 @@
 #include "generate/inference_model.h"
 
 #include "backend/cpu/cpu_backend.h"
-#include "model/weights_io.h"
-#include "train/checkpoint.h"
+#include "export/host_model.h"
 #include "util/error.h"
 
 namespace utt {
@@ -15,26 +14,15 @@ InferenceModel load_inference_model(const std::filesystem::path& checkpoint, int
                     " is not a directory: give a checkpoint directory such as "
                     "output_ultimate/final_checkpoint or best_checkpoint");
   }
-  for (const char* file : {"model_config.json", "tokenizer.json", "model.safetensors"}) {
-    if (!std::filesystem::exists(checkpoint / file)) {
-      throw UserError("--checkpoint " + checkpoint.string() + " has no " + file +
-                      ": it is not a utt checkpoint directory (expected model.safetensors, "
-                      "model_config.json and tokenizer.json)");
-    }
-  }
+  // A utt checkpoint, a LoRA checkpoint (adapters merged into its base) or a Hugging Face folder.
+  const HostModel host = load_model_dir(checkpoint, "--checkpoint");
   InferenceModel loaded;
-  const ModelConfig config = read_checkpoint_model_config(checkpoint);
-  loaded.tokenizer = std::make_unique<Tokenizer>(Tokenizer::load((checkpoint / "tokenizer.json").string()));
-  if (loaded.tokenizer->vocab_size() != static_cast<uint32_t>(config.vocab_size)) {
-    throw UserError("--checkpoint " + checkpoint.string() + ": tokenizer.json has " +
-                    std::to_string(loaded.tokenizer->vocab_size()) + " tokens but the model " +
-                    std::to_string(config.vocab_size) + ": the files come from different runs");
-  }
+  loaded.tokenizer = std::make_unique<Tokenizer>(*host.tokenizer);
   CpuBackendOptions options;
   options.threads = threads;
   loaded.backend = make_cpu_backend(options);
-  loaded.model = std::make_unique<Transformer>(config, *loaded.backend, max_batch);
-  load_weights(*loaded.model, (checkpoint / "model.safetensors").string());
+  loaded.model = std::make_unique<Transformer>(host.config, *loaded.backend, max_batch);
+  loaded.model->set_parameters(host.weights);
   return loaded;
 }
 

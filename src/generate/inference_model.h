@@ -1,5 +1,6 @@
-// A trained model loaded from a checkpoint directory for generation or evaluation:
-// model_config.json, tokenizer.json and model.safetensors.
+// A trained model loaded for generation or evaluation: a utt checkpoint directory
+// (model_config.json, tokenizer.json, model.safetensors), a LoRA run's checkpoint (its adapters
+// merged into the base it names) or a Hugging Face Llama/GPT-2 folder (export/host_model.h).
 #pragma once
 
 #include <filesystem>

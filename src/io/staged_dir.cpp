@@ -112,9 +112,13 @@ void StagedDirectory::commit() {
 }
 
 void write_file_atomic(const fs::path& path, std::string_view bytes) {
+  write_file_atomic(path, std::vector<std::string_view>{bytes});
+}
+
+void write_file_atomic(const fs::path& path, const std::vector<std::string_view>& pieces) {
   const fs::path temporary = sibling(path, "tmp");
   try {
-    write_all(temporary, {bytes});
+    write_all(temporary, pieces);
   } catch (...) {
     std::error_code ignored;
     fs::remove(temporary, ignored);

@@ -44,6 +44,8 @@ class StagedDirectory {
 
 // Writes one file atomically: a temporary sibling, fsync, rename.
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
+// The same with the contents given as pieces written one after another.
+void write_file_atomic(const std::filesystem::path& path, const std::vector<std::string_view>& pieces);
 
 // Reads a whole file; throws UserError naming `what` when it cannot.
 std::string read_file(const std::filesystem::path& path, const std::string& what);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "backend/dropout_hash.h"
+#include "model/lora_adapters.h"
 #include "util/error.h"
 
 namespace utt {
@@ -12,16 +13,20 @@ namespace {
 constexpr int64_t kSiteEmbedding = 0;
 constexpr int64_t kSiteAttention = 1;
 constexpr int64_t kSiteFeedForward = 2;
+constexpr int64_t kSiteLora = 16;  // + the adapter group
 
 }  // namespace
 
-Transformer::Transformer(const ModelConfig& config, Backend& backend, int64_t max_batch)
+Transformer::Transformer(const ModelConfig& config, Backend& backend, int64_t max_batch,
+                         BaseGradients base_gradients)
     : config_(config),
       backend_(backend),
+      base_frozen_(base_gradients == BaseGradients::kNo),
       layout_(config),
       parameters_(backend, layout_.total()),
-      gradients_(backend, layout_.total()),
+      gradients_(backend, base_gradients == BaseGradients::kYes ? layout_.total() : 0),
       activations_(backend, config, max_batch),
+      discarded_norm_gradients_(backend, base_gradients == BaseGradients::kYes ? 0 : 2 * config.d_model),
       staged_inputs_(static_cast<size_t>(max_batch * config.seq_len)),
       staged_targets_(static_cast<size_t>(max_batch * config.seq_len)) {
   UTT_CHECK(config.d_model % config.num_heads == 0 && config.num_heads % config.num_kv_heads == 0,
@@ -41,12 +46,36 @@ std::vector<float> Transformer::get_parameters() const {
 }
 
 std::vector<float> Transformer::get_gradients() const {
+  UTT_CHECK(!base_frozen_, "get_gradients: the base parameters are frozen (LoRA) and have no gradients");
   std::vector<float> values(static_cast<size_t>(layout_.total()));
   backend_.download(values.data(), gradients_.get(), layout_.total());
   return values;
 }
 
-void Transformer::zero_gradients() { backend_.fill(gradients_.get(), 0.0f, layout_.total()); }
+void Transformer::zero_gradients() {
+  if (!base_frozen()) backend_.fill(gradients_.get(), 0.0f, layout_.total());
+  if (lora_ != nullptr) lora_->zero_gradients();
+}
+
+float* Transformer::trainable_parameters() const { return lora_ ? lora_->parameters() : parameters_.get(); }
+float* Transformer::trainable_gradients() const { return lora_ ? lora_->gradients() : gradients_.get(); }
+int64_t Transformer::trainable_count() const { return lora_ ? lora_->count() : layout_.total(); }
+std::vector<ParameterSegment> Transformer::trainable_segments() const {
+  return lora_ ? lora_->layout().optimizer_segments() : layout_.optimizer_segments();
+}
+
+void Transformer::lora_forward(int64_t layer, int64_t group, const float* x, float* y, int64_t N) {
+  if (lora_ == nullptr) return;
+  lora_->forward(layer, static_cast<LoraGroup>(group), x, y, N, last_options_.training,
+                 dropout_site(layer, kSiteLora + group));
+}
+
+void Transformer::lora_backward(int64_t layer, int64_t group, const float* x, const float* dy, float* dx,
+                                int64_t N) {
+  if (lora_ == nullptr) return;
+  lora_->backward(layer, static_cast<LoraGroup>(group), x, dy, dx, N, last_options_.training,
+                  dropout_site(layer, kSiteLora + group));
+}
 
 bool Transformer::dropout_active() const {
   return last_options_.training && config_.dropout_rate > 0.0;
@@ -70,12 +99,13 @@ void Transformer::norm_forward(NormSaved& saved, const float* x, int64_t weight,
 
 void Transformer::norm_backward(float* dx, const float* dout, const float* x, const NormSaved& saved,
                                 int64_t weight, int64_t bias, int64_t N) {
+  float* dweight = base_frozen() ? discarded_norm_gradients_.get() : grad(weight);
+  float* dbias = base_frozen() ? (bias < 0 ? nullptr : discarded_norm_gradients_.get() + config_.d_model) : grad(bias);
   if (config_.rmsnorm) {
-    backend_.rmsnorm_backward(dx, grad(weight), dout, x, param(weight), saved.rstd.get(), N,
-                              config_.d_model);
+    backend_.rmsnorm_backward(dx, dweight, dout, x, param(weight), saved.rstd.get(), N, config_.d_model);
   } else {
-    backend_.layernorm_backward(dx, grad(weight), grad(bias), dout, x, param(weight),
-                                saved.mean.get(), saved.rstd.get(), N, config_.d_model);
+    backend_.layernorm_backward(dx, dweight, dbias, dout, x, param(weight), saved.mean.get(), saved.rstd.get(), N,
+                                config_.d_model);
   }
 }
 
@@ -92,6 +122,7 @@ void Transformer::linear_backward(float* dx, const float* dy, const float* x, in
     backend_.matmul(dx, dy, param(weight), nullptr, N, IC, OC, Transpose::kNo, Transpose::kNo,
                     accumulate_dx);
   }
+  if (base_frozen()) return;  // LoRA: the base weights get no gradient
   backend_.matmul(grad(weight), dy, x, nullptr, OC, IC, N, Transpose::kYes, Transpose::kNo,
                   Accumulate::kYes);
   if (bias >= 0) backend_.bias_backward(grad(bias), dy, N, OC);
@@ -165,6 +196,7 @@ void Transformer::forward_layers(int64_t B, int64_t T, const ForwardOptions& opt
     norm_forward(layer.attention_norm, layer.input.get(), w.attention_norm_weight, w.attention_norm_bias, N);
     linear_forward(layer.qkv.get(), layer.attention_norm.out.get(), w.qkv_weight, w.qkv_bias, N, C,
                    qkv_width, Accumulate::kNo);
+    lora_forward(l, 0, layer.attention_norm.out.get(), layer.qkv.get(), N);
     // The query heads and the key heads sit side by side at the start of each row: one pass
     // rotates both.
     if (c.rope) {
@@ -182,18 +214,21 @@ void Transformer::forward_layers(int64_t B, int64_t T, const ForwardOptions& opt
     // without it the matmul adds onto a copy of the input.
     if (dropout) {
       linear_forward(a.branch.get(), layer.attention.get(), w.wo_weight, w.wo_bias, N, C, C, Accumulate::kNo);
+      lora_forward(l, 1, layer.attention.get(), a.branch.get(), N);
       backend_.residual_dropout(layer.middle.get(), layer.input.get(), a.branch.get(), N * C, rate,
                                 dropout_site(l, kSiteAttention));
     } else {
       backend_.copy(layer.middle.get(), layer.input.get(), N * C);
       linear_forward(layer.middle.get(), layer.attention.get(), w.wo_weight, w.wo_bias, N, C, C,
                      Accumulate::kYes);
+      lora_forward(l, 1, layer.attention.get(), layer.middle.get(), N);
     }
 
     // Feed-forward block.
     norm_forward(layer.ffn_norm, layer.middle.get(), w.ffn_norm_weight, w.ffn_norm_bias, N);
     linear_forward(layer.ffn_hidden.get(), layer.ffn_norm.out.get(), w.ffn_in_weight, w.ffn_in_bias, N, C,
                    hidden_width, Accumulate::kNo);
+    lora_forward(l, 2, layer.ffn_norm.out.get(), layer.ffn_hidden.get(), N);
     if (c.swiglu) {
       backend_.swiglu_forward(layer.ffn_act.get(), layer.ffn_hidden.get(), N, F);
     } else {
@@ -202,11 +237,13 @@ void Transformer::forward_layers(int64_t B, int64_t T, const ForwardOptions& opt
     if (dropout) {
       linear_forward(a.branch.get(), layer.ffn_act.get(), w.w_down_weight, w.w_down_bias, N, F, C,
                      Accumulate::kNo);
+      lora_forward(l, 3, layer.ffn_act.get(), a.branch.get(), N);
       backend_.residual_dropout(next, layer.middle.get(), a.branch.get(), N * C, rate,
                                 dropout_site(l, kSiteFeedForward));
     } else {
       backend_.copy(next, layer.middle.get(), N * C);
       linear_forward(next, layer.ffn_act.get(), w.w_down_weight, w.w_down_bias, N, F, C, Accumulate::kYes);
+      lora_forward(l, 3, layer.ffn_act.get(), next, N);
     }
   }
 
@@ -254,6 +291,7 @@ void Transformer::backward() {
     const float* dffn_out = branch_gradient(l, kSiteFeedForward);
     linear_backward(a.dffn_act.get(), dffn_out, layer.ffn_act.get(), w.w_down_weight, w.w_down_bias, N, F,
                     C, Accumulate::kNo);
+    lora_backward(l, 3, layer.ffn_act.get(), dffn_out, a.dffn_act.get(), N);
     if (c.swiglu) {
       backend_.swiglu_backward(a.dffn_hidden.get(), a.dffn_act.get(), layer.ffn_hidden.get(), N, F);
     } else {
@@ -262,6 +300,7 @@ void Transformer::backward() {
     }
     linear_backward(a.dnorm.get(), a.dffn_hidden.get(), layer.ffn_norm.out.get(), w.ffn_in_weight,
                     w.ffn_in_bias, N, C, hidden_width, Accumulate::kNo);
+    lora_backward(l, 2, layer.ffn_norm.out.get(), a.dffn_hidden.get(), a.dnorm.get(), N);
     norm_backward(dresidual, a.dnorm.get(), layer.middle.get(), layer.ffn_norm, w.ffn_norm_weight,
                   w.ffn_norm_bias, N);
 
@@ -269,6 +308,7 @@ void Transformer::backward() {
     const float* dattention_out = branch_gradient(l, kSiteAttention);
     linear_backward(a.dattention.get(), dattention_out, layer.attention.get(), w.wo_weight, w.wo_bias, N,
                     C, C, Accumulate::kNo);
+    lora_backward(l, 1, layer.attention.get(), dattention_out, a.dattention.get(), N);
     if (c.flash_attention) {
       backend_.attention_backward(a.dqkv.get(), a.dattention.get(), layer.qkv.get(), layer.attention.get(),
                                   layer.lse.get(), B, T, c.num_heads, c.num_kv_heads, HS);
@@ -283,11 +323,13 @@ void Transformer::backward() {
     }
     linear_backward(a.dnorm.get(), a.dqkv.get(), layer.attention_norm.out.get(), w.qkv_weight, w.qkv_bias,
                     N, C, qkv_width, Accumulate::kNo);
+    lora_backward(l, 0, layer.attention_norm.out.get(), a.dqkv.get(), a.dnorm.get(), N);
     norm_backward(dresidual, a.dnorm.get(), layer.input.get(), layer.attention_norm,
                   w.attention_norm_weight, w.attention_norm_bias, N);
   }
 
   // Embeddings; dresidual is d(x0).
+  if (base_frozen()) return;
   const float* dembedding = dresidual;
   if (dropout) {
     backend_.residual_dropout(a.dbranch.get(), nullptr, dresidual, N * C, rate, dropout_site(-1, kSiteEmbedding));
@@ -295,6 +337,13 @@ void Transformer::backward() {
   }
   backend_.embedding_backward(grad(layout_.tok_embeddings()), grad(layout_.pos_embeddings()), dembedding,
                               a.inputs.get(), B, T, C);
+}
+
+std::vector<float> Transformer::token_losses(int64_t rows) const {
+  UTT_CHECK(rows >= 1 && rows <= last_B_, "token_losses: more rows than the last forward had");
+  std::vector<float> losses(static_cast<size_t>(rows * config_.seq_len));
+  backend_.download(losses.data(), activations_.losses.get(), rows * config_.seq_len);
+  return losses;
 }
 
 std::vector<float> Transformer::last_logits(const int32_t* tokens, int64_t rows, int64_t length) {

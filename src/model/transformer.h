@@ -23,6 +23,12 @@
 
 namespace utt {
 
+class LoraAdapters;
+
+// Whether the base parameters get a gradient buffer: kNo for LoRA, where only the adapters train
+// (backward then skips every weight-gradient matmul of the base).
+enum class BaseGradients { kYes, kNo };
+
 struct ForwardOptions {
   // Training: dropout on (when dropout_rate > 0) and the loss gradient written for backward().
   bool training = false;
@@ -37,7 +43,17 @@ struct ForwardOptions {
 
 class Transformer {
  public:
-  Transformer(const ModelConfig& config, Backend& backend, int64_t max_batch);
+  Transformer(const ModelConfig& config, Backend& backend, int64_t max_batch,
+              BaseGradients base_gradients = BaseGradients::kYes);
+
+  // LoRA: the adapters join every forward and backward from now on (nullptr detaches them).
+  void attach_lora(LoraAdapters* lora) { lora_ = lora; }
+  LoraAdapters* lora() const { return lora_; }
+  // What the optimizer trains: the base parameters, or the adapters when LoRA is attached.
+  float* trainable_parameters() const;
+  float* trainable_gradients() const;
+  int64_t trainable_count() const;
+  std::vector<ParameterSegment> trainable_segments() const;
 
   const ModelConfig& config() const { return config_; }
   const ParameterLayout& layout() const { return layout_; }
@@ -45,7 +61,7 @@ class Transformer {
   int64_t max_batch() const { return activations_.max_batch; }
 
   float* parameters() const { return parameters_.get(); }
-  float* gradients() const { return gradients_.get(); }
+  float* gradients() const { return base_frozen_ ? nullptr : gradients_.get(); }
   int64_t parameter_count() const { return layout_.total(); }
 
   // Host <-> backend copies of the whole parameter buffer (layout order).
@@ -65,6 +81,10 @@ class Transformer {
   void backward();
   void zero_gradients();
 
+  // The per-token losses (-log p(target)) of the last forward's first `rows` rows, (rows, seq_len),
+  // downloaded to the host; 0 where a target was ignored.
+  std::vector<float> token_losses(int64_t rows) const;
+
   // Logits of the last position of each of `rows` rows of `length` <= seq_len input tokens (no
   // targets), downloaded to the host as (rows, V). For sampling; no dropout, no gradients.
   std::vector<float> last_logits(const int32_t* tokens, int64_t rows, int64_t length);
@@ -81,16 +101,25 @@ class Transformer {
   void linear_backward(float* dx, const float* dy, const float* x, int64_t weight, int64_t bias,
                        int64_t N, int64_t IC, int64_t OC, Accumulate accumulate_dx);
   float* param(int64_t offset) const { return offset < 0 ? nullptr : parameters_.get() + offset; }
-  float* grad(int64_t offset) const { return offset < 0 ? nullptr : gradients_.get() + offset; }
+  float* grad(int64_t offset) const {
+    return offset < 0 || base_frozen_ ? nullptr : gradients_.get() + offset;
+  }
+  bool base_frozen() const { return base_frozen_; }
+  void lora_forward(int64_t layer, int64_t group, const float* x, float* y, int64_t N);
+  void lora_backward(int64_t layer, int64_t group, const float* x, const float* dy, float* dx, int64_t N);
   bool dropout_active() const;
   uint64_t dropout_site(int64_t layer, int64_t site) const;
 
   ModelConfig config_;
   Backend& backend_;
+  bool base_frozen_;
   ParameterLayout layout_;
   BackendBuffer<float> parameters_;
   BackendBuffer<float> gradients_;
   Activations activations_;
+  LoraAdapters* lora_ = nullptr;
+  // Frozen base: norm backward kernels still accumulate a weight gradient; it lands here, unread.
+  BackendBuffer<float> discarded_norm_gradients_;
 
   // Host staging for splitting (rows, T + 1) windows into inputs and targets, sized once.
   std::vector<int32_t> staged_inputs_;

@@ -6,6 +6,7 @@
 #include "io/safetensors.h"
 #include "io/staged_dir.h"
 #include "model/weights_io.h"
+#include "train/lora_checkpoint.h"
 #include "util/error.h"
 
 namespace utt {
@@ -75,26 +76,30 @@ void save_checkpoint(const fs::path& dir, const Transformer& model, const AdamW&
                      const TrainerState& state, const std::string& tokenizer_json) {
   StagedDirectory staged(dir);
   const ParameterLayout& layout = model.layout();
-  // Written straight from host copies of the buffers, one file at a time, so that saving adds at
-  // most the two moment copies to the training run's memory (no serialized file in memory).
-  {
-    const std::vector<float> weights = model.get_parameters();
-    staged.write_file("model.safetensors",
-                      safetensors::serialize_pieces(tensor_views(layout, weights),
-                                                    {{"format", "pt"}, {"step", std::to_string(state.step)}})
-                          .all());
-  }
-  {
-    const std::vector<float> m = optimizer.first_moment();
-    const std::vector<float> v = optimizer.second_moment();
-    // Moments are stored under the parameter names with a prefix, so any safetensors reader shows
-    // which tensor they belong to.
-    std::vector<safetensors::TensorToWrite> moments = tensor_views(layout, m, "exp_avg.");
-    for (auto& view : tensor_views(layout, v, "exp_avg_sq.")) moments.push_back(view);
-    staged.write_file("optimizer.safetensors",
-                      safetensors::serialize_pieces(
-                          moments, {{"format", "utt-adamw"}, {"steps_taken", std::to_string(optimizer.steps_taken())}})
-                          .all());
+  if (model.lora() != nullptr) {
+    save_lora_state(staged, model, optimizer);
+  } else {
+    // Written straight from host copies of the buffers, one file at a time, so that saving adds at
+    // most the two moment copies to the training run's memory (no serialized file in memory).
+    {
+      const std::vector<float> weights = model.get_parameters();
+      staged.write_file("model.safetensors",
+                        safetensors::serialize_pieces(tensor_views(layout, weights),
+                                                      {{"format", "pt"}, {"step", std::to_string(state.step)}})
+                            .all());
+    }
+    {
+      const std::vector<float> m = optimizer.first_moment();
+      const std::vector<float> v = optimizer.second_moment();
+      // Moments are stored under the parameter names with a prefix, so any safetensors reader shows
+      // which tensor they belong to.
+      std::vector<safetensors::TensorToWrite> moments = tensor_views(layout, m, "exp_avg.");
+      for (auto& view : tensor_views(layout, v, "exp_avg_sq.")) moments.push_back(view);
+      staged.write_file("optimizer.safetensors",
+                        safetensors::serialize_pieces(
+                            moments, {{"format", "utt-adamw"}, {"steps_taken", std::to_string(optimizer.steps_taken())}})
+                            .all());
+    }
   }
 
   staged.write_file("trainer_state.json", state.to_json().dump(2) + "\n");
@@ -143,6 +148,10 @@ TrainerState load_checkpoint(const fs::path& dir, Transformer& model, AdamW& opt
                     state.tokenizer_fingerprint + ", this run has " + tokenizer_fingerprint +
                     "); resume with the tokenizer.json of that run (--tokenizer-path " +
                     (dir / "tokenizer.json").string() + ")");
+  }
+  if (model.lora() != nullptr) {
+    load_lora_state(dir, model, optimizer, state.step);
+    return state;
   }
   load_weights(model, (dir / "model.safetensors").string());
   const fs::path optimizer_path = dir / "optimizer.safetensors";

@@ -101,7 +101,7 @@ double Trainer::train_step(TrainerState& state) {
   }
   // Clipping is applied by AdamW as it reads the gradients (norm.scale), not by a pass of its own.
   const GradientNorm norm =
-      measure_grad_norm(model_.backend(), model_.gradients(), model_.parameter_count(), options_.grad_clip);
+      measure_grad_norm(model_.backend(), model_.trainable_gradients(), model_.trainable_count(), options_.grad_clip);
   last_grad_norm_ = norm.norm;
   if (!std::isfinite(loss) || !std::isfinite(norm.norm)) {
     const std::string what = !std::isfinite(loss) ? fmt::format("the loss became {}", loss)
@@ -113,7 +113,7 @@ double Trainer::train_step(TrainerState& state) {
                                 "and resume with --resume-from",
                                 what, state.step + 1, where));
   }
-  optimizer_.step(model_.parameters(), model_.gradients(), learning_rate_at(schedule(state), state.step),
+  optimizer_.step(model_.trainable_parameters(), model_.trainable_gradients(), learning_rate_at(schedule(state), state.step),
                   norm.scale);
   state.step += 1;
   state.tokens_seen += static_cast<int64_t>(targets_in_step);

@@ -18,6 +18,8 @@
 #include "data/token_cache.h"
 #include "data/token_pipeline.h"
 #include "data/window_packer.h"
+#include "export/export_formats.h"
+#include "export/init_source.h"
 #include "io/staged_dir.h"
 #include "model/transformer.h"
 #include "obs/console_log.h"
@@ -283,10 +285,11 @@ int run_training(const TrainingRunInputs& in) {
   backend_options.threads = static_cast<int>(c.threads);
   backend_options.bf16_matmuls = c.use_mixed_precision;
   const std::unique_ptr<Backend> backend = make_cpu_backend(backend_options);
-  Transformer model(model_config, *backend, c.batch_size);
+  Transformer model(model_config, *backend, c.batch_size, c.use_lora ? BaseGradients::kNo : BaseGradients::kYes);
+  const std::unique_ptr<LoraAdapters> lora = start_lora(c, model, *backend);  // null without --use-lora
   AdamWSettings settings;
   settings.weight_decay = c.weight_decay;
-  AdamW optimizer(*backend, model.layout().optimizer_segments(), model.parameter_count(), settings);
+  AdamW optimizer(*backend, model.trainable_segments(), model.trainable_count(), settings);
 
   TrainerState state;
   std::optional<LoaderState> loader_resume;
@@ -302,7 +305,14 @@ int run_training(const TrainingRunInputs& in) {
     loader_resume = LoaderState::from_json(state.loader_state);
     fmt::print("Resuming from {} at step {} of {}\n", from.string(), state.step, total_steps);
   } else {
-    model.initialize(static_cast<uint64_t>(c.seed));
+    if (lora) {
+      // start_lora set the base and the adapters.
+    } else if (c.init_from) {
+      model.set_parameters(load_init_weights(*c.init_from, model_config));
+      fmt::print("Initialized from {}\n", *c.init_from);
+    } else {
+      model.initialize(static_cast<uint64_t>(c.seed));
+    }
     state.total_steps = total_steps;
     state.tokenizer_fingerprint = tokenizer.fingerprint();
   }
@@ -334,6 +344,9 @@ int run_training(const TrainingRunInputs& in) {
   Trainer trainer(model, optimizer, *train_batches, &val_batches, metrics, options);
   const TrainingResult result = trainer.run(state);
   write_summary(in, model_config, result, train_batches->mix(), output_dir);
+  if (c.export_formats && result.outcome != TrainingOutcome::kInterrupted) {
+    export_trained_model(output_dir / "final_checkpoint", output_dir, parse_export_formats(*c.export_formats));
+  }
 
   fmt::print("\nTraining {} after {} steps ({} tokens) in {}; {} tokens/s\n",
              result.outcome == TrainingOutcome::kInterrupted ? "stopped" : "finished",

@@ -37,12 +37,26 @@ TEST(DryRun, PrintsEverySectionAndWritesNothing) {
 }
 
 TEST(DryRun, ListsRequestedFeaturesThisBuildLacks) {
-  const RunResult r = run_utt({"train", "--dataset-id", "org/data", "--use-lora", "--dry-run"});
+  const RunResult r = run_utt({"train", "--dataset-id", "org/data", "--cloud-provider", "azure", "--cloud-bucket", "b",
+                               "--azure-account-name", "acct", "--azure-sas-token", "sv=x", "--dry-run"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("Not supported yet in this build"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("LoRA fine-tuning"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cloud checkpoint storage"), std::string::npos) << r.out;
   const RunResult plain = run_utt({"train", "--dataset-id", "org/data", "--dry-run"});
   EXPECT_EQ(plain.out.find("Not supported yet"), std::string::npos) << plain.out;
+}
+
+// The guide's LoRA example names no base model: its dry run shows the plan and what a real run
+// needs; the real run is refused with that reason.
+TEST(DryRun, LoraWithoutABaseShowsThePlanAndWhatARealRunNeeds) {
+  const RunResult r = run_utt({"train", "--dataset-id", "org/data", "--use-lora", "--lora-rank", "16", "--dry-run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("LoRA: rank 16, alpha 32, dropout 0, targets q,v"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("a real run needs --init-from DIR"), std::string::npos) << r.out;
+  const RunResult real = run_utt({"train", "--dataset-id", "org/data", "--use-lora"});
+  EXPECT_EQ(real.exit_code, 2);
+  EXPECT_NE(real.err.find("--use-lora fine-tunes an existing model, and none is given: add --init-from"),
+            std::string::npos) << real.err;
 }
 
 TEST(DryRun, TargetParamsLandWithinFivePercent) {

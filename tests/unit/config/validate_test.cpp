@@ -81,7 +81,10 @@ TEST(Validate, UnknownActivation) {
 
 TEST(Validate, LoraRankWithoutLora) {
   EXPECT_PROBLEM(({"--lora-rank", "16"}), "--lora-rank is set but LoRA is off");
-  EXPECT_EQ(problem_with({"--lora-rank", "16", "--use-lora"}), "");
+  EXPECT_EQ(problem_with({"--lora-rank", "16", "--use-lora", "--init-from", "base"}), "");
+  EXPECT_PROBLEM(({"--use-lora"}), "--use-lora fine-tunes an existing model, and none is given: add --init-from");
+  EXPECT_PROBLEM(({"--lora-targets", "q,k"}), "--lora-targets is set but LoRA is off");
+  EXPECT_PROBLEM(({"--use-lora", "--init-from", "base", "--lora-dropout", "1"}), "--lora-dropout must be in [0, 1)");
 }
 
 TEST(Validate, CloudProviderWithoutBucket) {

@@ -1,0 +1,23 @@
+// config.json of Hugging Face's LlamaForCausalLM and GPT2LMHeadModel, written from a utt
+// architecture and read back into one. Every key is written (the defaults are Llama-7B's and
+// GPT-2-small's, not ours), with ints as ints and floats as floats (transformers v5 checks).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "config/model_config.h"
+#include "export/hf_layout.h"
+
+namespace utt {
+
+// `eos_id` is the end-of-text token, also written as bos (utt adds no BOS of its own).
+nlohmann::ordered_json hf_config_json(const ModelConfig& config, HfArchitecture architecture,
+                                      int64_t eos_id, const std::string& torch_dtype);
+
+// The architecture a config.json describes, or a UserError naming the unsupported field or
+// architecture. `source` names the file in messages.
+ModelConfig model_config_from_hf(const nlohmann::json& json, const std::string& source,
+                                 HfArchitecture* architecture);
+
+}  // namespace utt
