@@ -15,6 +15,12 @@ ResolvedModel resolve_model(const TrainConfig& config) {
   ResolvedModel resolved{config.model, "explicit dimensions"};
   ModelConfig& model = resolved.config;
   if (!config.was_set("num-kv-heads")) model.num_kv_heads = model.num_heads;
+  // --activation names the gate's activation of a gated FFN (SwiGLU, GeGLU, ReGLU). Its guide
+  // default, gelu, is the plain MLP's; the gated FFN's default is SwiGLU, so unset it is silu.
+  if (model.swiglu && !config.was_set("activation")) model.activation = Activation::kSilu;
+  // With --auto-vocab-size the vocabulary is chosen later, within [min, max]: a budget is
+  // planned at the smallest and re-solved for the one chosen.
+  if (config.auto_vocab_size && config.target_params) model.vocab_size = config.min_vocab_size;
 
   if (config.model_preset) {
     const ModelPreset& preset = find_preset(*config.model_preset);
@@ -32,7 +38,8 @@ ResolvedModel resolve_model(const TrainConfig& config) {
   } else if (config.target_params) {
     ModelConfig base = model;
     if (!config.was_set("num-kv-heads")) base.num_kv_heads = 0;  // follow the chosen heads
-    model = size_for_target_params(*config.target_params, config.prefer_depth, base);
+    model = size_for_target_params(*config.target_params, config.prefer_depth, base,
+                                   config.auto_vocab_size ? "--min-vocab-size" : "--vocab-size");
     resolved.source = "--target-params " + with_thousands(*config.target_params) +
                       (config.prefer_depth ? " with --prefer-depth" : "");
   }

@@ -37,7 +37,13 @@ struct TrainConfig {
   std::optional<std::string> model_preset;
   std::optional<int64_t> target_params;
   bool prefer_depth = false;
-  ModelConfig model;  // vocab_size, dimensions and architecture switches
+  // vocab_size, dimensions and architecture switches. --activation's default is the guide's,
+  // gelu (the MLP's); resolve_model gives a gated FFN silu (SwiGLU) when it is not set.
+  ModelConfig model = [] {
+    ModelConfig defaults;
+    defaults.activation = Activation::kGelu;
+    return defaults;
+  }();
   bool use_lora = false;
   int64_t lora_rank = 8;
 
@@ -68,6 +74,7 @@ struct TrainConfig {
   int64_t eval_batches = 50;  // the fixed validation set: this many batches
   int64_t keep_last = 0;      // checkpoint_step_N directories kept (0: all)
   std::optional<std::string> resume_from;
+  bool overwrite_output_dir = false;  // a new run may replace an earlier run's outputs
 
   // Cloud storage
   std::optional<std::string> cloud_provider;  // s3 | gcs | azure

@@ -195,7 +195,7 @@ void Transformer::forward_layers(int64_t B, int64_t T, const ForwardOptions& opt
     linear_forward(layer.ffn_hidden.get(), layer.ffn_norm.out.get(), w.ffn_in_weight, w.ffn_in_bias, N, C,
                    hidden_width, Accumulate::kNo);
     if (c.swiglu) {
-      backend_.swiglu_forward(layer.ffn_act.get(), layer.ffn_hidden.get(), N, F);
+      backend_.glu_forward(layer.ffn_act.get(), layer.ffn_hidden.get(), N, F, c.activation);
     } else {
       backend_.activation_forward(layer.ffn_act.get(), layer.ffn_hidden.get(), N * F, c.activation);
     }
@@ -255,7 +255,8 @@ void Transformer::backward() {
     linear_backward(a.dffn_act.get(), dffn_out, layer.ffn_act.get(), w.w_down_weight, w.w_down_bias, N, F,
                     C, Accumulate::kNo);
     if (c.swiglu) {
-      backend_.swiglu_backward(a.dffn_hidden.get(), a.dffn_act.get(), layer.ffn_hidden.get(), N, F);
+      backend_.glu_backward(a.dffn_hidden.get(), a.dffn_act.get(), layer.ffn_hidden.get(), N, F,
+                            c.activation);
     } else {
       backend_.activation_backward(a.dffn_hidden.get(), a.dffn_act.get(), layer.ffn_hidden.get(), N * F,
                                    c.activation);

@@ -10,6 +10,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "config/config_json.h"
 #include "config/sizing.h"
+#include "train/lr_schedule.h"
 #include "data/dataset_files.h"
 #include "data/cached_loader.h"
 #include "data/streaming_loader.h"
@@ -22,6 +23,8 @@
 #include "obs/metrics_log.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_dirs.h"
+#include "train/output_dir.h"
+#include "train/run_summary.h"
 #include "train/stop_signal.h"
 #include "train/tokenizer_encoder.h"
 #include "train/tokenizer_setup.h"
@@ -140,27 +143,126 @@ std::string token_cache_dir() {
   return ".utt-cache/tokens";
 }
 
-void write_summary(const TrainingRunInputs& in, const ModelConfig& model, const TrainingResult& result,
-                   const fs::path& output_dir) {
-  const ParameterCount count = count_parameters(model);
-  nlohmann::json summary = {
-      {"status", result.outcome == TrainingOutcome::kInterrupted ? "interrupted" : "completed"},
-      {"final_loss", result.state.last_loss},
-      {"best_val_loss", result.state.best_val_loss ? nlohmann::json(*result.state.best_val_loss) : nlohmann::json()},
-      {"final_val_loss", result.final_val_loss ? nlohmann::json(*result.final_val_loss) : nlohmann::json()},
-      {"steps", result.state.step},
-      {"total_steps", result.state.total_steps},
-      {"epochs_completed", result.state.epoch},
-      {"tokens", result.state.tokens_seen},
-      {"wall_time_seconds", result.state.elapsed_seconds},
-      {"tokens_per_second", result.session_seconds > 0 ? result.session_tokens / result.session_seconds : 0.0},
-      {"parameters", count.total},
-      {"non_embedding_parameters", count.non_embedding},
-      {"last_checkpoint", result.last_checkpoint.string()},
-      {"model", model_config_to_json(model)},
-      {"configuration", in.configuration},
-  };
-  write_file_atomic(output_dir / "training_summary.json", summary.dump(2) + "\n");
+
+TokenizerInputs tokenizer_inputs(const TrainConfig& c, const DataPlan& data, const ResumePoint* resume) {
+  TokenizerInputs inputs;
+  inputs.train_files = data.train_files;
+  inputs.training = train_selection(c);
+  const bool held_out = !c.val_split && c.val_fraction > 0;
+  if (!data.val_files.empty() || held_out) {
+    inputs.validation_files = data.val_files.empty() ? data.train_files : data.val_files;
+    inputs.validation = validation_selection(c);
+  }
+  if (resume) inputs.resume_checkpoint = resume->dir;
+  return inputs;
+}
+
+// The model's vocabulary is the tokenizer's; a parameter budget is re-solved for it.
+ModelConfig size_model(const TrainConfig& c, const ModelConfig& planned, const Tokenizer& tokenizer) {
+  ModelConfig model_config = planned;
+  model_config.vocab_size = tokenizer.vocab_size();
+  if (c.target_params && model_config.vocab_size != planned.vocab_size) {
+    ModelConfig base = model_config;
+    if (!c.was_set("num-kv-heads")) base.num_kv_heads = 0;
+    model_config = size_for_target_params(*c.target_params, c.prefer_depth, base);
+  }
+  return model_config;
+}
+
+struct StepPlan {
+  int64_t total_steps = 0;
+  EpochCount epochs;
+  std::unique_ptr<TokenCache> cache;  // with --no-use-streaming
+};
+
+// The token stream of one epoch is counted before step 1, so the schedule ends where the
+// data ends: from the token cache (--no-use-streaming), or by one tokenizing pass.
+StepPlan plan_steps(const TrainConfig& c, const ModelConfig& model_config, const DataPlan& data,
+                    const TokenEncoder& encoder) {
+  StepPlan plan;
+  const auto count_start = std::chrono::steady_clock::now();
+  std::unique_ptr<TokenCache>& cache = plan.cache;
+  int64_t epoch_tokens = 0;
+  if (!c.use_streaming) {
+    TokenCacheSource source{data.train_files, c.split, c.text_column, train_selection(c)};
+    const std::string path = token_cache_path(token_cache_dir(), source, encoder);
+    const bool built = build_token_cache(path, source, encoder, data_workers(c));
+    cache = std::make_unique<TokenCache>(path);
+    fmt::print("Token cache: {} {} ({} documents, {} tokens)\n", built ? "built" : "reusing", path,
+               with_thousands(cache->num_documents()), with_thousands(cache->num_tokens()));
+    epoch_tokens = cache->num_tokens() + cache->num_documents();  // plus one end-of-text each
+  } else {
+    epoch_tokens = count_epoch_tokens(c, data.train_files, encoder);
+  }
+  const int64_t stride = c.stride.value_or(model_config.seq_len);
+  const int64_t data_steps = count_optimizer_steps(epoch_tokens, c.batch_size, model_config.seq_len,
+                                                   stride, c.gradient_accumulation_steps, c.epochs);
+  // One epoch's full batches, for training_summary.json's epochs_completed.
+  const int64_t batches_per_epoch = count_optimizer_steps(epoch_tokens, c.batch_size, model_config.seq_len,
+                                                          stride, 1, 1);
+  if (data_steps <= 0) {
+    throw UserError(fmt::format("the training data ({} tokens per epoch) does not fill one optimizer step of "
+                                "{} x {} x {} tokens: lower --batch-size, --seq-len or "
+                                "--gradient-accumulation-steps, or use more data",
+                                with_thousands(epoch_tokens), c.batch_size, c.gradient_accumulation_steps,
+                                model_config.seq_len + 1));
+  }
+  const int64_t total_steps = c.max_steps ? std::min(*c.max_steps, data_steps) : data_steps;
+  fmt::print("Training data: {} tokens per epoch (counted in {:.1f}s); {} optimizer steps{}\n",
+             with_thousands(epoch_tokens),
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - count_start).count(),
+             with_thousands(total_steps),
+             c.max_steps && *c.max_steps < data_steps
+                 ? fmt::format(" (--max-steps; {} would take {})", count_of(c.epochs, "epoch"),
+                               with_thousands(data_steps))
+                 : fmt::format(" ({})", count_of(c.epochs, "epoch")));
+  plan.total_steps = total_steps;
+  plan.epochs = {c.epochs, data_steps, batches_per_epoch, c.gradient_accumulation_steps};
+  return plan;
+}
+
+// The state the loop starts from: a new run's, or the checkpoint's with the schedule of this
+// run. A resume with another length (a larger --max-steps or --epochs) continues the decay
+// from where it stands, and says so; an unchanged configuration continues exactly.
+TrainerState starting_state(const TrainConfig& c, const ResumePoint* resume, int64_t total_steps,
+                            const Tokenizer& tokenizer) {
+  if (!resume) {
+    TrainerState state;
+    state.run_id = new_run_id();
+    state.total_steps = total_steps;
+    state.tokenizer_fingerprint = tokenizer.fingerprint();
+    return state;
+  }
+  TrainerState state = resume->state;
+  if (state.run_id.empty()) state.run_id = new_run_id();  // a checkpoint from before run ids
+  if (total_steps < state.step) {
+    throw UserError(fmt::format("cannot resume from {}: it is at step {}, past the {} steps of this run "
+                                "(--max-steps, --epochs): raise them to continue it",
+                                resume->dir.string(), state.step, total_steps));
+  }
+  fmt::print("Resuming from {} at step {} of {}\n", resume->dir.string(), state.step, total_steps);
+  if (total_steps == state.total_steps) return state;
+  const LrSchedule current{c.learning_rate, c.warmup_steps, state.total_steps, 0.1, state.lr_restart_step,
+                           state.lr_restart_value};
+  const LrSchedule next = replan_schedule(current, state.step, total_steps);
+  const double floor = c.learning_rate * next.floor_fraction;
+  if (next.restart_step > 0 && next.restart_lr <= floor * (1 + 1e-12)) {
+    fmt::print("Schedule: {} steps instead of the checkpoint's {}; its decay had ended, so the learning rate "
+               "stays at the floor, {:.3e}, to step {}\n",
+               total_steps, state.total_steps, floor, total_steps);
+  } else if (next.restart_step == 0) {
+    fmt::print("Schedule: {} steps instead of the checkpoint's {}; warmup continues, then the cosine decay "
+               "reaches {:.3e} at step {}\n",
+               total_steps, state.total_steps, floor, total_steps);
+  } else {
+    fmt::print("Schedule: {} steps instead of the checkpoint's {}; re-planned from the resume point: the "
+               "learning rate falls from {:.3e} at step {} along a new cosine to {:.3e} at step {}\n",
+               total_steps, state.total_steps, next.restart_lr, state.step + 1, floor, total_steps);
+  }
+  state.total_steps = total_steps;
+  state.lr_restart_step = next.restart_step;
+  state.lr_restart_value = next.restart_lr;
+  return state;
 }
 
 }  // namespace
@@ -179,59 +281,34 @@ int run_training(const TrainingRunInputs& in) {
              data.train_files.size() == 1 ? "" : "s",
              data.val_files.empty() ? "" : fmt::format(", {} validation", data.val_files.size()));
 
-  fs::create_directories(output_dir);
-  const Tokenizer tokenizer = prepare_tokenizer(c, in.model, data.train_files, train_selection(c));
-  const TokenizerEncoder encoder(tokenizer);
+  // 1. The output directory and the checkpoint to resume from, looked at without writing.
+  const OutputDirState output = inspect_output_dir(output_dir);
+  refuse_if_busy(output);
+  const std::optional<ResumePoint> resume_point = find_resume_point(c, output);
+  const ResumePoint* resume = resume_point ? &*resume_point : nullptr;
+  check_output_dir(c, output, resume);
 
-  // The model's vocabulary is the tokenizer's; a parameter budget is re-solved for it.
-  ModelConfig model_config = in.model;
-  model_config.vocab_size = tokenizer.vocab_size();
-  if (c.target_params && model_config.vocab_size != in.model.vocab_size) {
-    ModelConfig base = model_config;
-    if (!c.was_set("num-kv-heads")) base.num_kv_heads = 0;
-    model_config = size_for_target_params(*c.target_params, c.prefer_depth, base);
+  // 2. Everything else, in memory: tokenizer, model size, schedule, validation set, model,
+  // optimizer and loader. Each can still refuse the run, and nothing is written yet.
+  const PreparedTokenizer prepared = prepare_tokenizer(c, in.model, tokenizer_inputs(c, data, resume));
+  const Tokenizer& tokenizer = prepared.tokenizer;
+  const TokenizerEncoder encoder(tokenizer);
+  const ModelConfig model_config = size_model(c, in.model, tokenizer);
+  if (resume) {
+    const std::string differences = model_config_differences(resume->model, model_config);
+    if (!differences.empty()) {
+      throw UserError("cannot resume from " + resume->dir.string() + ": its model differs from this run's (" +
+                      differences + "); use the flags the checkpoint was trained with");
+    }
   }
-  write_file_atomic(output_dir / "model_config.json", model_config_to_json(model_config).dump(2) + "\n");
   const ParameterCount count = count_parameters(model_config);
   fmt::print("Model: {} layers, d_model {}, {} heads, d_ff {}, vocab {} ({})\nParameters: {}\n",
              model_config.num_layers, model_config.d_model, model_config.num_heads, model_config.d_ff,
              with_thousands(model_config.vocab_size), describe_architecture(model_config),
              with_thousands(count.total));
 
-  // The token stream of one epoch is counted before step 1, so the schedule ends where the
-  // data ends: from the token cache (--no-use-streaming), or by one tokenizing pass.
-  const auto count_start = std::chrono::steady_clock::now();
-  std::unique_ptr<TokenCache> cache;
-  int64_t epoch_tokens = 0;
-  if (!c.use_streaming) {
-    TokenCacheSource source{data.train_files, c.split, c.text_column, train_selection(c)};
-    const std::string path = token_cache_path(token_cache_dir(), source, encoder);
-    const bool built = build_token_cache(path, source, encoder, data_workers(c));
-    cache = std::make_unique<TokenCache>(path);
-    fmt::print("Token cache: {} {} ({} documents, {} tokens)\n", built ? "built" : "reusing", path,
-               with_thousands(cache->num_documents()), with_thousands(cache->num_tokens()));
-    epoch_tokens = cache->num_tokens() + cache->num_documents();  // plus one end-of-text each
-  } else {
-    epoch_tokens = count_epoch_tokens(c, data.train_files, encoder);
-  }
-  const int64_t stride = c.stride.value_or(model_config.seq_len);
-  const int64_t data_steps = count_optimizer_steps(epoch_tokens, c.batch_size, model_config.seq_len,
-                                                   stride, c.gradient_accumulation_steps, c.epochs);
-  if (data_steps <= 0) {
-    throw UserError(fmt::format("the training data ({} tokens per epoch) does not fill one optimizer step of "
-                                "{} x {} x {} tokens: lower --batch-size, --seq-len or "
-                                "--gradient-accumulation-steps, or use more data",
-                                with_thousands(epoch_tokens), c.batch_size, c.gradient_accumulation_steps,
-                                model_config.seq_len + 1));
-  }
-  const int64_t total_steps = c.max_steps ? std::min(*c.max_steps, data_steps) : data_steps;
-  fmt::print("Training data: {} tokens per epoch (counted in {:.1f}s); {} optimizer steps{}\n",
-             with_thousands(epoch_tokens),
-             std::chrono::duration<double>(std::chrono::steady_clock::now() - count_start).count(),
-             with_thousands(total_steps),
-             c.max_steps && *c.max_steps < data_steps
-                 ? fmt::format(" (--max-steps; {} epochs would take {})", c.epochs, with_thousands(data_steps))
-                 : fmt::format(" ({} epochs)", c.epochs));
+  StepPlan steps = plan_steps(c, model_config, data, encoder);
+  TrainerState state = starting_state(c, resume, steps.total_steps, tokenizer);
 
   const std::vector<std::vector<int32_t>> val_batches = validation_batches(c, model_config, data, encoder);
   if (!val_batches.empty()) {
@@ -247,34 +324,42 @@ int run_training(const TrainingRunInputs& in) {
   settings.weight_decay = c.weight_decay;
   AdamW optimizer(*backend, model.layout().optimizer_segments(), model.parameter_count(), settings);
 
-  TrainerState state;
   std::optional<LoaderState> loader_resume;
-  if (c.resume_from) {
-    const fs::path from = resolve_resume_path(*c.resume_from, output_dir, checkpoint_step);
-    state = load_checkpoint(from, model, optimizer, tokenizer.fingerprint());
-    if (state.total_steps != total_steps) {
-      throw UserError(fmt::format("cannot resume from {}: its run has {} steps, this one {} (the data, "
-                                  "--epochs, --max-steps, --batch-size or --gradient-accumulation-steps "
-                                  "changed); resume with the same data and flags",
-                                  from.string(), state.total_steps, total_steps));
-    }
+  if (resume) {
+    load_checkpoint(resume->dir, model, optimizer, tokenizer.fingerprint());
     loader_resume = LoaderState::from_json(state.loader_state);
-    fmt::print("Resuming from {} at step {} of {}\n", from.string(), state.step, total_steps);
   } else {
     model.initialize(static_cast<uint64_t>(c.seed));
-    state.total_steps = total_steps;
-    state.tokenizer_fingerprint = tokenizer.fingerprint();
   }
 
   const LoaderConfig train_loader_config =
       loader_config(c, model_config, data.train_files, train_selection(c), true, c.epochs);
   std::unique_ptr<BatchLoader> train_batches;
-  if (cache) {
-    train_batches = std::make_unique<CachedLoader>(train_loader_config, *cache, encoder, loader_resume);
+  if (steps.cache) {
+    train_batches = std::make_unique<CachedLoader>(train_loader_config, *steps.cache, encoder, loader_resume);
   } else {
     train_batches = std::make_unique<StreamingLoader>(train_loader_config, encoder, loader_resume);
   }
+
+  // 3. The first writes: the output directory, locked and checked again, with the run's files.
+  RunDirectory directory(c, resume, state.run_id);
+  const fs::path saved_tokenizer = output_dir / "tokenizer.json";
+  if (prepared.source != TokenizerSource::kReused &&
+      (!fs::exists(saved_tokenizer) || Tokenizer::load(saved_tokenizer.string()).fingerprint() != tokenizer.fingerprint())) {
+    directory.write_file("tokenizer.json", tokenizer.to_json());
+    fmt::print("Tokenizer: saved to {}\n", saved_tokenizer.string());
+  }
+  directory.write_file("model_config.json", model_config_to_json(model_config).dump(2) + "\n");
+  if (resume) {
+    const int64_t dropped = drop_metrics_after(output_dir / "metrics.jsonl", state.step);
+    if (dropped > 0) {
+      fmt::print("metrics.jsonl: dropped {} {} logged after step {} (this run logs those steps again)\n",
+                 dropped, dropped == 1 ? "entry" : "entries", state.step);
+    }
+  }
   MetricsLog metrics(output_dir / "metrics.jsonl");
+  directory.started();
+
   TrainerOptions options;
   options.batch_size = c.batch_size;
   options.accumulation = c.gradient_accumulation_steps;
@@ -294,22 +379,9 @@ int run_training(const TrainingRunInputs& in) {
 
   Trainer trainer(model, optimizer, *train_batches, &val_batches, metrics, options);
   const TrainingResult result = trainer.run(state);
-  write_summary(in, model_config, result, output_dir);
-
-  fmt::print("\nTraining {} after {} steps ({} tokens) in {}; {} tokens/s\n",
-             result.outcome == TrainingOutcome::kInterrupted ? "stopped" : "finished",
-             with_thousands(result.state.step), with_thousands(result.state.tokens_seen),
-             format_duration(result.state.elapsed_seconds),
-             with_thousands(static_cast<int64_t>(result.session_seconds > 0
-                                                     ? result.session_tokens / result.session_seconds
-                                                     : 0)));
-  if (result.outcome == TrainingOutcome::kDataExhausted) {
-    fmt::print("The training data ended before step {}: the schedule was computed for more data\n",
-               total_steps);
-  }
-  fmt::print("Outputs: {}/ (tokenizer.json, model_config.json, training_summary.json, metrics.jsonl, "
-             "final_checkpoint/{})\n",
-             output_dir.string(), result.state.best_val_loss ? ", best_checkpoint/" : "");
+  const RunOutputs outputs{output_dir, in.configuration, model_config, steps.epochs};
+  write_summary(outputs, result);
+  print_closing_lines(outputs, result);
   if (result.outcome == TrainingOutcome::kInterrupted) {
     return std::string(stop_signal_name()) == "SIGTERM" ? 128 + SIGTERM : 128 + SIGINT;
   }

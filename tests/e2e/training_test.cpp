@@ -8,44 +8,12 @@
 #include <sstream>
 
 #include "e2e/run_utt.h"
+#include "e2e/training_runs.h"
 #include "test_paths.h"
 
 namespace utt::test {
 namespace {
 namespace fs = std::filesystem;
-
-std::string corpus() {
-  const std::string dir = source_dir() + "/data/sotu";
-  EXPECT_TRUE(fs::exists(dir + "/train.jsonl"))
-      << "the demo corpus is missing: run scripts/setup --corpus (scripts/test does)";
-  return dir;
-}
-
-std::string read(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// A model small enough to train in seconds on two cores.
-std::vector<std::string> tiny_run(const std::string& output_dir, int64_t steps) {
-  return {"train", "--dataset-id", corpus(), "--val-split", "validation",
-          "--max-train-examples", "12", "--max-val-examples", "3",
-          "--vocab-size", "600", "--d-model", "64", "--num-layers", "2", "--num-heads", "2",
-          "--d-ff", "128", "--seq-len", "32", "--batch-size", "4", "--learning-rate", "3e-3",
-          "--warmup-steps", "5", "--max-steps", std::to_string(steps), "--log-every", "5",
-          "--eval-every", "10", "--eval-batches", "4", "--save-every", "10", "--seed", "7",
-          "--threads", "2", "--output-dir", output_dir};
-}
-
-std::vector<nlohmann::json> metrics(const fs::path& dir) {
-  std::vector<nlohmann::json> rows;
-  std::istringstream lines(read(dir / "metrics.jsonl"));
-  std::string line;
-  while (std::getline(lines, line)) rows.push_back(nlohmann::json::parse(line));
-  return rows;
-}
 
 TEST(Training, WritesTheGuidesOutputDirectoryAndTheLossFalls) {
   const std::string dir = scratch_dir("train");
@@ -187,6 +155,7 @@ TEST(Training, TokenizerIsTrainedThenReusedThenRetrainedOrLoaded) {
   const RunResult first = run_utt(args, dir);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   EXPECT_NE(first.out.find("Tokenizer: trained on 12 documents"), std::string::npos) << first.out;
+  args.push_back("--overwrite-output-dir");
   const RunResult second = run_utt(args, dir);
   EXPECT_NE(second.out.find("Tokenizer: reusing " + dir + "/out/tokenizer.json"), std::string::npos) << second.out;
   args.push_back("--retrain-tokenizer");
@@ -197,6 +166,39 @@ TEST(Training, TokenizerIsTrainedThenReusedThenRetrainedOrLoaded) {
   ASSERT_EQ(third.exit_code, 0) << third.err;
   EXPECT_NE(third.out.find("Tokenizer: loaded " + dir + "/out/tokenizer.json (600 tokens)"), std::string::npos)
       << third.out;
+  // The output directory is the guide's, whichever way the tokenizer came: tokenizer.json is
+  // there, and the closing "Outputs:" line lists only what is.
+  EXPECT_EQ(read(dir + "/other/tokenizer.json"), read(dir + "/out/tokenizer.json"));
+  EXPECT_NE(third.out.find("Outputs: " + dir + "/other/ (tokenizer.json, model_config.json"), std::string::npos)
+      << third.out;
+}
+
+// A tokenizer of another size never silently wins over an explicit --vocab-size.
+TEST(Training, AnExplicitVocabSizeTheTokenizerLacksIsRefused) {
+  const std::string dir = scratch_dir("vocab");
+  ASSERT_EQ(run_utt(tiny_run(dir + "/out", 6), dir).exit_code, 0);
+  const std::string before = read(dir + "/out/metrics.jsonl");
+  std::vector<std::string> reused = tiny_run(dir + "/out", 6);
+  reused.insert(reused.end(), {"--vocab-size", "700", "--overwrite-output-dir"});
+  RunResult r = run_utt(reused, dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--vocab-size 700 was asked, but " + dir + "/out/tokenizer.json has 600 tokens: add "
+                       "--retrain-tokenizer"), std::string::npos) << r.err;
+  EXPECT_EQ(read(dir + "/out/metrics.jsonl"), before) << "the refused run touched the earlier run";
+
+  std::vector<std::string> loaded = tiny_run(dir + "/loaded", 6);
+  loaded.insert(loaded.end(), {"--vocab-size", "700", "--tokenizer-path", dir + "/out/tokenizer.json"});
+  r = run_utt(loaded, dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("has 600 tokens: drop --vocab-size"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/loaded"));
+
+  std::vector<std::string> too_large = tiny_run(dir + "/large", 6);
+  too_large.insert(too_large.end(), {"--vocab-size", "60000", "--max-train-examples", "1"});
+  r = run_utt(too_large, dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("fewer than --vocab-size 60000: lower --vocab-size to at most"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/large"));
 }
 
 TEST(Training, AutoVocabSizeExplainsItsChoice) {
@@ -206,7 +208,8 @@ TEST(Training, AutoVocabSizeExplainsItsChoice) {
                            "--tokenizer-train-examples", "20"});
   const RunResult r = run_utt(args, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("Vocabulary size (--auto-vocab-size):"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Vocabulary size (--auto-vocab-size, measured on 2 validation documents):"),
+            std::string::npos) << r.out;
   EXPECT_NE(r.out.find("<- chosen"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(": the cheapest per byte of text"), std::string::npos) << r.out;
   const nlohmann::json config = nlohmann::json::parse(read(dir + "/out/model_config.json"));
