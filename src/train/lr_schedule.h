@@ -29,7 +29,8 @@ double learning_rate_at(const LrSchedule& schedule, int64_t step);
 
 // The schedule of a run resumed at `step` (steps completed) whose length changes from
 // `current.total_steps` to `new_total`: the rate at `step` stays what the current schedule
-// gives, and decays from there to the floor at new_total. A resume still in warmup keeps the
+// gives, and decays from there to the floor at new_total. It describes the steps from `step`
+// on (the ones the resumed run takes), not the ones before. A resume still in warmup keeps the
 // plain schedule with the new length (nothing has decayed yet).
 LrSchedule replan_schedule(const LrSchedule& current, int64_t step, int64_t new_total);
 
