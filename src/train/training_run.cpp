@@ -302,8 +302,9 @@ int run_training(const TrainingRunInputs& in) {
     }
   }
   const ParameterCount count = count_parameters(model_config);
-  fmt::print("Model: {} layers, d_model {}, {} heads, d_ff {}, vocab {} ({})\nParameters: {}\n",
-             model_config.num_layers, model_config.d_model, model_config.num_heads, model_config.d_ff,
+  fmt::print("Model: {}, d_model {}, {}, d_ff {}, vocab {} ({})\nParameters: {}\n",
+             count_of(model_config.num_layers, "layer"), model_config.d_model,
+             count_of(model_config.num_heads, "head"), model_config.d_ff,
              with_thousands(model_config.vocab_size), describe_architecture(model_config),
              with_thousands(count.total));
 

@@ -1,5 +1,6 @@
 // utt train for real, on a few State of the Union addresses and a tiny model: the output
 // directory of the guide, falling loss, exact resume, clean stops, generation and evaluation.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -102,6 +103,66 @@ TEST(Training, MixedPrecisionReachesTheFp32ValidationLoss) {
   const double fp32 = best("fp32"), bf16 = best("bf16");
   EXPECT_NE(fp32, bf16) << "the mixed-precision run computed exactly the fp32 run";
   EXPECT_LT(std::abs(bf16 - fp32), 0.01 * fp32) << "fp32 " << fp32 << ", bf16 " << bf16;
+}
+
+// Users extend runs: a larger --max-steps on resume re-plans the cosine from where the run
+// stands, and says so.
+TEST(Training, ResumeWithMoreStepsContinuesTheScheduleFromTheResumePoint) {
+  const std::string dir = scratch_dir("extend");
+  ASSERT_EQ(run_utt(tiny_run(dir + "/full", 20), dir).exit_code, 0);
+  fs::create_directories(dir + "/extended");
+  fs::copy(dir + "/full/checkpoint_step_10", dir + "/extended/checkpoint_step_10", fs::copy_options::recursive);
+  std::vector<std::string> args = tiny_run(dir + "/extended", 30);
+  args.insert(args.end(), {"--resume-from", "latest"});
+  const RunResult r = run_utt(args, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Resuming from " + dir + "/extended/checkpoint_step_10 at step 10 of 30"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("Schedule: 30 steps instead of the checkpoint's 20; re-planned from the resume point: the "
+                       "learning rate falls from "),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" at step 11 along a new cosine to 3.000e-04 at step 30"), std::string::npos) << r.out;
+  auto lr_at = [](const fs::path& out, int64_t step) {
+    for (const nlohmann::json& row : metrics(out)) {
+      if (row.contains("lr") && row["step"] == step) return row["lr"].get<double>();
+    }
+    return -1.0;
+  };
+  EXPECT_GT(lr_at(dir + "/extended", 15), lr_at(dir + "/full", 15)) << "the decay was not stretched";
+  // The last step's rate is one step short of the floor (10% of --learning-rate), as in any run.
+  EXPECT_GT(lr_at(dir + "/extended", 25), lr_at(dir + "/extended", 30));
+  EXPECT_GT(lr_at(dir + "/extended", 30), 3e-4);
+  EXPECT_LT(lr_at(dir + "/extended", 30), 3.2e-4);
+  const nlohmann::json summary = nlohmann::json::parse(read(dir + "/extended/training_summary.json"));
+  EXPECT_EQ(summary["steps"], 30);
+  EXPECT_EQ(summary["total_steps"], 30);
+}
+
+// A run of one whole epoch, then resumed for a second: epochs_completed counts both.
+TEST(Training, ResumeWithMoreEpochsTrainsTheNewEpochs) {
+  const std::string dir = scratch_dir("epochs");
+  const std::vector<std::string> one_epoch = {
+      "train", "--dataset-id", corpus(), "--max-train-examples", "2", "--vocab-size", "300",
+      "--d-model", "32", "--num-layers", "1", "--num-heads", "2", "--d-ff", "64", "--seq-len", "16",
+      "--batch-size", "8", "--warmup-steps", "5", "--log-every", "50", "--epochs", "1", "--seed", "7",
+      "--threads", "2", "--output-dir", dir + "/out"};
+  const RunResult first = run_utt(one_epoch, dir);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find(" optimizer steps (1 epoch)\n"), std::string::npos) << first.out;
+  const nlohmann::json one = nlohmann::json::parse(read(dir + "/out/training_summary.json"));
+  EXPECT_EQ(one["epochs_completed"], 1);
+  const int64_t steps = one["steps"];
+
+  std::vector<std::string> two_epochs = one_epoch;
+  two_epochs.insert(two_epochs.end(), {"--epochs", "2", "--resume-from", "latest"});
+  const RunResult second = run_utt(two_epochs, dir);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.out.find(fmt::format("at step {} of {}", steps, 2 * steps)), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("its decay had ended, so the learning rate stays at the floor"), std::string::npos)
+      << second.out;
+  const nlohmann::json two = nlohmann::json::parse(read(dir + "/out/training_summary.json"));
+  EXPECT_EQ(two["steps"], 2 * steps);
+  EXPECT_EQ(two["epochs_completed"], 2);
 }
 
 TEST(Training, ResumeWithAnotherArchitectureIsRefused) {
@@ -237,6 +298,13 @@ TEST(Training, GenerateAndEvalUseTheTrainedModel) {
   EXPECT_NE(eval.out.find("loss: "), std::string::npos);
   EXPECT_NE(eval.out.find("perplexity: "), std::string::npos);
   EXPECT_NE(eval.out.find("batches: 3\n"), std::string::npos) << eval.out;
+
+  // A file has one split: evaluated whole, without --split.
+  const RunResult file = run_utt({"eval", "--checkpoint", dir + "/out/final_checkpoint", "--dataset-id",
+                                  corpus() + "/validation.jsonl", "--batch-size", "4", "--max-batches", "2"},
+                                 dir);
+  ASSERT_EQ(file.exit_code, 0) << file.err;
+  EXPECT_NE(file.out.find("batches: 2\n"), std::string::npos) << file.out;
 }
 
 }  // namespace
