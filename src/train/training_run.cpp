@@ -144,6 +144,17 @@ std::string token_cache_dir() {
 }
 
 
+// True when `path` is a tokenizer.json of `tokenizer` (a damaged or foreign file is not).
+bool holds_tokenizer(const fs::path& path, const Tokenizer& tokenizer) {
+  std::error_code error;
+  if (!fs::exists(path, error)) return false;
+  try {
+    return Tokenizer::load(path.string()).fingerprint() == tokenizer.fingerprint();
+  } catch (const UserError&) {
+    return false;
+  }
+}
+
 TokenizerInputs tokenizer_inputs(const TrainConfig& c, const DataPlan& data, const ResumePoint* resume) {
   TokenizerInputs inputs;
   inputs.train_files = data.train_files;
@@ -345,8 +356,7 @@ int run_training(const TrainingRunInputs& in) {
   // 3. The first writes: the output directory, locked and checked again, with the run's files.
   RunDirectory directory(c, resume, state.run_id);
   const fs::path saved_tokenizer = output_dir / "tokenizer.json";
-  if (prepared.source != TokenizerSource::kReused &&
-      (!fs::exists(saved_tokenizer) || Tokenizer::load(saved_tokenizer.string()).fingerprint() != tokenizer.fingerprint())) {
+  if (prepared.source != TokenizerSource::kReused && !holds_tokenizer(saved_tokenizer, tokenizer)) {
     directory.write_file("tokenizer.json", tokenizer.to_json());
     fmt::print("Tokenizer: saved to {}\n", saved_tokenizer.string());
   }

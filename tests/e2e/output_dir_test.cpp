@@ -72,7 +72,7 @@ TEST(OutputDir, ALockLeftByAKilledRunIsTakenOverSayingSo) {
   const pid_t pid = killed.pid();
   EXPECT_EQ(killed.stop(SIGKILL).exit_code, 128 + SIGKILL);
   ASSERT_TRUE(fs::exists(dir + "/out/utt.lock"));
-  const RunResult resumed = run_utt(with(tiny_run(dir + "/out", 40), {"--resume-from", "latest"}), dir);
+  const RunResult resumed = run_utt(with(tiny_run(dir + "/out", 20), {"--resume-from", "latest"}), dir);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_NE(resumed.out.find("Output directory: took over " + dir + "/out/utt.lock, left by utt train (PID " +
                              std::to_string(pid) + " on host "),
@@ -83,7 +83,7 @@ TEST(OutputDir, ALockLeftByAKilledRunIsTakenOverSayingSo) {
   for (const nlohmann::json& row : metrics(dir + "/out")) {
     if (row.contains("loss")) steps.push_back(row["step"]);
   }
-  EXPECT_EQ(steps, (std::vector<int64_t>{5, 10, 15, 20, 25, 30, 35, 40}));
+  EXPECT_EQ(steps, (std::vector<int64_t>{5, 10, 15, 20}));
 }
 
 TEST(OutputDir, ANewRunIntoAnEarlierRunsDirectoryIsRefusedAndTouchesNothing) {
@@ -101,14 +101,14 @@ TEST(OutputDir, ANewRunIntoAnEarlierRunsDirectoryIsRefusedAndTouchesNothing) {
 
 TEST(OutputDir, OverwriteOutputDirRemovesTheEarlierRunFirstAndSaysSo) {
   const std::string dir = scratch_dir("overwrite");
-  ASSERT_EQ(run_utt(tiny_run(dir + "/out", 30), dir).exit_code, 0);
+  ASSERT_EQ(run_utt(tiny_run(dir + "/out", 20), dir).exit_code, 0);
   const std::string earlier = run_id_of(dir + "/out");
   const RunResult r = run_utt(with(tiny_run(dir + "/out", 10), {"--overwrite-output-dir"}), dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("--overwrite-output-dir: removed the earlier run's outputs from " + dir +
-                       "/out: checkpoint_step_10, checkpoint_step_20, final_checkpoint, best_checkpoint and 2 more"),
+                       "/out: checkpoint_step_10, final_checkpoint, best_checkpoint, metrics.jsonl and 1 more"),
             std::string::npos) << r.out;
-  EXPECT_FALSE(fs::exists(dir + "/out/checkpoint_step_20"));
+  EXPECT_FALSE(fs::exists(dir + "/out/checkpoint_step_10"));  // the new run's 10 steps save none
   EXPECT_NE(run_id_of(dir + "/out"), earlier);
   EXPECT_EQ(metrics(dir + "/out").back()["step"], 10);
   EXPECT_EQ(nlohmann::json::parse(read(dir + "/out/final_checkpoint/trainer_state.json"))["run_id"],
@@ -117,18 +117,18 @@ TEST(OutputDir, OverwriteOutputDirRemovesTheEarlierRunFirstAndSaysSo) {
 
 TEST(OutputDir, LatestNamesOnlyCheckpointsOfTheRunThatOwnsTheDirectory) {
   const std::string dir = scratch_dir("latest");
-  ASSERT_EQ(run_utt(tiny_run(dir + "/a", 20), dir).exit_code, 0);
-  ASSERT_EQ(run_utt(with(tiny_run(dir + "/b", 30), {"--seed", "8"}), dir).exit_code, 0);
+  ASSERT_EQ(run_utt(tiny_run(dir + "/a", 10), dir).exit_code, 0);
+  ASSERT_EQ(run_utt(with(tiny_run(dir + "/b", 20), {"--seed", "8"}), dir).exit_code, 0);
   // Another run's newer checkpoint, copied in.
-  fs::copy(dir + "/b/final_checkpoint", dir + "/a/checkpoint_step_30", fs::copy_options::recursive);
-  const RunResult r = run_utt(with(tiny_run(dir + "/a", 25), {"--resume-from", "latest"}), dir);
+  fs::copy(dir + "/b/final_checkpoint", dir + "/a/checkpoint_step_20", fs::copy_options::recursive);
+  const RunResult r = run_utt(with(tiny_run(dir + "/a", 12), {"--resume-from", "latest"}), dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("Resuming from " + dir + "/a/final_checkpoint at step 20 of 25"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Resuming from " + dir + "/a/final_checkpoint at step 10 of 12"), std::string::npos) << r.out;
 }
 
 TEST(OutputDir, ResumingAnotherRunsCheckpointIntoThisDirectoryIsRefused) {
   const std::string dir = scratch_dir("foreign");
-  ASSERT_EQ(run_utt(tiny_run(dir + "/a", 20), dir).exit_code, 0);
+  ASSERT_EQ(run_utt(tiny_run(dir + "/a", 10), dir).exit_code, 0);
   ASSERT_EQ(run_utt(with(tiny_run(dir + "/b", 20), {"--seed", "8"}), dir).exit_code, 0);
   const auto before = snapshot(dir + "/a");
   const RunResult r =
@@ -153,9 +153,15 @@ TEST(OutputDir, ResumingBeforeLaterCheckpointsOfTheSameRunIsRefused) {
   EXPECT_EQ(run_id_of(dir + "/branch"), run_id_of(dir + "/out"));
 }
 
-TEST(OutputDir, OverwriteCannotRemoveTheCheckpointItResumesFrom) {
+TEST(OutputDir, ADryRunShowsTheResumePointAndOverwriteCannotRemoveIt) {
   const std::string dir = scratch_dir("self");
   ASSERT_EQ(run_utt(tiny_run(dir + "/out", 10), dir).exit_code, 0);
+  const RunResult dry = run_utt(with(tiny_run(dir + "/out", 20), {"--resume-from", "latest", "--dry-run"}), dir);
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("Output: " + dir + "/out (holds an earlier run's outputs)\n  Resume: from " + dir +
+                         "/out/final_checkpoint at step 10 (its schedule: 10 steps; run " + run_id_of(dir + "/out") +
+                         ")"),
+            std::string::npos) << dry.out;
   const RunResult r = run_utt(
       with(tiny_run(dir + "/out", 20), {"--resume-from", "latest", "--overwrite-output-dir"}), dir);
   expect_refused(r, "--overwrite-output-dir would remove " + dir + "/out/final_checkpoint, the checkpoint "
