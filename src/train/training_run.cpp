@@ -24,6 +24,7 @@
 #include "train/checkpoint.h"
 #include "train/checkpoint_dirs.h"
 #include "train/output_dir.h"
+#include "train/run_state.h"
 #include "train/run_summary.h"
 #include "train/stop_signal.h"
 #include "train/tokenizer_encoder.h"
@@ -232,48 +233,117 @@ StepPlan plan_steps(const TrainConfig& c, const ModelConfig& model_config, const
   return plan;
 }
 
-// The state the loop starts from: a new run's, or the checkpoint's with the schedule of this
-// run. A resume with another length (a larger --max-steps or --epochs) continues the decay
-// from where it stands, and says so; an unchanged configuration continues exactly.
-TrainerState starting_state(const TrainConfig& c, const ResumePoint* resume, int64_t total_steps,
-                            const Tokenizer& tokenizer) {
-  if (!resume) {
-    TrainerState state;
-    state.run_id = new_run_id();
-    state.total_steps = total_steps;
-    state.tokenizer_fingerprint = tokenizer.fingerprint();
-    return state;
+void print_run_banner(const TrainingRunInputs& in) {
+  fmt::print("{}\n", in.device_banner);
+  fmt::print("Precision: {}\n", in.config.use_mixed_precision
+                                   ? "bf16 matmuls with fp32 accumulation (--use-mixed-precision); "
+                                     "fp32 weights, optimizer, norms, attention and loss"
+                                   : "fp32");
+}
+
+// The architecture trained: the planned one with the tokenizer's vocabulary, and a resumed
+// run's must be its checkpoint's.
+ModelConfig plan_model(const TrainConfig& c, const ModelConfig& planned, const Tokenizer& tokenizer,
+                       const ResumePoint* resume) {
+  const ModelConfig model_config = size_model(c, planned, tokenizer);
+  if (resume) {
+    const std::string differences = model_config_differences(resume->model, model_config);
+    if (!differences.empty()) {
+      throw UserError("cannot resume from " + resume->dir.string() + ": its model differs from this run's (" +
+                      differences + "); use the flags the checkpoint was trained with");
+    }
   }
-  TrainerState state = resume->state;
-  if (state.run_id.empty()) state.run_id = new_run_id();  // a checkpoint from before run ids
-  if (total_steps < state.step) {
-    throw UserError(fmt::format("cannot resume from {}: it is at step {}, past the {} steps of this run "
-                                "(--max-steps, --epochs): raise them to continue it",
-                                resume->dir.string(), state.step, total_steps));
-  }
-  fmt::print("Resuming from {} at step {} of {}\n", resume->dir.string(), state.step, total_steps);
-  if (total_steps == state.total_steps) return state;
-  const LrSchedule current{c.learning_rate, c.warmup_steps, state.total_steps, 0.1, state.lr_restart_step,
-                           state.lr_restart_value};
-  const LrSchedule next = replan_schedule(current, state.step, total_steps);
-  const double floor = c.learning_rate * next.floor_fraction;
-  if (next.restart_step > 0 && next.restart_lr <= floor * (1 + 1e-12)) {
-    fmt::print("Schedule: {} steps instead of the checkpoint's {}; its decay had ended, so the learning rate "
-               "stays at the floor, {:.3e}, to step {}\n",
-               total_steps, state.total_steps, floor, total_steps);
-  } else if (next.restart_step == 0) {
-    fmt::print("Schedule: {} steps instead of the checkpoint's {}; warmup continues, then the cosine decay "
-               "reaches {:.3e} at step {}\n",
-               total_steps, state.total_steps, floor, total_steps);
+  const ParameterCount count = count_parameters(model_config);
+  fmt::print("Model: {}, d_model {}, {}, d_ff {}, vocab {} ({})\nParameters: {}\n",
+             count_of(model_config.num_layers, "layer"), model_config.d_model,
+             count_of(model_config.num_heads, "head"), model_config.d_ff,
+             with_thousands(model_config.vocab_size), describe_architecture(model_config),
+             with_thousands(count.total));
+  return model_config;
+}
+
+// The model and its optimizer: fresh from --seed, or the checkpoint's weights and moments.
+struct ModelParts {
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<Transformer> model;
+  std::unique_ptr<AdamW> optimizer;
+};
+
+ModelParts build_model(const TrainConfig& c, const ModelConfig& model_config, const ResumePoint* resume,
+                       const Tokenizer& tokenizer) {
+  ModelParts parts;
+  CpuBackendOptions backend_options;
+  backend_options.threads = static_cast<int>(c.threads);
+  backend_options.bf16_matmuls = c.use_mixed_precision;
+  parts.backend = make_cpu_backend(backend_options);
+  parts.model = std::make_unique<Transformer>(model_config, *parts.backend, c.batch_size);
+  AdamWSettings settings;
+  settings.weight_decay = c.weight_decay;
+  parts.optimizer = std::make_unique<AdamW>(*parts.backend, parts.model->layout().optimizer_segments(),
+                                            parts.model->parameter_count(), settings);
+  if (resume) {
+    load_checkpoint(resume->dir, *parts.model, *parts.optimizer, tokenizer.fingerprint());
   } else {
-    fmt::print("Schedule: {} steps instead of the checkpoint's {}; re-planned from the resume point: the "
-               "learning rate falls from {:.3e} at step {} along a new cosine to {:.3e} at step {}\n",
-               total_steps, state.total_steps, next.restart_lr, state.step + 1, floor, total_steps);
+    parts.model->initialize(static_cast<uint64_t>(c.seed));
   }
-  state.total_steps = total_steps;
-  state.lr_restart_step = next.restart_step;
-  state.lr_restart_value = next.restart_lr;
-  return state;
+  return parts;
+}
+
+// The training batches, from the checkpoint's position when resuming.
+std::unique_ptr<BatchLoader> make_train_loader(const TrainConfig& c, const ModelConfig& model_config,
+                                               const DataPlan& data, const StepPlan& steps,
+                                               const TokenEncoder& encoder, const TrainerState& state,
+                                               const ResumePoint* resume) {
+  std::optional<LoaderState> loader_resume;
+  if (resume) loader_resume = LoaderState::from_json(state.loader_state);
+  const LoaderConfig train_loader_config =
+      loader_config(c, model_config, data.train_files, train_selection(c), true, c.epochs);
+  std::unique_ptr<BatchLoader> train_batches;
+  if (steps.cache) {
+    train_batches = std::make_unique<CachedLoader>(train_loader_config, *steps.cache, encoder, loader_resume);
+  } else {
+    train_batches = std::make_unique<StreamingLoader>(train_loader_config, encoder, loader_resume);
+  }
+  return train_batches;
+}
+
+// The run's files beside its checkpoints: tokenizer.json (unless that one is already there),
+// model_config.json, and, on a resume, metrics.jsonl without what was logged after the
+// checkpoint.
+void write_run_files(RunDirectory& directory, const PreparedTokenizer& prepared, const ModelConfig& model_config,
+                     const ResumePoint* resume, int64_t step) {
+  const fs::path saved_tokenizer = directory.path() / "tokenizer.json";
+  if (prepared.source != TokenizerSource::kReused && !holds_tokenizer(saved_tokenizer, prepared.tokenizer)) {
+    directory.write_file("tokenizer.json", prepared.tokenizer.to_json());
+    fmt::print("Tokenizer: saved to {}\n", saved_tokenizer.string());
+  }
+  directory.write_file("model_config.json", model_config_to_json(model_config).dump(2) + "\n");
+  if (resume) {
+    const int64_t dropped = drop_metrics_after(directory.path() / "metrics.jsonl", step);
+    if (dropped > 0) {
+      fmt::print("metrics.jsonl: dropped {} {} logged after step {} (this run logs those steps again)\n",
+                 dropped, dropped == 1 ? "entry" : "entries", step);
+    }
+  }
+}
+
+TrainerOptions trainer_options(const TrainingRunInputs& in, const Tokenizer& tokenizer) {
+  const TrainConfig& c = in.config;
+  TrainerOptions options;
+  options.batch_size = c.batch_size;
+  options.accumulation = c.gradient_accumulation_steps;
+  options.learning_rate = c.learning_rate;
+  options.warmup_steps = c.warmup_steps;
+  options.grad_clip = c.grad_clip;
+  options.log_every = c.log_every;
+  options.save_every = c.save_every;
+  options.eval_every = c.eval_every;
+  options.keep_last = c.keep_last;
+  options.seed = static_cast<uint64_t>(c.seed);
+  options.output_dir = c.output_dir;
+  options.tokenizer_json = tokenizer.to_json();
+  options.resume_command = in.resume_command;
+  return options;
 }
 
 }  // namespace
@@ -281,12 +351,7 @@ TrainerState starting_state(const TrainConfig& c, const ResumePoint* resume, int
 int run_training(const TrainingRunInputs& in) {
   const TrainConfig& c = in.config;
   const fs::path output_dir = c.output_dir;
-  fmt::print("{}\n", in.device_banner);
-  fmt::print("Precision: {}\n", c.use_mixed_precision
-                                   ? "bf16 matmuls with fp32 accumulation (--use-mixed-precision); "
-                                     "fp32 weights, optimizer, norms, attention and loss"
-                                   : "fp32");
-
+  print_run_banner(in);
   const DataPlan data = plan_data(c);
   fmt::print("Dataset: {} ({} training file{}{})\n", c.dataset_id, data.train_files.size(),
              data.train_files.size() == 1 ? "" : "s",
@@ -304,91 +369,27 @@ int run_training(const TrainingRunInputs& in) {
   const PreparedTokenizer prepared = prepare_tokenizer(c, in.model, tokenizer_inputs(c, data, resume));
   const Tokenizer& tokenizer = prepared.tokenizer;
   const TokenizerEncoder encoder(tokenizer);
-  const ModelConfig model_config = size_model(c, in.model, tokenizer);
-  if (resume) {
-    const std::string differences = model_config_differences(resume->model, model_config);
-    if (!differences.empty()) {
-      throw UserError("cannot resume from " + resume->dir.string() + ": its model differs from this run's (" +
-                      differences + "); use the flags the checkpoint was trained with");
-    }
-  }
-  const ParameterCount count = count_parameters(model_config);
-  fmt::print("Model: {}, d_model {}, {}, d_ff {}, vocab {} ({})\nParameters: {}\n",
-             count_of(model_config.num_layers, "layer"), model_config.d_model,
-             count_of(model_config.num_heads, "head"), model_config.d_ff,
-             with_thousands(model_config.vocab_size), describe_architecture(model_config),
-             with_thousands(count.total));
-
-  StepPlan steps = plan_steps(c, model_config, data, encoder);
-  TrainerState state = starting_state(c, resume, steps.total_steps, tokenizer);
-
+  const ModelConfig model_config = plan_model(c, in.model, tokenizer, resume);
+  const StepPlan steps = plan_steps(c, model_config, data, encoder);
+  const TrainerState state = starting_state(c, resume, steps.total_steps, tokenizer.fingerprint());
   const std::vector<std::vector<int32_t>> val_batches = validation_batches(c, model_config, data, encoder);
   if (!val_batches.empty()) {
     fmt::print("Validation: {} batches every {} steps\n", val_batches.size(), c.eval_every);
   }
-
-  CpuBackendOptions backend_options;
-  backend_options.threads = static_cast<int>(c.threads);
-  backend_options.bf16_matmuls = c.use_mixed_precision;
-  const std::unique_ptr<Backend> backend = make_cpu_backend(backend_options);
-  Transformer model(model_config, *backend, c.batch_size);
-  AdamWSettings settings;
-  settings.weight_decay = c.weight_decay;
-  AdamW optimizer(*backend, model.layout().optimizer_segments(), model.parameter_count(), settings);
-
-  std::optional<LoaderState> loader_resume;
-  if (resume) {
-    load_checkpoint(resume->dir, model, optimizer, tokenizer.fingerprint());
-    loader_resume = LoaderState::from_json(state.loader_state);
-  } else {
-    model.initialize(static_cast<uint64_t>(c.seed));
-  }
-
-  const LoaderConfig train_loader_config =
-      loader_config(c, model_config, data.train_files, train_selection(c), true, c.epochs);
-  std::unique_ptr<BatchLoader> train_batches;
-  if (steps.cache) {
-    train_batches = std::make_unique<CachedLoader>(train_loader_config, *steps.cache, encoder, loader_resume);
-  } else {
-    train_batches = std::make_unique<StreamingLoader>(train_loader_config, encoder, loader_resume);
-  }
+  const ModelParts parts = build_model(c, model_config, resume, tokenizer);
+  const std::unique_ptr<BatchLoader> train_batches =
+      make_train_loader(c, model_config, data, steps, encoder, state, resume);
 
   // 3. The first writes: the output directory, locked and checked again, with the run's files.
   RunDirectory directory(c, resume, state.run_id);
-  const fs::path saved_tokenizer = output_dir / "tokenizer.json";
-  if (prepared.source != TokenizerSource::kReused && !holds_tokenizer(saved_tokenizer, tokenizer)) {
-    directory.write_file("tokenizer.json", tokenizer.to_json());
-    fmt::print("Tokenizer: saved to {}\n", saved_tokenizer.string());
-  }
-  directory.write_file("model_config.json", model_config_to_json(model_config).dump(2) + "\n");
-  if (resume) {
-    const int64_t dropped = drop_metrics_after(output_dir / "metrics.jsonl", state.step);
-    if (dropped > 0) {
-      fmt::print("metrics.jsonl: dropped {} {} logged after step {} (this run logs those steps again)\n",
-                 dropped, dropped == 1 ? "entry" : "entries", state.step);
-    }
-  }
+  write_run_files(directory, prepared, model_config, resume, state.step);
   MetricsLog metrics(output_dir / "metrics.jsonl");
   directory.started();
-
-  TrainerOptions options;
-  options.batch_size = c.batch_size;
-  options.accumulation = c.gradient_accumulation_steps;
-  options.learning_rate = c.learning_rate;
-  options.warmup_steps = c.warmup_steps;
-  options.grad_clip = c.grad_clip;
-  options.log_every = c.log_every;
-  options.save_every = c.save_every;
-  options.eval_every = c.eval_every;
-  options.keep_last = c.keep_last;
-  options.seed = static_cast<uint64_t>(c.seed);
-  options.output_dir = output_dir;
-  options.tokenizer_json = tokenizer.to_json();
-  options.resume_command = in.resume_command;
   fmt::print("\n");
   std::fflush(stdout);
 
-  Trainer trainer(model, optimizer, *train_batches, &val_batches, metrics, options);
+  Trainer trainer(*parts.model, *parts.optimizer, *train_batches, &val_batches, metrics,
+                  trainer_options(in, tokenizer));
   const TrainingResult result = trainer.run(state);
   const RunOutputs outputs{output_dir, in.configuration, model_config, steps.epochs};
   write_summary(outputs, result);
