@@ -152,8 +152,7 @@ DirectoryLock::DirectoryLock(const fs::path& dir, const std::string& name, const
                         " (this file system has no flock: if that run has ended, remove " + path_.string() + ")");
       }
       if (!record.empty()) taken_over_ = recorded ? *recorded : LockHolder{};
-      fd_ = fd;
-      write_record(fd_, me.to_text(), path_);
+      hold(fd, me);
       return;
     }
     // The file may have been removed (its holder released it) between our open and our lock:
@@ -169,10 +168,19 @@ DirectoryLock::DirectoryLock(const fs::path& dir, const std::string& name, const
       const std::optional<LockHolder> previous = LockHolder::from_text(record);
       taken_over_ = previous ? *previous : LockHolder{};
     }
-    fd_ = fd;
-    write_record(fd_, me.to_text(), path_);
+    hold(fd, me);
     return;
   }
+}
+
+void DirectoryLock::hold(int fd, const LockHolder& me) {
+  try {
+    write_record(fd, me.to_text(), path_);
+  } catch (...) {
+    ::close(fd);  // releases the lock; the constructor fails, so no destructor will
+    throw;
+  }
+  fd_ = fd;
 }
 
 DirectoryLock::~DirectoryLock() {

@@ -60,6 +60,8 @@ class DirectoryLock {
   bool flock_supported() const { return flock_supported_; }
 
  private:
+  void hold(int fd, const LockHolder& me);  // records `me` in the locked file
+
   std::filesystem::path path_;
   int fd_ = -1;
   bool flock_supported_ = true;

@@ -10,7 +10,6 @@
 #include "backend/cpu/cpu_backend.h"
 #include "config/config_json.h"
 #include "config/sizing.h"
-#include "train/lr_schedule.h"
 #include "data/dataset_files.h"
 #include "data/cached_loader.h"
 #include "data/streaming_loader.h"
@@ -143,7 +142,6 @@ std::string token_cache_dir() {
   if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/utt/tokens";
   return ".utt-cache/tokens";
 }
-
 
 // True when `path` is a tokenizer.json of `tokenizer` (a damaged or foreign file is not).
 bool holds_tokenizer(const fs::path& path, const Tokenizer& tokenizer) {
