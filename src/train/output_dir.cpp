@@ -139,7 +139,7 @@ void check_output_dir(const TrainConfig& c, const OutputDirState& output, const 
                                : "; no checkpoint to resume from): start over with --overwrite-output-dir "
                                  "(removes them first), or choose another --output-dir"));
   }
-  if (!same_run(output.owner_run_id, resume->state.run_id)) {
+  if (!output.earlier_outputs.empty() && !same_run(output.owner_run_id, resume->state.run_id)) {
     throw UserError(dir + " holds the outputs of " + run_label(output.owner_run_id) + ", but " +
                     resume->dir.string() + " is a checkpoint of " + run_label(resume->state.run_id) +
                     ": resume into another --output-dir, or replace that run's outputs with "
