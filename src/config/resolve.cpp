@@ -11,13 +11,16 @@ constexpr const char* kDimensionFlags[] = {"d-model", "num-layers", "num-heads",
 
 }  // namespace
 
+ModelConfig architecture_of(const TrainConfig& config) {
+  ModelConfig model = config.model;
+  if (model.swiglu && !config.was_set("activation")) model.activation = Activation::kSilu;
+  return model;
+}
+
 ResolvedModel resolve_model(const TrainConfig& config) {
-  ResolvedModel resolved{config.model, "explicit dimensions"};
+  ResolvedModel resolved{architecture_of(config), "explicit dimensions"};
   ModelConfig& model = resolved.config;
   if (!config.was_set("num-kv-heads")) model.num_kv_heads = model.num_heads;
-  // --activation names the gate's activation of a gated FFN (SwiGLU, GeGLU, ReGLU). Its guide
-  // default, gelu, is the plain MLP's; the gated FFN's default is SwiGLU, so unset it is silu.
-  if (model.swiglu && !config.was_set("activation")) model.activation = Activation::kSilu;
   // With --auto-vocab-size the vocabulary is chosen later, within [min, max]: a budget is
   // planned at the smallest and re-solved for the one chosen.
   if (config.auto_vocab_size && config.target_params) model.vocab_size = config.min_vocab_size;

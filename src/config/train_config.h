@@ -102,6 +102,11 @@ struct ResolvedModel {
   std::string source;  // "preset tiny", "--target-params 10,000,000", "explicit dimensions"
 };
 
+// The architecture switches as trained: --activation names the gate's activation of the gated
+// FFN; its guide default, gelu, is the MLP's, so left unset with the gated FFN it is silu
+// (SwiGLU). Every reader of a TrainConfig's model goes through this (resolve_model does).
+ModelConfig architecture_of(const TrainConfig& config);
+
 // Applies the preset or the parameter budget, then the explicit dimension flags that
 // override it. Throws UserError when the request cannot be met.
 ResolvedModel resolve_model(const TrainConfig& config);
