@@ -125,11 +125,12 @@ class Backend {
                                         int64_t NH, int64_t KVH, int64_t HS) = 0;
 
   // ---- feed-forward nonlinearities ---------------------------------------------------------
-  // h (N, 2F): per row gate [0, F) then up [F, 2F) -> out (N, F) = silu(gate) * up.
-  virtual void swiglu_forward(float* out, const float* h, int64_t N, int64_t F) = 0;
+  // Gated linear unit. h (N, 2F): per row gate [0, F) then up [F, 2F) -> out (N, F) =
+  // act(gate) * up: SwiGLU with silu, GeGLU with gelu (tanh form), ReGLU with relu.
+  virtual void glu_forward(float* out, const float* h, int64_t N, int64_t F, Activation act) = 0;
   // dh = (overwrite).
-  virtual void swiglu_backward(float* dh, const float* dout, const float* h, int64_t N,
-                               int64_t F) = 0;
+  virtual void glu_backward(float* dh, const float* dout, const float* h, int64_t N, int64_t F,
+                            Activation act) = 0;
   // out (n) = act(x); GELU is the tanh form.
   virtual void activation_forward(float* out, const float* x, int64_t n, Activation act) = 0;
   // dx = (overwrite); may alias dout.

@@ -22,10 +22,16 @@ void print_model(const RunPlan& plan) {
              "vocab {}\n",
              m.d_model, m.num_layers, m.num_heads, m.head_dim(), m.num_kv_heads, m.d_ff,
              m.seq_len, with_thousands(m.vocab_size));
-  if (plan.config.auto_vocab_size) {
+  if (plan.resume) {
+    fmt::print("  Vocabulary: the checkpoint's tokenizer ({} tokens)\n", with_thousands(m.vocab_size));
+  } else if (plan.config.auto_vocab_size) {
     fmt::print("  Vocabulary: chosen from the data within [{}, {}] when the tokenizer is trained; "
-               "counted here at --vocab-size {}\n",
-               plan.config.min_vocab_size, plan.config.max_vocab_size, m.vocab_size);
+               "counted here at {}\n",
+               plan.config.min_vocab_size, plan.config.max_vocab_size,
+               plan.config.target_params
+                   ? fmt::format("the smallest, {} (the budget is re-solved for the vocabulary chosen)",
+                                 m.vocab_size)
+                   : fmt::format("--vocab-size {}", m.vocab_size));
   }
   if (plan.config.use_lora) {
     const LoraSettings lora = lora_settings(plan.config, m);
@@ -66,9 +72,9 @@ void print_schedule(const RunPlan& plan) {
              with_thousands(tokens_per_step), c.batch_size, c.gradient_accumulation_steps,
              plan.model.config.seq_len);
   if (!c.max_steps) {
-    fmt::print("  total steps: {} epochs of the training data, counted when the data is read "
+    fmt::print("  total steps: {} of the training data, counted when the data is read "
                "(--max-steps N fixes it)\n",
-               c.epochs);
+               count_of(c.epochs, "epoch"));
     return;
   }
   const LrSchedule schedule{c.learning_rate, c.warmup_steps, *c.max_steps, 0.1};
@@ -82,6 +88,29 @@ void print_schedule(const RunPlan& plan) {
   for (int64_t step : steps) fmt::print(" {:>10}", step + 1);
   fmt::print("\n  lr:  ");
   for (int64_t step : steps) fmt::print(" {:>10.3e}", learning_rate_at(schedule, step));
+  fmt::print("\n");
+}
+
+// What the run will do with --output-dir and --resume-from (their checks have passed: a
+// conflict ends the dry run as it would end the run).
+void print_output(const RunPlan& plan) {
+  const OutputDirState& output = plan.output;
+  std::string state = !output.exists                 ? "new"
+                      : output.earlier_outputs.empty() ? "exists, no earlier run's outputs"
+                                                       : "holds an earlier run's outputs";
+  if (!output.earlier_outputs.empty() && plan.config.overwrite_output_dir && !plan.resume) {
+    state += "; --overwrite-output-dir removes them first";
+  }
+  fmt::print("Output: {} ({})\n", plan.config.output_dir, state);
+  if (output.busy) {
+    fmt::print("  in use by {}: a run started now is refused until it ends\n", output.busy->describe());
+  }
+  if (plan.resume) {
+    const TrainerState& state_at = plan.resume->state;
+    fmt::print("  Resume: from {} at step {} (its schedule: {} steps{})\n", plan.resume->dir.string(),
+               state_at.step, state_at.total_steps,
+               state_at.run_id.empty() ? "" : "; run " + state_at.run_id);
+  }
   fmt::print("\n");
 }
 
@@ -107,7 +136,7 @@ void print_dry_run(const RunPlan& plan) {
   fmt::print("Dataset: {}\n", plan.dataset);
   fmt::print("  text column '{}', split '{}', validation {}\n", c.text_column, c.split,
              c.val_split ? "split '" + *c.val_split + "'" : std::string("none"));
-  fmt::print("Output: {}\n\n", c.output_dir);
+  print_output(plan);
   print_model(plan);
   print_memory(plan);
   print_schedule(plan);

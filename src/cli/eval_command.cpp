@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -28,7 +29,8 @@ const char* const kEvalHelp =
     "                         run's, or a Hugging Face Llama/GPT-2 folder)\n"
     "  --dataset-id ID        a local file, glob or folder, as for utt train\n"
     "  --dataset-config NAME  dataset configuration/subset (default: None)\n"
-    "  --split NAME           the split to evaluate on (default: validation)\n"
+    "  --split NAME           the split to evaluate on (default: validation; a file or glob\n"
+    "                         is one split, evaluated whole)\n"
     "  --text-column NAME     column holding the text (default: text)\n"
     "  --batch-size N         windows per batch (default: 8)\n"
     "  --max-batches N        evaluate at most N batches; 0 means the whole split (default: 0)\n"
@@ -56,7 +58,10 @@ int run_eval(const std::vector<std::string>& args) {
   const std::string dataset = flags.required("dataset-id");
   const std::optional<std::string> config =
       flags.has("dataset-config") ? std::optional<std::string>(flags.get("dataset-config")) : std::nullopt;
-  const std::string split = flags.get("split", "validation");
+  // A file or a glob has one split (as for utt train): without --split, that one.
+  std::error_code error;
+  const bool one_split = is_local_dataset(dataset) && !std::filesystem::is_directory(dataset, error);
+  const std::string split = flags.get("split", one_split ? "train" : "validation");
   const int64_t batch_size = parse_int(flags.get("batch-size", "8"), "--batch-size");
   const int64_t max_batches = parse_int(flags.get("max-batches", "0"), "--max-batches");
   const int64_t threads = parse_int(flags.get("threads", "0"), "--threads");

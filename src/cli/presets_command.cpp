@@ -15,13 +15,14 @@ namespace {
 
 // The train flags that change a preset's parameter count.
 const std::vector<std::string> kPresetFlags = {"vocab-size", "seq-len", "num-kv-heads", "rmsnorm",
-                                               "swiglu", "rope", "tie-embeddings"};
+                                               "swiglu", "activation", "rope", "tie-embeddings"};
 
 std::string presets_help() {
   return "utt presets - list the model presets with their exact parameter counts\n"
          "\n"
          "Usage: utt presets [--vocab-size N] [--seq-len N] [--num-kv-heads N] [--no-rmsnorm]\n"
-         "                   [--no-swiglu] [--no-rope] [--no-tie-embeddings]\n"
+         "                   [--no-swiglu] [--activation relu|gelu|silu] [--no-rope]\n"
+         "                   [--no-tie-embeddings]\n"
          "\n"
          "The counts depend on the vocabulary (default 16000) and the architecture switches,\n"
          "which mean the same as in utt train.\n";
@@ -43,7 +44,7 @@ int run_presets(const std::vector<std::string>& args) {
                       "switches (see utt presets --help)");
     }
   }
-  ModelConfig base = config.model;
+  ModelConfig base = architecture_of(config);
   fmt::print("Model presets at vocabulary {} ({}):\n\n", with_thousands(base.vocab_size),
              describe_architecture(base));
   fmt::print("{:<8} {:>7} {:>6} {:>5} {:>6} {:>14} {:>14}  {:<6} {}\n", "preset", "d_model",

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "config/config_json.h"
+#include "config/sizing.h"
 #include "data/dataset_files.h"
 #include "export/export_formats.h"
 #include "export/init_source.h"
@@ -15,26 +17,6 @@ namespace {
 int64_t thread_count(const TrainConfig& config) {
   if (config.threads > 0) return config.threads;
   return std::max<int64_t>(1, std::thread::hardware_concurrency());
-}
-
-DevicePlan plan_device(const TrainConfig& config) {
-  DevicePlan cpu{"CPU", "1x cpu (" + std::to_string(thread_count(config)) + " threads)",
-                 "\u26a0 Running on CPU - training will be slower"};
-  if (config.device == "cpu") return cpu;
-  const CudaStatus cuda = query_cuda();
-  if (cuda.gpus.empty()) {
-    if (config.device == "cuda") throw UserError("--device cuda: " + cuda.problem);
-    return cpu;
-  }
-  if (config.device == "auto") {
-    // Training kernels exist for the CPU only so far: a visible GPU is reported, not used.
-    cpu.note += " (a GPU is visible, but this build trains on the CPU only)";
-    return cpu;
-  }
-  DevicePlan gpu{"GPU", std::to_string(cuda.gpus.size()) + "x " + cuda.gpus.front().name,
-                 "\u2713 GPU Optimizations: CUDA acceleration enabled"};
-  if (cuda.gpus.size() > 1) gpu.note = "\u2713 Multi-device training enabled!";
-  return gpu;
 }
 
 bool looks_like_local_path(const std::string& id) {
@@ -93,14 +75,53 @@ std::vector<UnsupportedRequest> unsupported_requests(const TrainConfig& c, const
 
 }  // namespace
 
+DevicePlan plan_device(const TrainConfig& config, const CudaStatus& cuda) {
+  DevicePlan cpu{"CPU", "1x cpu (" + count_of(thread_count(config), "thread") + ")",
+                 "\u26a0 Running on CPU - training will be slower"};
+  if (config.device == "cpu") return cpu;
+  if (cuda.gpus.empty()) {
+    if (config.device == "cuda") throw UserError("--device cuda: " + cuda.problem);
+    return cpu;
+  }
+  if (config.device == "auto") {
+    // Training kernels exist for the CPU only so far: a visible GPU is reported, not used.
+    cpu.note += " (a GPU is visible, but this build trains on the CPU only)";
+    return cpu;
+  }
+  // --device cuda with GPUs: what is there, and that a run refuses it (never a promise of
+  // acceleration or of several devices the run would not deliver).
+  return DevicePlan{"GPU", std::to_string(cuda.gpus.size()) + "x " + cuda.gpus.front().name,
+                    "\u2717 Training on CUDA GPUs is not in this build yet: a run refuses --device cuda "
+                    "(--device cpu trains on the CPU)"};
+}
+
 RunPlan plan_run(const TrainConfig& config) {
   validate(config);
-  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}};
+  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}, {}, {}};
+  plan.output = inspect_output_dir(config.output_dir);
+  if (!config.dry_run) refuse_if_busy(plan.output);  // a dry run says it instead
+  plan.resume = find_resume_point(config, plan.output);
+  check_output_dir(config, plan.output, plan.resume ? &*plan.resume : nullptr);
+  if (plan.resume) {
+    // A resumed run keeps its checkpoint's tokenizer, so its vocabulary is known now.
+    ModelConfig& model = plan.model.config;
+    model.vocab_size = plan.resume->model.vocab_size;
+    if (config.target_params) {
+      ModelConfig base = model;
+      if (!config.was_set("num-kv-heads")) base.num_kv_heads = 0;
+      model = size_for_target_params(*config.target_params, config.prefer_depth, base);
+    }
+    const std::string differences = model_config_differences(plan.resume->model, model);
+    if (!differences.empty()) {
+      throw UserError("cannot resume from " + plan.resume->dir.string() + ": its model differs from this run's (" +
+                      differences + "); use the flags the checkpoint was trained with");
+    }
+  }
   validate_model(plan.model.config);
   if (config.use_lora) lora_settings(config, plan.model.config);  // targets and PEFT layout, checked now
   if (config.export_formats) check_exportable(plan.model.config, parse_export_formats(*config.export_formats));
   plan.dataset = describe_dataset(config);
-  plan.device = plan_device(config);
+  plan.device = plan_device(config, query_cuda());
   plan.unsupported = unsupported_requests(config, plan.device);
   return plan;
 }

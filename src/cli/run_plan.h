@@ -8,6 +8,7 @@
 
 #include "backend/device.h"
 #include "config/train_config.h"
+#include "train/output_dir.h"
 
 namespace utt {
 
@@ -28,10 +29,18 @@ struct RunPlan {
   DevicePlan device;
   std::string dataset;  // one line describing where the text comes from
   std::vector<UnsupportedRequest> unsupported;
+  OutputDirState output;              // what --output-dir holds now
+  std::optional<ResumePoint> resume;  // --resume-from, resolved and read
 };
 
-// Validates and resolves; throws UserError for any impossible request.
+// Validates and resolves; throws UserError for any impossible request, including a
+// --resume-from that names no usable checkpoint and an output directory the run may not use
+// (train/output_dir.h). Writes nothing.
 RunPlan plan_run(const TrainConfig& config);
+
+// The device a run uses, given what CUDA offers (plan_run passes query_cuda()). Throws
+// UserError for --device cuda without a visible GPU.
+DevicePlan plan_device(const TrainConfig& config, const CudaStatus& cuda);
 
 void print_dry_run(const RunPlan& plan);
 

@@ -188,7 +188,7 @@ std::vector<FlagSpec> build_train_flags() {
       int_flag("seq-len", model, "Maximum sequence length", UTT_FIELD(model.seq_len)),
       float_flag("dropout-rate", model, "Dropout rate", UTT_FIELD(model.dropout_rate), "P"),
       optional_string_flag("init-from", model, "Start from a utt checkpoint or a Hugging Face model folder (Llama or GPT-2): its weights, architecture and tokenizer", UTT_FIELD(init_from), "DIR"),
-      choice_flag<Activation>("activation", model, "Activation function of the standard FFN (relu/gelu/silu); SwiGLU gates with SiLU", UTT_FIELD(model.activation), {"relu", "gelu", "silu"}),
+      choice_flag<Activation>("activation", model, "Activation function (relu/gelu/silu): the standard FFN's, or with SwiGLU on the gate's: silu is SwiGLU (the default there), gelu GeGLU, relu ReGLU", UTT_FIELD(model.activation), {"relu", "gelu", "silu"}),
 
       bool_flag("rmsnorm", optimizations, "Disable RMSNorm (use LayerNorm)", UTT_FIELD(model.rmsnorm), true),
       bool_flag("swiglu", optimizations, "Disable SwiGLU (use standard FFN)", UTT_FIELD(model.swiglu), true),
@@ -224,8 +224,9 @@ std::vector<FlagSpec> build_train_flags() {
       int_flag("eval-every", checkpoint, "Evaluate every N steps", UTT_FIELD(eval_every)),
       int_flag("eval-batches", checkpoint, "Validation batches per evaluation (a fixed set)", UTT_FIELD(eval_batches)),
       int_flag("keep-last", checkpoint, "Keep only the newest K checkpoint_step_N directories (0: keep all)", UTT_FIELD(keep_last), "K"),
-      optional_string_flag("resume-from", checkpoint, "Resume from checkpoint path", UTT_FIELD(resume_from), "DIR"),
+      optional_string_flag("resume-from", checkpoint, "Resume from checkpoint path, or 'latest' (the newest checkpoint of the run in --output-dir)", UTT_FIELD(resume_from), "DIR"),
       optional_string_flag("export", checkpoint, "At the end, also export the final model: hf, gguf or hf,gguf (into OUTPUT_DIR/export_hf, OUTPUT_DIR/model.gguf)", UTT_FIELD(export_formats), "FORMATS"),
+      bool_flag("overwrite-output-dir", checkpoint, "Start a new run in an --output-dir that holds an earlier run's checkpoints and logs, removing them first (without it, such a run is refused)", UTT_FIELD(overwrite_output_dir)),
 
       choice_flag<std::optional<std::string>>("cloud-provider", cloud, "Cloud provider (s3/gcs/azure)", UTT_FIELD(cloud_provider), {"s3", "gcs", "azure"}),
       optional_string_flag("cloud-bucket", cloud, "Cloud bucket/container name", UTT_FIELD(cloud_bucket), "NAME"),
@@ -392,10 +393,11 @@ std::string train_help() {
     }
     std::string left = "  " + flag.spelling();
     if (!flag.value_name.empty()) left += " " + flag.value_name;
-    std::string default_text = flag.shown_value(defaults);
-    if (flag.name == "dataset-id") default_text = "required";
-    std::string line = fmt::format("{:<36} {} (default: {})", left, flag.help, default_text);
-    if (left.size() >= 36) line = left + "\n" + fmt::format("{:<36} {} (default: {})", "", flag.help, default_text);
+    // A required flag has no default: its help says "(required)".
+    const std::string default_text =
+        flag.name == "dataset-id" ? "" : " (default: " + flag.shown_value(defaults) + ")";
+    std::string line = fmt::format("{:<36} {}{}", left, flag.help, default_text);
+    if (left.size() >= 36) line = left + "\n" + fmt::format("{:<36} {}{}", "", flag.help, default_text);
     out += line + "\n";
   }
   out +=
@@ -447,6 +449,8 @@ std::string resume_command(const std::vector<std::string>& args) {
       continue;
     }
     if (starts_with(args[i], "--resume-from=")) continue;
+    // Continuing a run must not remove it.
+    if (args[i] == "--overwrite-output-dir" || starts_with(args[i], "--overwrite-output-dir=")) continue;
     command.append(" ").append(quote(args[i]));  // not `+`: GCC 12's false -Wrestrict
   }
   return command;

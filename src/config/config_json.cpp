@@ -1,8 +1,19 @@
 #include "config/config_json.h"
 
 #include "util/error.h"
+#include "util/text.h"
 
 namespace utt {
+namespace {
+
+// "swiglu", "geglu", "reglu" or "mlp": the FFN that was trained, spelled out, so a reader
+// need not know that `activation` is the gate's when `swiglu` is on.
+std::string ffn_name(const ModelConfig& c) {
+  if (!c.swiglu) return "mlp";
+  return to_lower(describe_ffn(c));
+}
+
+}  // namespace
 
 nlohmann::json model_config_to_json(const ModelConfig& c) {
   return {
@@ -16,6 +27,7 @@ nlohmann::json model_config_to_json(const ModelConfig& c) {
       {"seq_len", c.seq_len},
       {"dropout_rate", c.dropout_rate},
       {"activation", to_string(c.activation)},
+      {"ffn", ffn_name(c)},
       {"rmsnorm", c.rmsnorm},
       {"swiglu", c.swiglu},
       {"rope", c.rope},
@@ -61,6 +73,18 @@ ModelConfig model_config_from_json(const nlohmann::json& json, const std::string
   c.activation = parse_activation(activation);
   read_field(json, "rmsnorm", c.rmsnorm, source);
   read_field(json, "swiglu", c.swiglu, source);
+  if (json.contains("ffn")) {
+    std::string ffn;
+    read_field(json, "ffn", ffn, source);
+    if (ffn != ffn_name(c)) {
+      throw UserError(source + ": 'ffn' is \"" + ffn + "\" but 'swiglu' and 'activation' describe " +
+                      ffn_name(c) + ": the file is damaged or was edited inconsistently");
+    }
+  } else if (c.swiglu) {
+    // Written before the gated FFN took its activation from 'activation': every such model
+    // gated with SiLU, whatever 'activation' said.
+    c.activation = Activation::kSilu;
+  }
   read_field(json, "rope", c.rope, source);
   read_field(json, "flash_attention", c.flash_attention, source);
   read_field(json, "tie_embeddings", c.tie_embeddings, source);

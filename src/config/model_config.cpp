@@ -47,9 +47,19 @@ ParameterCount count_parameters(const ModelConfig& c) {
   return count;
 }
 
+std::string describe_ffn(const ModelConfig& c) {
+  if (!c.swiglu) return "MLP (" + to_string(c.activation) + ")";
+  switch (c.activation) {
+    case Activation::kSilu: return "SwiGLU";
+    case Activation::kGelu: return "GeGLU";
+    case Activation::kRelu: return "ReGLU";
+  }
+  return "?";
+}
+
 std::string describe_architecture(const ModelConfig& c) {
   std::string text = c.rmsnorm ? "RMSNorm" : "LayerNorm";
-  text += c.swiglu ? ", SwiGLU" : ", MLP (" + to_string(c.activation) + ")";
+  text += ", " + describe_ffn(c);
   text += c.rope ? ", RoPE" : ", learned positions";
   text += c.flash_attention ? ", flash attention" : ", naive attention";
   if (c.num_kv_heads != c.num_heads) {

@@ -24,9 +24,10 @@ struct ModelConfig {
   int64_t d_ff = 2048;
   int64_t seq_len = 256;
   double dropout_rate = 0.1;
-  Activation activation = Activation::kGelu;  // the MLP's; SwiGLU always gates with SiLU
+  // The MLP's activation, or with swiglu the gate's: silu (SwiGLU), gelu (GeGLU), relu (ReGLU).
+  Activation activation = Activation::kSilu;
   bool rmsnorm = true;          // false: LayerNorm (with bias)
-  bool swiglu = true;           // false: MLP with `activation`
+  bool swiglu = true;           // a gated FFN, act(x W_gate) * (x W_up); false: MLP with `activation`
   bool rope = true;             // false: learned absolute positions
   bool flash_attention = true;  // tiled online-softmax attention; false: naive T x T scores
   bool tie_embeddings = true;   // LM head shares tok_embeddings
@@ -48,6 +49,9 @@ struct ParameterCount {
 };
 
 ParameterCount count_parameters(const ModelConfig& config);
+
+// The FFN by name: "SwiGLU", "GeGLU" or "ReGLU" when gated, else "MLP (gelu)" and so on.
+std::string describe_ffn(const ModelConfig& config);
 
 // The one-line architecture summary used by the dry run and the presets table, e.g.
 // "RMSNorm, SwiGLU, RoPE, flash attention, tied embeddings".

@@ -11,10 +11,19 @@ constexpr const char* kDimensionFlags[] = {"d-model", "num-layers", "num-heads",
 
 }  // namespace
 
+ModelConfig architecture_of(const TrainConfig& config) {
+  ModelConfig model = config.model;
+  if (model.swiglu && !config.was_set("activation")) model.activation = Activation::kSilu;
+  return model;
+}
+
 ResolvedModel resolve_model(const TrainConfig& config) {
-  ResolvedModel resolved{config.model, "explicit dimensions"};
+  ResolvedModel resolved{architecture_of(config), "explicit dimensions"};
   ModelConfig& model = resolved.config;
   if (!config.was_set("num-kv-heads")) model.num_kv_heads = model.num_heads;
+  // With --auto-vocab-size the vocabulary is chosen later, within [min, max]: a budget is
+  // planned at the smallest and re-solved for the one chosen.
+  if (config.auto_vocab_size && config.target_params) model.vocab_size = config.min_vocab_size;
 
   if (config.model_preset) {
     const ModelPreset& preset = find_preset(*config.model_preset);
@@ -32,7 +41,8 @@ ResolvedModel resolve_model(const TrainConfig& config) {
   } else if (config.target_params) {
     ModelConfig base = model;
     if (!config.was_set("num-kv-heads")) base.num_kv_heads = 0;  // follow the chosen heads
-    model = size_for_target_params(*config.target_params, config.prefer_depth, base);
+    model = size_for_target_params(*config.target_params, config.prefer_depth, base,
+                                   config.auto_vocab_size ? "--min-vocab-size" : "--vocab-size");
     resolved.source = "--target-params " + with_thousands(*config.target_params) +
                       (config.prefer_depth ? " with --prefer-depth" : "");
   }

@@ -101,7 +101,7 @@ int64_t suggested_vocab_size(int64_t target_params, const ModelConfig& base) {
 }
 
 ModelConfig size_for_target_params(int64_t target_params, bool prefer_depth,
-                                   const ModelConfig& base) {
+                                   const ModelConfig& base, const char* vocab_flag) {
   if (target_params <= 0) {
     throw UserError("--target-params must be positive, got " + std::to_string(target_params));
   }
@@ -115,7 +115,7 @@ ModelConfig size_for_target_params(int64_t target_params, bool prefer_depth,
       message += "the vocabulary of " + with_thousands(base.vocab_size) +
                  " tokens alone needs " + with_thousands(count.embedding) +
                  " embedding parameters at the smallest width (d_model 64), and the smallest "
-                 "model is " + with_thousands(count.total) + "; use --vocab-size " +
+                 "model is " + with_thousands(count.total) + "; use " + vocab_flag + " " +
                  std::to_string(suggested_vocab_size(target_params, base)) +
                  " or less, or a larger --target-params";
     } else {

@@ -22,9 +22,9 @@ inline constexpr double kSizingTolerance = 0.05;
 // `base` supplies everything but the dimensions: vocabulary, seq_len and the architecture
 // switches. Its num_kv_heads is honored when it divides the chosen head count, else reset
 // to the head count. Throws UserError when no model fits, e.g. when the vocabulary alone
-// exceeds the budget (the message suggests a vocabulary that fits).
+// exceeds the budget (the message suggests a vocabulary that fits, as `vocab_flag`).
 ModelConfig size_for_target_params(int64_t target_params, bool prefer_depth,
-                                   const ModelConfig& base);
+                                   const ModelConfig& base, const char* vocab_flag = "--vocab-size");
 
 // The largest vocabulary (a multiple of 256) whose embedding table spends at most half the
 // budget at the smallest width: the suggestion given when the vocabulary is too large.

@@ -37,7 +37,13 @@ struct TrainConfig {
   std::optional<std::string> model_preset;
   std::optional<int64_t> target_params;
   bool prefer_depth = false;
-  ModelConfig model;  // vocab_size, dimensions and architecture switches
+  // vocab_size, dimensions and architecture switches. --activation's default is the guide's,
+  // gelu (the MLP's); resolve_model gives a gated FFN silu (SwiGLU) when it is not set.
+  ModelConfig model = [] {
+    ModelConfig defaults;
+    defaults.activation = Activation::kGelu;
+    return defaults;
+  }();
   bool use_lora = false;
   int64_t lora_rank = 8;
   // Start from a utt checkpoint or a Hugging Face folder (export/init_source.h).
@@ -75,6 +81,7 @@ struct TrainConfig {
   int64_t keep_last = 0;      // checkpoint_step_N directories kept (0: all)
   std::optional<std::string> resume_from;
   std::optional<std::string> export_formats;  // --export hf,gguf: export the final model
+  bool overwrite_output_dir = false;  // a new run may replace an earlier run's outputs
 
   // Cloud storage
   std::optional<std::string> cloud_provider;  // s3 | gcs | azure
@@ -101,6 +108,11 @@ struct ResolvedModel {
   ModelConfig config;
   std::string source;  // "preset tiny", "--target-params 10,000,000", "explicit dimensions"
 };
+
+// The architecture switches as trained: --activation names the gate's activation of the gated
+// FFN; its guide default, gelu, is the MLP's, so left unset with the gated FFN it is silu
+// (SwiGLU). Every reader of a TrainConfig's model goes through this (resolve_model does).
+ModelConfig architecture_of(const TrainConfig& config);
 
 // Applies the preset or the parameter budget, then the explicit dimension flags that
 // override it. Throws UserError when the request cannot be met.

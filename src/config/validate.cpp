@@ -163,8 +163,14 @@ void validate_cloud(const TrainConfig& c) {
     throw UserError("--cloud-provider " + *c.cloud_provider +
                     " needs --cloud-bucket (the bucket or container that receives checkpoints)");
   }
-  if (c.cloud_bucket && !c.cloud_provider) {
-    throw UserError("--cloud-bucket needs --cloud-provider s3, gcs or azure");
+  // Every cloud setting needs the provider it configures.
+  const std::pair<bool, const char*> cloud_settings[] = {{c.cloud_bucket.has_value(), "--cloud-bucket"},
+                                                         {c.cloud_region.has_value(), "--cloud-region"},
+                                                         {c.was_set("cloud-prefix"), "--cloud-prefix"}};
+  for (const auto& [given, flag] : cloud_settings) {
+    if (given && !c.cloud_provider) {
+      throw UserError(std::string(flag) + " needs --cloud-provider s3, gcs or azure (and --cloud-bucket)");
+    }
   }
   if (c.cloud_provider && *c.cloud_provider == "azure") {
     if (!c.azure_account_name) {

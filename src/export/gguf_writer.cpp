@@ -180,8 +180,15 @@ void add_tokenizer_keys(Header& header, const Tokenizer& tokenizer) {
   std::vector<int32_t> types(spec.tokens.size(), 1);  // normal
   std::set<std::string> seen;
   for (size_t id = 0; id < spec.tokens.size(); ++id) {
-    tokens[id] = special[id] ? spec.tokens[id] : bytes_to_symbols(spec.tokens[id]);
-    if (special[id]) types[id] = 3;  // control
+    if (!tokenizer.is_used(static_cast<uint32_t>(id))) {
+      // A gap in the id space (cl100k's): llama.cpp needs a token per id, so a named
+      // placeholder of type "unused", which no text encodes to.
+      tokens[id] = "[UNUSED_ID_" + std::to_string(id) + "]";
+      types[id] = 5;
+    } else {
+      tokens[id] = special[id] ? spec.tokens[id] : bytes_to_symbols(spec.tokens[id]);
+      if (special[id]) types[id] = 3;  // control
+    }
     if (!seen.insert(tokens[id]).second) {
       throw UserError("token " + std::to_string(id) + " ('" + tokens[id] + "') appears twice in the vocabulary; "
                       "llama.cpp refuses duplicate tokens: export with --format hf");
@@ -196,12 +203,14 @@ void add_tokenizer_keys(Header& header, const Tokenizer& tokenizer) {
   header.key_strings("tokenizer.ggml.tokens", tokens);
   header.key_i32s("tokenizer.ggml.token_type", types);
   header.key_strings("tokenizer.ggml.merges", merges);
-  // Always written: without them llama.cpp's gpt2 tokenizer defaults both to id 11.
-  header.key_u32("tokenizer.ggml.bos_token_id", tokenizer.eos_id());
+  // Always written: without them llama.cpp's gpt2 tokenizer defaults both to id 11. A BOS only
+  // where the tokenizer's template puts one before each text (Llama-3 style files); utt's own
+  // tokenizers add none ("llama-bpe" would by default).
+  const TextTemplate separators = tokenizer.document_separators();
+  header.key_u32("tokenizer.ggml.bos_token_id", separators.prefix.empty() ? tokenizer.eos_id() : separators.prefix[0]);
   header.key_u32("tokenizer.ggml.eos_token_id", tokenizer.eos_id());
   header.key_u32("tokenizer.ggml.padding_token_id", tokenizer.pad_id());
-  // utt adds no BOS ("llama-bpe" would by default).
-  header.key_bool("tokenizer.ggml.add_bos_token", false);
+  header.key_bool("tokenizer.ggml.add_bos_token", !separators.prefix.empty());
   header.key_bool("tokenizer.ggml.add_eos_token", false);
 }
 

@@ -58,9 +58,17 @@ ModelConfig llama_from_hf(const nlohmann::json& j, const std::string& source) {
     throw UserError(source + ": head_dim " + std::to_string(head_dim) + " differs from hidden_size / "
                     "num_attention_heads; utt's heads are always hidden_size / num_attention_heads");
   }
+  // The gate's activation: silu (SwiGLU), the tanh GELU (GeGLU) or relu (ReGLU).
   const std::string act = get_or<std::string>(j, "hidden_act", "silu", source);
-  if (act != "silu") {
-    throw UserError(source + ": hidden_act '" + act + "' is not supported: utt's SwiGLU gates with silu");
+  if (act == "silu") {
+    c.activation = Activation::kSilu;
+  } else if (act == "gelu_new" || act == "gelu_pytorch_tanh") {
+    c.activation = Activation::kGelu;
+  } else if (act == "relu") {
+    c.activation = Activation::kRelu;
+  } else {
+    throw UserError(source + ": hidden_act '" + act + "' is not supported: utt's gated FFN gates with silu, "
+                    "gelu_pytorch_tanh (gelu_new) or relu");
   }
   c.seq_len = positive(get_or<int64_t>(j, "max_position_embeddings", 2048, source), "max_position_embeddings", source);
   c.norm_eps = get_or<double>(j, "rms_norm_eps", 1e-6, source);
@@ -138,7 +146,8 @@ nlohmann::ordered_json hf_config_json(const ModelConfig& c, HfArchitecture archi
                 {"num_attention_heads", c.num_heads},
                 {"num_key_value_heads", c.num_kv_heads},
                 {"head_dim", c.head_dim()},
-                {"hidden_act", "silu"},
+                {"hidden_act", c.activation == Activation::kGelu ? std::string("gelu_pytorch_tanh")
+                                                                 : hf_activation(c.activation)},
                 {"max_position_embeddings", c.seq_len},
                 {"rms_norm_eps", c.norm_eps},
                 {"rope_theta", c.rope_theta},

@@ -120,6 +120,12 @@ HfArchitecture export_architecture(const ModelConfig& c, const std::string& form
       throw UserError("llama.cpp's llama architecture has no linear biases, and this model has them: "
                       "export it with --format hf");
     }
+    if (format == "gguf" && c.activation != Activation::kSilu) {
+      throw UserError("llama.cpp's llama architecture gates its FFN with SiLU and this model's gate uses " +
+                      to_string(c.activation) + " (" + describe_ffn(c) +
+                      "): export it with --format hf (LlamaForCausalLM with that hidden_act), or train with "
+                      "--activation silu");
+    }
     return HfArchitecture::kLlama;
   }
   if (!c.rmsnorm && !c.swiglu && !c.rope) {

@@ -34,7 +34,7 @@ const std::vector<ArchitectureFlag>& architecture_flags() {
       {"swiglu", [](const ModelConfig& m) { return yes_no(m.swiglu); }},
       {"rope", [](const ModelConfig& m) { return yes_no(m.rope); }},
       {"tie-embeddings", [](const ModelConfig& m) { return yes_no(m.tie_embeddings); }},
-      {"activation", [](const ModelConfig& m) { return m.swiglu ? std::string("silu") : to_string(m.activation); }},
+      {"activation", [](const ModelConfig& m) { return to_string(m.activation); }},
   };
   return flags;
 }
@@ -53,7 +53,6 @@ ResolvedModel resolve_init_model(const TrainConfig& c) {
   ModelConfig model = stored_architecture(dir);
   for (const ArchitectureFlag& flag : architecture_flags()) {
     if (!c.was_set(flag.flag)) continue;
-    if (std::string(flag.flag) == "activation" && model.swiglu) continue;  // SwiGLU gates with SiLU anyway
     const std::string asked = flag.value(c.model);
     const std::string stored = flag.value(model);
     if (asked != stored) {

@@ -111,6 +111,48 @@ void StagedDirectory::commit() {
   if (replacing) fs::remove_all(old, error);
 }
 
+void remove_directory(const fs::path& path) {
+  std::error_code error;
+  if (!fs::exists(path, error)) return;
+  const fs::path doomed = sibling(path, "del");
+  fs::remove_all(doomed, error);
+  fs::rename(path, doomed, error);
+  if (error) throw UserError("cannot remove " + path.string() + ": " + error.message());
+  fs::remove_all(doomed, error);
+}
+
+RecoveredWrites recover_interrupted_writes(const fs::path& dir) {
+  RecoveredWrites result;
+  std::error_code error;
+  std::vector<fs::path> entries;
+  for (const auto& entry : fs::directory_iterator(dir, error)) entries.push_back(entry.path());
+  for (const fs::path& path : entries) {
+    const std::string name = path.filename().string();
+    if (name.size() < 2 || name[0] != '.') continue;
+    // ".NAME.tmp-PID" or ".NAME.old-PID", as sibling() makes them.
+    const size_t dash = name.rfind('-');
+    if (dash == std::string::npos || dash < 5 ||
+        name.find_first_not_of("0123456789", dash + 1) != std::string::npos || dash + 1 == name.size()) {
+      continue;
+    }
+    const std::string tag = name.substr(dash - 4, 4);
+    if (tag != ".tmp" && tag != ".old" && tag != ".del") continue;
+    const std::string original = name.substr(1, dash - 5);
+    if (original.empty()) continue;
+    if (tag == ".old" && !fs::exists(dir / original, error)) {
+      fs::rename(path, dir / original, error);
+      if (!error) {
+        result.restored.push_back(original);
+        continue;
+      }
+    }
+    fs::remove_all(path, error);
+    result.removed.push_back(name);
+  }
+  if (!result.removed.empty() || !result.restored.empty()) fsync_directory(dir);
+  return result;
+}
+
 void write_file_atomic(const fs::path& path, std::string_view bytes) {
   write_file_atomic(path, std::vector<std::string_view>{bytes});
 }

@@ -42,6 +42,22 @@ class StagedDirectory {
   bool committed_ = false;
 };
 
+// Removes a directory so that no half-removed one is ever seen under its name: it is renamed to
+// a hidden sibling (".NAME.del-PID") first, then removed. Missing: nothing to do.
+void remove_directory(const std::filesystem::path& path);
+
+// What a process killed while writing left in `dir` (its direct entries): staging siblings
+// (".NAME.tmp-PID", from StagedDirectory and write_file_atomic) and directories being removed
+// (".NAME.del-PID", from remove_directory) are removed, and a directory
+// moved aside for replacement (".NAME.old-PID") is put back when NAME itself is missing (the
+// kill fell between the two renames of commit()), else removed. Call it only while no other
+// process writes into `dir` (under its lock). Returns the names removed or restored.
+struct RecoveredWrites {
+  std::vector<std::string> removed;
+  std::vector<std::string> restored;
+};
+RecoveredWrites recover_interrupted_writes(const std::filesystem::path& dir);
+
 // Writes one file atomically: a temporary sibling, fsync, rename.
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
 // The same with the contents given as pieces written one after another.

@@ -80,7 +80,7 @@ std::vector<float> KvCacheDecoder::append(int32_t token) {
     linear(hidden_.get(), normed_.get(), w.ffn_in_weight, w.ffn_in_bias, C,
            c.swiglu ? 2 * c.d_ff : c.d_ff, Accumulate::kNo);
     if (c.swiglu) {
-      backend_.swiglu_forward(act_.get(), hidden_.get(), 1, c.d_ff);
+      backend_.glu_forward(act_.get(), hidden_.get(), 1, c.d_ff, c.activation);
     } else {
       backend_.activation_forward(act_.get(), hidden_.get(), c.d_ff, c.activation);
     }

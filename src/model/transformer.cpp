@@ -230,7 +230,7 @@ void Transformer::forward_layers(int64_t B, int64_t T, const ForwardOptions& opt
                    hidden_width, Accumulate::kNo);
     lora_forward(l, 2, layer.ffn_norm.out.get(), layer.ffn_hidden.get(), N);
     if (c.swiglu) {
-      backend_.swiglu_forward(layer.ffn_act.get(), layer.ffn_hidden.get(), N, F);
+      backend_.glu_forward(layer.ffn_act.get(), layer.ffn_hidden.get(), N, F, c.activation);
     } else {
       backend_.activation_forward(layer.ffn_act.get(), layer.ffn_hidden.get(), N * F, c.activation);
     }
@@ -293,7 +293,8 @@ void Transformer::backward() {
                     C, Accumulate::kNo);
     lora_backward(l, 3, layer.ffn_act.get(), dffn_out, a.dffn_act.get(), N);
     if (c.swiglu) {
-      backend_.swiglu_backward(a.dffn_hidden.get(), a.dffn_act.get(), layer.ffn_hidden.get(), N, F);
+      backend_.glu_backward(a.dffn_hidden.get(), a.dffn_act.get(), layer.ffn_hidden.get(), N, F,
+                            c.activation);
     } else {
       backend_.activation_backward(a.dffn_hidden.get(), a.dffn_act.get(), layer.ffn_hidden.get(), N * F,
                                    c.activation);

@@ -2,6 +2,7 @@
 // happens, so a crash loses at most the line being written and any tool can follow the file.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json_fwd.hpp>
@@ -22,5 +23,12 @@ class MetricsLog {
  private:
   std::FILE* file_ = nullptr;
 };
+
+// A run resumed from the checkpoint of step `step` repeats the steps after it, so the entries
+// logged after that checkpoint (a "step" above it) are dropped first, along with a line cut
+// short by a crash: after any number of stops and resumes the file lists every step once, as
+// the uninterrupted run wrote it. Rewrites the file atomically; returns the entries dropped.
+// A missing file is left missing.
+int64_t drop_metrics_after(const std::filesystem::path& path, int64_t step);
 
 }  // namespace utt

@@ -29,14 +29,25 @@ T field(const nlohmann::json& json, const char* name, const std::string& source)
   }
 }
 
+template <class T>
+T optional_field(const nlohmann::json& json, const char* name, T absent, const std::string& source) {
+  if (!json.contains(name)) return absent;
+  return field<T>(json, name, source);
+}
+
 }  // namespace
 
 nlohmann::json TrainerState::to_json() const {
   nlohmann::json json = {
       {"format", "utt-trainer-state"},
       {"version", kTrainerStateVersion},
+      {"run_id", run_id},
       {"step", step},
       {"total_steps", total_steps},
+      {"lr_restart_step", lr_restart_step},
+      {"lr_restart_value", lr_restart_value},
+      {"log_interval_loss", log_interval_loss},
+      {"log_interval_steps", log_interval_steps},
       {"epoch", epoch},
       {"tokens_seen", tokens_seen},
       {"elapsed_seconds", elapsed_seconds},
@@ -58,8 +69,15 @@ TrainerState TrainerState::from_json(const nlohmann::json& json, const std::stri
                     std::to_string(kTrainerStateVersion) + ": resume with the utt that wrote it");
   }
   TrainerState state;
+  // Fields added after version 1 was first written are optional, with the value that means
+  // "not used" (a checkpoint from before them resumes as it always did).
+  state.run_id = optional_field<std::string>(json, "run_id", "", source);
   state.step = field<int64_t>(json, "step", source);
   state.total_steps = field<int64_t>(json, "total_steps", source);
+  state.lr_restart_step = optional_field<int64_t>(json, "lr_restart_step", 0, source);
+  state.lr_restart_value = optional_field<double>(json, "lr_restart_value", 0.0, source);
+  state.log_interval_loss = optional_field<double>(json, "log_interval_loss", 0.0, source);
+  state.log_interval_steps = optional_field<int64_t>(json, "log_interval_steps", 0, source);
   state.epoch = field<int64_t>(json, "epoch", source);
   state.tokens_seen = field<int64_t>(json, "tokens_seen", source);
   state.elapsed_seconds = field<double>(json, "elapsed_seconds", source);
@@ -108,13 +126,32 @@ void save_checkpoint(const fs::path& dir, const Transformer& model, const AdamW&
   staged.commit();
 }
 
-int64_t checkpoint_step(const fs::path& dir) {
+CheckpointInfo read_checkpoint_info(const fs::path& dir) {
+  CheckpointInfo info;
+  std::error_code error;
+  for (const char* file : kCheckpointFiles) {
+    if (!fs::is_regular_file(dir / file, error)) return info;
+  }
   try {
     const nlohmann::json json = nlohmann::json::parse(read_file(dir / "trainer_state.json", "trainer state"));
-    return json.value("step", int64_t{-1});
+    const TrainerState state = TrainerState::from_json(json, dir.string());
+    info.step = state.step;
+    info.run_id = state.run_id;
   } catch (const std::exception&) {
-    return -1;
+    info.step = -1;
   }
+  return info;
+}
+
+TrainerState read_trainer_state(const fs::path& dir) {
+  const fs::path state_path = dir / "trainer_state.json";
+  nlohmann::json state_json;
+  try {
+    state_json = nlohmann::json::parse(read_file(state_path, "trainer state"));
+  } catch (const nlohmann::json::parse_error& error) {
+    throw UserError(state_path.string() + " is not valid JSON: " + error.what());
+  }
+  return TrainerState::from_json(state_json, state_path.string());
 }
 
 ModelConfig read_checkpoint_model_config(const fs::path& dir) {
@@ -135,14 +172,7 @@ TrainerState load_checkpoint(const fs::path& dir, Transformer& model, AdamW& opt
     throw UserError("cannot resume from " + dir.string() + ": its model differs from this run's (" +
                     differences + "); use the flags the checkpoint was trained with");
   }
-  const fs::path state_path = dir / "trainer_state.json";
-  nlohmann::json state_json;
-  try {
-    state_json = nlohmann::json::parse(read_file(state_path, "trainer state"));
-  } catch (const nlohmann::json::parse_error& error) {
-    throw UserError(state_path.string() + " is not valid JSON: " + error.what());
-  }
-  TrainerState state = TrainerState::from_json(state_json, state_path.string());
+  TrainerState state = read_trainer_state(dir);
   if (state.tokenizer_fingerprint != tokenizer_fingerprint) {
     throw UserError("cannot resume from " + dir.string() + ": it was trained with another tokenizer (" +
                     state.tokenizer_fingerprint + ", this run has " + tokenizer_fingerprint +

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -122,7 +123,8 @@ double Trainer::train_step(TrainerState& state) {
 }
 
 LrSchedule Trainer::schedule(const TrainerState& state) const {
-  return LrSchedule{options_.learning_rate, options_.warmup_steps, state.total_steps, 0.1};
+  return LrSchedule{options_.learning_rate, options_.warmup_steps, state.total_steps, 0.1,
+                    state.lr_restart_step, state.lr_restart_value};
 }
 
 void Trainer::record_position(TrainerState& state) const {
@@ -170,8 +172,10 @@ TrainingResult Trainer::run(TrainerState state) {
   const auto session_start = Clock::now();
   const double elapsed_before = state.elapsed_seconds;
   auto interval_start = Clock::now();
-  double interval_loss = 0;
-  int64_t interval_steps = 0;
+  // The log interval in progress lives in the state, so a checkpoint carries it and a resumed
+  // run logs the averages the uninterrupted one logs.
+  double& interval_loss = state.log_interval_loss;
+  int64_t& interval_steps = state.log_interval_steps;
   const int64_t tokens_per_step = options_.accumulation * options_.batch_size * model_.config().seq_len;
 
   while (state.step < state.total_steps) {
@@ -191,10 +195,12 @@ TrainingResult Trainer::run(TrainerState state) {
 
     if (state.step % options_.log_every == 0 || last) {
       const double interval_seconds = seconds_since(interval_start);
+      // Steps of this interval run by this process (a resumed run did the others before).
+      const int64_t timed_steps = std::min<int64_t>(interval_steps, result.session_tokens / tokens_per_step);
       StepLogLine line;
       line.step = state.step;
       line.loss = interval_loss / static_cast<double>(interval_steps);
-      line.tokens_per_second = static_cast<double>(interval_steps * tokens_per_step) / interval_seconds;
+      line.tokens_per_second = static_cast<double>(timed_steps * tokens_per_step) / interval_seconds;
       line.elapsed_seconds = state.elapsed_seconds;
       line.learning_rate = learning_rate_at(schedule(state), state.step - 1);
       line.grad_norm = last_grad_norm_;

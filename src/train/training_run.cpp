@@ -26,6 +26,9 @@
 #include "obs/metrics_log.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_dirs.h"
+#include "train/output_dir.h"
+#include "train/run_state.h"
+#include "train/run_summary.h"
 #include "train/stop_signal.h"
 #include "train/tokenizer_encoder.h"
 #include "train/tokenizer_setup.h"
@@ -175,71 +178,57 @@ std::string token_cache_dir() {
   return ".utt-cache/tokens";
 }
 
-void write_summary(const TrainingRunInputs& in, const ModelConfig& model, const TrainingResult& result,
-                   const BatchMix& mix, const fs::path& output_dir) {
-  const ParameterCount count = count_parameters(model);
-  nlohmann::json summary = {
-      {"status", result.outcome == TrainingOutcome::kInterrupted ? "interrupted" : "completed"},
-      {"final_loss", result.state.last_loss},
-      {"best_val_loss", result.state.best_val_loss ? nlohmann::json(*result.state.best_val_loss) : nlohmann::json()},
-      {"final_val_loss", result.final_val_loss ? nlohmann::json(*result.final_val_loss) : nlohmann::json()},
-      {"steps", result.state.step},
-      {"total_steps", result.state.total_steps},
-      {"epochs_completed", result.state.epoch},
-      {"tokens", result.state.tokens_seen},
-      {"wall_time_seconds", result.state.elapsed_seconds},
-      {"tokens_per_second", result.session_seconds > 0 ? result.session_tokens / result.session_seconds : 0.0},
-      {"documents_per_batch", mix.documents_per_batch()},  // measured over this session's batches
-      {"parameters", count.total},
-      {"non_embedding_parameters", count.non_embedding},
-      {"last_checkpoint", result.last_checkpoint.string()},
-      {"model", model_config_to_json(model)},
-      {"configuration", in.configuration},
-  };
-  write_file_atomic(output_dir / "training_summary.json", summary.dump(2) + "\n");
+// True when `path` is a tokenizer.json of `tokenizer` (a damaged or foreign file is not).
+bool holds_tokenizer(const fs::path& path, const Tokenizer& tokenizer) {
+  std::error_code error;
+  if (!fs::exists(path, error)) return false;
+  try {
+    return Tokenizer::load(path.string()).fingerprint() == tokenizer.fingerprint();
+  } catch (const UserError&) {
+    return false;
+  }
 }
 
-}  // namespace
+TokenizerInputs tokenizer_inputs(const TrainConfig& c, const DataPlan& data, const ResumePoint* resume) {
+  TokenizerInputs inputs;
+  inputs.train_files = data.train_files;
+  inputs.training = train_selection(c);
+  const bool held_out = !c.val_split && c.val_fraction > 0;
+  if (!data.val_files.empty() || held_out) {
+    inputs.validation_files = data.val_files.empty() ? data.train_files : data.val_files;
+    inputs.validation = validation_selection(c);
+  }
+  if (resume) inputs.resume_checkpoint = resume->dir;
+  return inputs;
+}
 
-int run_training(const TrainingRunInputs& in) {
-  const TrainConfig& c = in.config;
-  const fs::path output_dir = c.output_dir;
-  fmt::print("{}\n", in.device_banner);
-  fmt::print("Precision: {}\n", c.use_mixed_precision
-                                   ? "bf16 matmuls with fp32 accumulation (--use-mixed-precision); "
-                                     "fp32 weights, optimizer, norms, attention and loss"
-                                   : "fp32");
-
-  const DataPlan data = plan_data(c);
-  fmt::print("Dataset: {} ({} training file{}{})\n", c.dataset_id, data.train_files.size(),
-             data.train_files.size() == 1 ? "" : "s",
-             data.val_files.empty() ? "" : fmt::format(", {} validation", data.val_files.size()));
-
-  fs::create_directories(output_dir);
-  const Tokenizer tokenizer = prepare_tokenizer(c, in.model, data.train_files, train_selection(c));
-  const TokenizerEncoder encoder(tokenizer);
-  fmt::print("Document separators: {}\n", tokenizer.describe_document_separators());
-
-  // The model's vocabulary is the tokenizer's; a parameter budget is re-solved for it.
-  ModelConfig model_config = in.model;
+// The model's vocabulary is the tokenizer's; a parameter budget is re-solved for it.
+ModelConfig size_model(const TrainConfig& c, const ModelConfig& planned, const Tokenizer& tokenizer) {
+  ModelConfig model_config = planned;
   model_config.vocab_size = tokenizer.vocab_size();
-  if (c.target_params && model_config.vocab_size != in.model.vocab_size) {
+  if (c.target_params && model_config.vocab_size != planned.vocab_size) {
     ModelConfig base = model_config;
     if (!c.was_set("num-kv-heads")) base.num_kv_heads = 0;
     model_config = size_for_target_params(*c.target_params, c.prefer_depth, base);
   }
-  write_file_atomic(output_dir / "model_config.json", model_config_to_json(model_config).dump(2) + "\n");
-  const ParameterCount count = count_parameters(model_config);
-  fmt::print("Model: {} layers, d_model {}, {} heads, d_ff {}, vocab {} ({})\nParameters: {}\n",
-             model_config.num_layers, model_config.d_model, model_config.num_heads, model_config.d_ff,
-             with_thousands(model_config.vocab_size), describe_architecture(model_config),
-             with_thousands(count.total));
+  return model_config;
+}
 
-  // The token stream of one epoch is counted before step 1, so the schedule ends where the
-  // data ends: from the token cache (--no-use-streaming), or by one tokenizing pass.
+struct StepPlan {
+  int64_t total_steps = 0;
+  EpochSize epoch_size;
+  EpochCount epochs;
+  std::unique_ptr<TokenCache> cache;  // with --no-use-streaming
+};
+
+// The token stream of one epoch is counted before step 1, so the schedule ends where the
+// data ends: from the token cache (--no-use-streaming), or by one tokenizing pass.
+StepPlan plan_steps(const TrainConfig& c, const ModelConfig& model_config, const DataPlan& data,
+                    const TokenEncoder& encoder) {
+  StepPlan plan;
   const auto count_start = std::chrono::steady_clock::now();
-  std::unique_ptr<TokenCache> cache;
-  EpochSize epoch;
+  std::unique_ptr<TokenCache>& cache = plan.cache;
+  EpochSize& epoch = plan.epoch_size;
   if (!c.use_streaming) {
     TokenCacheSource source{data.train_files, c.split, c.text_column, train_selection(c)};
     const std::string path = token_cache_path(token_cache_dir(), source, encoder);
@@ -253,9 +242,13 @@ int run_training(const TrainingRunInputs& in) {
   }
   const int64_t epoch_tokens = epoch.tokens;
   const int64_t stride = c.stride.value_or(model_config.seq_len);
+  const auto seed = static_cast<uint64_t>(c.seed);
   const int64_t data_steps = count_optimizer_steps(epoch_tokens, c.batch_size, model_config.seq_len,
-                                                   stride, c.gradient_accumulation_steps, c.epochs,
-                                                   static_cast<uint64_t>(c.seed));
+                                                   stride, c.gradient_accumulation_steps, c.epochs, seed);
+  // One epoch's full batches, for training_summary.json's epochs_completed (epochs differ by at
+  // most one batch: each starts at its own window offset).
+  const int64_t batches_per_epoch = count_optimizer_steps(epoch_tokens, c.batch_size, model_config.seq_len,
+                                                          stride, 1, 1, seed);
   if (data_steps <= 0) {
     throw UserError(fmt::format("the training data ({} tokens per epoch) does not fill one optimizer step of "
                                 "{} x {} x {} tokens: lower --batch-size, --seq-len or "
@@ -269,61 +262,118 @@ int run_training(const TrainingRunInputs& in) {
              std::chrono::duration<double>(std::chrono::steady_clock::now() - count_start).count(),
              with_thousands(total_steps),
              c.max_steps && *c.max_steps < data_steps
-                 ? fmt::format(" (--max-steps; {} epochs would take {})", c.epochs, with_thousands(data_steps))
-                 : fmt::format(" ({} epochs)", c.epochs));
+                 ? fmt::format(" (--max-steps; {} would take {})", count_of(c.epochs, "epoch"),
+                               with_thousands(data_steps))
+                 : fmt::format(" ({})", count_of(c.epochs, "epoch")));
+  plan.total_steps = total_steps;
+  plan.epochs = {c.epochs, data_steps, batches_per_epoch, c.gradient_accumulation_steps};
+  return plan;
+}
 
-  const LoaderConfig train_loader_config =
-      loader_config(c, model_config, data.train_files, train_selection(c), true, c.epochs);
-  fmt::print("Batches: {}\n", describe_batches(train_loader_config, epoch));
+void print_run_banner(const TrainingRunInputs& in) {
+  fmt::print("{}\n", in.device_banner);
+  fmt::print("Precision: {}\n", in.config.use_mixed_precision
+                                   ? "bf16 matmuls with fp32 accumulation (--use-mixed-precision); "
+                                     "fp32 weights, optimizer, norms, attention and loss"
+                                   : "fp32");
+}
 
-  const std::vector<std::vector<int32_t>> val_batches = validation_batches(c, model_config, data, encoder);
-  if (!val_batches.empty()) {
-    fmt::print("Validation: {} batches every {} steps\n", val_batches.size(), c.eval_every);
+// The architecture trained: the planned one with the tokenizer's vocabulary, and a resumed
+// run's must be its checkpoint's.
+ModelConfig plan_model(const TrainConfig& c, const ModelConfig& planned, const Tokenizer& tokenizer,
+                       const ResumePoint* resume) {
+  const ModelConfig model_config = size_model(c, planned, tokenizer);
+  if (resume) {
+    const std::string differences = model_config_differences(resume->model, model_config);
+    if (!differences.empty()) {
+      throw UserError("cannot resume from " + resume->dir.string() + ": its model differs from this run's (" +
+                      differences + "); use the flags the checkpoint was trained with");
+    }
   }
+  const ParameterCount count = count_parameters(model_config);
+  fmt::print("Model: {}, d_model {}, {}, d_ff {}, vocab {} ({})\nParameters: {}\n",
+             count_of(model_config.num_layers, "layer"), model_config.d_model,
+             count_of(model_config.num_heads, "head"), model_config.d_ff,
+             with_thousands(model_config.vocab_size), describe_architecture(model_config),
+             with_thousands(count.total));
+  return model_config;
+}
 
+// The model and its optimizer: fresh from --seed, or the checkpoint's weights and moments.
+struct ModelParts {
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<Transformer> model;
+  std::unique_ptr<LoraAdapters> lora;  // with --use-lora
+  std::unique_ptr<AdamW> optimizer;
+};
+
+ModelParts build_model(const TrainConfig& c, const ModelConfig& model_config, const ResumePoint* resume,
+                       const Tokenizer& tokenizer) {
+  ModelParts parts;
   CpuBackendOptions backend_options;
   backend_options.threads = static_cast<int>(c.threads);
   backend_options.bf16_matmuls = c.use_mixed_precision;
-  const std::unique_ptr<Backend> backend = make_cpu_backend(backend_options);
-  Transformer model(model_config, *backend, c.batch_size, c.use_lora ? BaseGradients::kNo : BaseGradients::kYes);
-  const std::unique_ptr<LoraAdapters> lora = start_lora(c, model, *backend);  // null without --use-lora
+  parts.backend = make_cpu_backend(backend_options);
+  parts.model = std::make_unique<Transformer>(model_config, *parts.backend, c.batch_size,
+                                              c.use_lora ? BaseGradients::kNo : BaseGradients::kYes);
+  parts.lora = start_lora(c, *parts.model, *parts.backend);  // null without --use-lora
   AdamWSettings settings;
   settings.weight_decay = c.weight_decay;
-  AdamW optimizer(*backend, model.trainable_segments(), model.trainable_count(), settings);
-
-  TrainerState state;
-  std::optional<LoaderState> loader_resume;
-  if (c.resume_from) {
-    const fs::path from = resolve_resume_path(*c.resume_from, output_dir, checkpoint_step);
-    state = load_checkpoint(from, model, optimizer, tokenizer.fingerprint());
-    if (state.total_steps != total_steps) {
-      throw UserError(fmt::format("cannot resume from {}: its run has {} steps, this one {} (the data, "
-                                  "--epochs, --max-steps, --batch-size or --gradient-accumulation-steps "
-                                  "changed); resume with the same data and flags",
-                                  from.string(), state.total_steps, total_steps));
-    }
-    loader_resume = LoaderState::from_json(state.loader_state);
-    fmt::print("Resuming from {} at step {} of {}\n", from.string(), state.step, total_steps);
+  parts.optimizer = std::make_unique<AdamW>(*parts.backend, parts.model->trainable_segments(),
+                                            parts.model->trainable_count(), settings);
+  if (resume) {
+    load_checkpoint(resume->dir, *parts.model, *parts.optimizer, tokenizer.fingerprint());
+  } else if (parts.lora) {
+    // start_lora set the base and the adapters.
+  } else if (c.init_from) {
+    parts.model->set_parameters(load_init_weights(*c.init_from, model_config));
+    fmt::print("Initialized from {}\n", *c.init_from);
   } else {
-    if (lora) {
-      // start_lora set the base and the adapters.
-    } else if (c.init_from) {
-      model.set_parameters(load_init_weights(*c.init_from, model_config));
-      fmt::print("Initialized from {}\n", *c.init_from);
-    } else {
-      model.initialize(static_cast<uint64_t>(c.seed));
-    }
-    state.total_steps = total_steps;
-    state.tokenizer_fingerprint = tokenizer.fingerprint();
+    parts.model->initialize(static_cast<uint64_t>(c.seed));
   }
+  return parts;
+}
 
+// The training batches, from the checkpoint's position when resuming.
+std::unique_ptr<BatchLoader> make_train_loader(const TrainConfig& c, const ModelConfig& model_config,
+                                               const DataPlan& data, const StepPlan& steps,
+                                               const TokenEncoder& encoder, const TrainerState& state,
+                                               const ResumePoint* resume) {
+  std::optional<LoaderState> loader_resume;
+  if (resume) loader_resume = LoaderState::from_json(state.loader_state);
+  const LoaderConfig train_loader_config =
+      loader_config(c, model_config, data.train_files, train_selection(c), true, c.epochs);
   std::unique_ptr<BatchLoader> train_batches;
-  if (cache) {
-    train_batches = std::make_unique<CachedLoader>(train_loader_config, *cache, encoder, loader_resume);
+  if (steps.cache) {
+    train_batches = std::make_unique<CachedLoader>(train_loader_config, *steps.cache, encoder, loader_resume);
   } else {
     train_batches = std::make_unique<StreamingLoader>(train_loader_config, encoder, loader_resume);
   }
-  MetricsLog metrics(output_dir / "metrics.jsonl");
+  return train_batches;
+}
+
+// The run's files beside its checkpoints: tokenizer.json (unless that one is already there),
+// model_config.json, and, on a resume, metrics.jsonl without what was logged after the
+// checkpoint.
+void write_run_files(RunDirectory& directory, const PreparedTokenizer& prepared, const ModelConfig& model_config,
+                     const ResumePoint* resume, int64_t step) {
+  const fs::path saved_tokenizer = directory.path() / "tokenizer.json";
+  if (prepared.source != TokenizerSource::kReused && !holds_tokenizer(saved_tokenizer, prepared.tokenizer)) {
+    directory.write_file("tokenizer.json", prepared.tokenizer.to_json());
+    fmt::print("Tokenizer: saved to {}\n", saved_tokenizer.string());
+  }
+  directory.write_file("model_config.json", model_config_to_json(model_config).dump(2) + "\n");
+  if (resume) {
+    const int64_t dropped = drop_metrics_after(directory.path() / "metrics.jsonl", step);
+    if (dropped > 0) {
+      fmt::print("metrics.jsonl: dropped {} {} logged after step {} (this run logs those steps again)\n",
+                 dropped, dropped == 1 ? "entry" : "entries", step);
+    }
+  }
+}
+
+TrainerOptions trainer_options(const TrainingRunInputs& in, const Tokenizer& tokenizer) {
+  const TrainConfig& c = in.config;
   TrainerOptions options;
   options.batch_size = c.batch_size;
   options.accumulation = c.gradient_accumulation_steps;
@@ -335,33 +385,68 @@ int run_training(const TrainingRunInputs& in) {
   options.eval_every = c.eval_every;
   options.keep_last = c.keep_last;
   options.seed = static_cast<uint64_t>(c.seed);
-  options.output_dir = output_dir;
+  options.output_dir = c.output_dir;
   options.tokenizer_json = tokenizer.to_json();
   options.resume_command = in.resume_command;
+  return options;
+}
+
+}  // namespace
+
+int run_training(const TrainingRunInputs& in) {
+  const TrainConfig& c = in.config;
+  const fs::path output_dir = c.output_dir;
+  print_run_banner(in);
+  const DataPlan data = plan_data(c);
+  fmt::print("Dataset: {} ({} training file{}{})\n", c.dataset_id, data.train_files.size(),
+             data.train_files.size() == 1 ? "" : "s",
+             data.val_files.empty() ? "" : fmt::format(", {} validation", data.val_files.size()));
+
+  // 1. The output directory and the checkpoint to resume from, looked at without writing.
+  const OutputDirState output = inspect_output_dir(output_dir);
+  refuse_if_busy(output);
+  const std::optional<ResumePoint> resume_point = find_resume_point(c, output);
+  const ResumePoint* resume = resume_point ? &*resume_point : nullptr;
+  check_output_dir(c, output, resume);
+
+  // 2. Everything else, in memory: tokenizer, model size, schedule, validation set, model,
+  // optimizer and loader. Each can still refuse the run, and nothing is written yet.
+  const PreparedTokenizer prepared = prepare_tokenizer(c, in.model, tokenizer_inputs(c, data, resume));
+  const Tokenizer& tokenizer = prepared.tokenizer;
+  const TokenizerEncoder encoder(tokenizer);
+  fmt::print("Document separators: {}\n", tokenizer.describe_document_separators());
+  const ModelConfig model_config = plan_model(c, in.model, tokenizer, resume);
+  const StepPlan steps = plan_steps(c, model_config, data, encoder);
+  fmt::print("Batches: {}\n",
+             describe_batches(loader_config(c, model_config, data.train_files, train_selection(c), true, c.epochs),
+                              steps.epoch_size));
+  const TrainerState state = starting_state(c, resume, steps.total_steps, tokenizer.fingerprint());
+  const std::vector<std::vector<int32_t>> val_batches = validation_batches(c, model_config, data, encoder);
+  if (!val_batches.empty()) {
+    fmt::print("Validation: {} batches every {} steps\n", val_batches.size(), c.eval_every);
+  }
+  const ModelParts parts = build_model(c, model_config, resume, tokenizer);
+  const std::unique_ptr<BatchLoader> train_batches =
+      make_train_loader(c, model_config, data, steps, encoder, state, resume);
+
+  // 3. The first writes: the output directory, locked and checked again, with the run's files.
+  RunDirectory directory(c, resume, state.run_id);
+  write_run_files(directory, prepared, model_config, resume, state.step);
+  MetricsLog metrics(output_dir / "metrics.jsonl");
+  directory.started();
   fmt::print("\n");
   std::fflush(stdout);
 
-  Trainer trainer(model, optimizer, *train_batches, &val_batches, metrics, options);
+  Trainer trainer(*parts.model, *parts.optimizer, *train_batches, &val_batches, metrics,
+                  trainer_options(in, tokenizer));
   const TrainingResult result = trainer.run(state);
-  write_summary(in, model_config, result, train_batches->mix(), output_dir);
+  const RunOutputs outputs{output_dir, in.configuration, model_config, steps.epochs,
+                           train_batches->mix().documents_per_batch()};
+  write_summary(outputs, result);
   if (c.export_formats && result.outcome != TrainingOutcome::kInterrupted) {
     export_trained_model(output_dir / "final_checkpoint", output_dir, parse_export_formats(*c.export_formats));
   }
-
-  fmt::print("\nTraining {} after {} steps ({} tokens) in {}; {} tokens/s\n",
-             result.outcome == TrainingOutcome::kInterrupted ? "stopped" : "finished",
-             with_thousands(result.state.step), with_thousands(result.state.tokens_seen),
-             format_duration(result.state.elapsed_seconds),
-             with_thousands(static_cast<int64_t>(result.session_seconds > 0
-                                                     ? result.session_tokens / result.session_seconds
-                                                     : 0)));
-  if (result.outcome == TrainingOutcome::kDataExhausted) {
-    fmt::print("The training data ended before step {}: the schedule was computed for more data\n",
-               total_steps);
-  }
-  fmt::print("Outputs: {}/ (tokenizer.json, model_config.json, training_summary.json, metrics.jsonl, "
-             "final_checkpoint/{})\n",
-             output_dir.string(), result.state.best_val_loss ? ", best_checkpoint/" : "");
+  print_closing_lines(outputs, result);
   if (result.outcome == TrainingOutcome::kInterrupted) {
     return std::string(stop_signal_name()) == "SIGTERM" ? 128 + SIGTERM : 128 + SIGINT;
   }

@@ -10,6 +10,13 @@
 
 namespace utt {
 
+std::string count_of(int64_t count, std::string_view noun) {
+  std::string text = with_thousands(count) + " ";
+  text.append(noun);
+  if (count != 1) text.push_back('s');
+  return text;
+}
+
 std::string with_thousands(int64_t value) {
   std::string digits = std::to_string(value < 0 ? -value : value);
   std::string out;

@@ -12,6 +12,9 @@ namespace utt {
 // 1234567 -> "1,234,567"
 std::string with_thousands(int64_t value);
 
+// (1, "epoch") -> "1 epoch", (2000, "thread") -> "2,000 threads" (nouns that take an "s").
+std::string count_of(int64_t count, std::string_view noun);
+
 // 12345678 -> "12.3M", 1500000000 -> "1.50B": for humans, never for parsing.
 std::string human_count(int64_t value);
 

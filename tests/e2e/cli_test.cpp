@@ -68,6 +68,10 @@ TEST(Cli, PresetsFollowTheVocabularyAndArchitecture) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   // nano, MLP: 8192*128 + 6 * (2*128 + 4*128^2 + 2*128*512) + 128
   EXPECT_TRUE(contains(r.out, "2,229,888")) << r.out;
+  EXPECT_TRUE(contains(r.out, "(RMSNorm, MLP (gelu), RoPE")) << r.out;
+  // The gated FFN, left to its default, is SwiGLU; --activation picks its gate.
+  EXPECT_TRUE(contains(run_utt({"presets"}).out, "(RMSNorm, SwiGLU, RoPE"));
+  EXPECT_TRUE(contains(run_utt({"presets", "--activation", "relu"}).out, "(RMSNorm, ReGLU, RoPE"));
   const RunResult bad = run_utt({"presets", "--epochs", "3"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_TRUE(contains(bad.err, "does not take --epochs")) << bad.err;

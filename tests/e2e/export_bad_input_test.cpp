@@ -13,6 +13,14 @@
 
 namespace utt::test {
 namespace {
+
+// "model-00001-of-00002.safetensors" for part 0 (appended piece by piece: GCC 12 warns falsely,
+// -Wrestrict, on a chain of string +).
+std::string shard_name(size_t part) {
+  std::string name = "model-0000";
+  name.append(std::to_string(part + 1)).append("-of-00002.safetensors");
+  return name;
+}
 namespace fs = std::filesystem;
 using nlohmann::json;
 
@@ -118,10 +126,10 @@ void shard(const std::string& hf) {
     const safetensors::TensorInfo& info = file.tensors()[i];
     const size_t part = i < file.tensors().size() / 2 ? 0 : 1;
     parts[part].push_back({info.name, info.dtype, info.shape, file.data(info)});
-    index["weight_map"][info.name] = "model-0000" + std::to_string(part + 1) + "-of-00002.safetensors";
+    index["weight_map"][info.name] = shard_name(part);
   }
   for (size_t part = 0; part < 2; ++part) {
-    safetensors::write_file(hf + "/model-0000" + std::to_string(part + 1) + "-of-00002.safetensors", parts[part]);
+    safetensors::write_file(hf + "/" + shard_name(part), parts[part]);
   }
   write(hf + "/model.safetensors.index.json", index.dump(2));
   fs::remove(hf + "/model.safetensors");

@@ -1,5 +1,6 @@
 // utt train for real, on a few State of the Union addresses and a tiny model: the output
 // directory of the guide, falling loss, exact resume, clean stops, generation and evaluation.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,44 +9,12 @@
 #include <sstream>
 
 #include "e2e/run_utt.h"
+#include "e2e/training_runs.h"
 #include "test_paths.h"
 
 namespace utt::test {
 namespace {
 namespace fs = std::filesystem;
-
-std::string corpus() {
-  const std::string dir = source_dir() + "/data/sotu";
-  EXPECT_TRUE(fs::exists(dir + "/train.jsonl"))
-      << "the demo corpus is missing: run scripts/setup --corpus (scripts/test does)";
-  return dir;
-}
-
-std::string read(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// A model small enough to train in seconds on two cores.
-std::vector<std::string> tiny_run(const std::string& output_dir, int64_t steps) {
-  return {"train", "--dataset-id", corpus(), "--val-split", "validation",
-          "--max-train-examples", "12", "--max-val-examples", "3",
-          "--vocab-size", "600", "--d-model", "64", "--num-layers", "2", "--num-heads", "2",
-          "--d-ff", "128", "--seq-len", "32", "--batch-size", "4", "--learning-rate", "3e-3",
-          "--warmup-steps", "5", "--max-steps", std::to_string(steps), "--log-every", "5",
-          "--eval-every", "10", "--eval-batches", "4", "--save-every", "10", "--seed", "7",
-          "--threads", "2", "--output-dir", output_dir};
-}
-
-std::vector<nlohmann::json> metrics(const fs::path& dir) {
-  std::vector<nlohmann::json> rows;
-  std::istringstream lines(read(dir / "metrics.jsonl"));
-  std::string line;
-  while (std::getline(lines, line)) rows.push_back(nlohmann::json::parse(line));
-  return rows;
-}
 
 TEST(Training, WritesTheGuidesOutputDirectoryAndTheLossFalls) {
   const std::string dir = scratch_dir("train");
@@ -165,6 +134,66 @@ TEST(Training, MixedPrecisionReachesTheFp32ValidationLoss) {
   EXPECT_LT(std::abs(bf16 - fp32), 0.01 * fp32) << "fp32 " << fp32 << ", bf16 " << bf16;
 }
 
+// Users extend runs: a larger --max-steps on resume re-plans the cosine from where the run
+// stands, and says so.
+TEST(Training, ResumeWithMoreStepsContinuesTheScheduleFromTheResumePoint) {
+  const std::string dir = scratch_dir("extend");
+  ASSERT_EQ(run_utt(tiny_run(dir + "/full", 20), dir).exit_code, 0);
+  fs::create_directories(dir + "/extended");
+  fs::copy(dir + "/full/checkpoint_step_10", dir + "/extended/checkpoint_step_10", fs::copy_options::recursive);
+  std::vector<std::string> args = tiny_run(dir + "/extended", 30);
+  args.insert(args.end(), {"--resume-from", "latest"});
+  const RunResult r = run_utt(args, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Resuming from " + dir + "/extended/checkpoint_step_10 at step 10 of 30"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("Schedule: 30 steps instead of the checkpoint's 20; re-planned from the resume point: the "
+                       "learning rate falls from "),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" at step 11 along a new cosine to 3.000e-04 at step 30"), std::string::npos) << r.out;
+  auto lr_at = [](const fs::path& out, int64_t step) {
+    for (const nlohmann::json& row : metrics(out)) {
+      if (row.contains("lr") && row["step"] == step) return row["lr"].get<double>();
+    }
+    return -1.0;
+  };
+  EXPECT_GT(lr_at(dir + "/extended", 15), lr_at(dir + "/full", 15)) << "the decay was not stretched";
+  // The last step's rate is one step short of the floor (10% of --learning-rate), as in any run.
+  EXPECT_GT(lr_at(dir + "/extended", 25), lr_at(dir + "/extended", 30));
+  EXPECT_GT(lr_at(dir + "/extended", 30), 3e-4);
+  EXPECT_LT(lr_at(dir + "/extended", 30), 3.2e-4);
+  const nlohmann::json summary = nlohmann::json::parse(read(dir + "/extended/training_summary.json"));
+  EXPECT_EQ(summary["steps"], 30);
+  EXPECT_EQ(summary["total_steps"], 30);
+}
+
+// A run of one whole epoch, then resumed for a second: epochs_completed counts both.
+TEST(Training, ResumeWithMoreEpochsTrainsTheNewEpochs) {
+  const std::string dir = scratch_dir("epochs");
+  const std::vector<std::string> one_epoch = {
+      "train", "--dataset-id", corpus(), "--max-train-examples", "2", "--vocab-size", "300",
+      "--d-model", "32", "--num-layers", "1", "--num-heads", "2", "--d-ff", "64", "--seq-len", "16",
+      "--batch-size", "8", "--warmup-steps", "5", "--log-every", "50", "--epochs", "1", "--seed", "7",
+      "--threads", "2", "--output-dir", dir + "/out"};
+  const RunResult first = run_utt(one_epoch, dir);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find(" optimizer steps (1 epoch)\n"), std::string::npos) << first.out;
+  const nlohmann::json one = nlohmann::json::parse(read(dir + "/out/training_summary.json"));
+  EXPECT_EQ(one["epochs_completed"], 1);
+  const int64_t steps = one["steps"];
+
+  std::vector<std::string> two_epochs = one_epoch;
+  two_epochs.insert(two_epochs.end(), {"--epochs", "2", "--resume-from", "latest"});
+  const RunResult second = run_utt(two_epochs, dir);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.out.find(fmt::format("at step {} of {}", steps, 2 * steps)), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("its decay had ended, so the learning rate stays at the floor"), std::string::npos)
+      << second.out;
+  const nlohmann::json two = nlohmann::json::parse(read(dir + "/out/training_summary.json"));
+  EXPECT_EQ(two["steps"], 2 * steps);
+  EXPECT_EQ(two["epochs_completed"], 2);
+}
+
 TEST(Training, ResumeWithAnotherArchitectureIsRefused) {
   const std::string dir = scratch_dir("incompatible");
   ASSERT_EQ(run_utt(tiny_run(dir + "/out", 10), dir).exit_code, 0);
@@ -216,6 +245,7 @@ TEST(Training, TokenizerIsTrainedThenReusedThenRetrainedOrLoaded) {
   const RunResult first = run_utt(args, dir);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   EXPECT_NE(first.out.find("Tokenizer: trained on 12 documents"), std::string::npos) << first.out;
+  args.push_back("--overwrite-output-dir");
   const RunResult second = run_utt(args, dir);
   EXPECT_NE(second.out.find("Tokenizer: reusing " + dir + "/out/tokenizer.json"), std::string::npos) << second.out;
   args.push_back("--retrain-tokenizer");
@@ -226,6 +256,39 @@ TEST(Training, TokenizerIsTrainedThenReusedThenRetrainedOrLoaded) {
   ASSERT_EQ(third.exit_code, 0) << third.err;
   EXPECT_NE(third.out.find("Tokenizer: loaded " + dir + "/out/tokenizer.json (600 tokens)"), std::string::npos)
       << third.out;
+  // The output directory is the guide's, whichever way the tokenizer came: tokenizer.json is
+  // there, and the closing "Outputs:" line lists only what is.
+  EXPECT_EQ(read(dir + "/other/tokenizer.json"), read(dir + "/out/tokenizer.json"));
+  EXPECT_NE(third.out.find("Outputs: " + dir + "/other/ (tokenizer.json, model_config.json"), std::string::npos)
+      << third.out;
+}
+
+// A tokenizer of another size never silently wins over an explicit --vocab-size.
+TEST(Training, AnExplicitVocabSizeTheTokenizerLacksIsRefused) {
+  const std::string dir = scratch_dir("vocab");
+  ASSERT_EQ(run_utt(tiny_run(dir + "/out", 6), dir).exit_code, 0);
+  const std::string before = read(dir + "/out/metrics.jsonl");
+  std::vector<std::string> reused = tiny_run(dir + "/out", 6);
+  reused.insert(reused.end(), {"--vocab-size", "700", "--overwrite-output-dir"});
+  RunResult r = run_utt(reused, dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--vocab-size 700 was asked, but " + dir + "/out/tokenizer.json has 600 tokens: add "
+                       "--retrain-tokenizer"), std::string::npos) << r.err;
+  EXPECT_EQ(read(dir + "/out/metrics.jsonl"), before) << "the refused run touched the earlier run";
+
+  std::vector<std::string> loaded = tiny_run(dir + "/loaded", 6);
+  loaded.insert(loaded.end(), {"--vocab-size", "700", "--tokenizer-path", dir + "/out/tokenizer.json"});
+  r = run_utt(loaded, dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("has 600 tokens: drop --vocab-size"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/loaded"));
+
+  std::vector<std::string> too_large = tiny_run(dir + "/large", 6);
+  too_large.insert(too_large.end(), {"--vocab-size", "60000", "--max-train-examples", "1"});
+  r = run_utt(too_large, dir);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("fewer than --vocab-size 60000: lower --vocab-size to at most"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/large"));
 }
 
 TEST(Training, AThirdPartyTokenizerFramesDocumentsByItsTemplateOrIsRefusedWithoutSeparators) {
@@ -285,7 +348,8 @@ TEST(Training, AutoVocabSizeExplainsItsChoice) {
                            "--tokenizer-train-examples", "20"});
   const RunResult r = run_utt(args, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("Vocabulary size (--auto-vocab-size):"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Vocabulary size (--auto-vocab-size, measured on 2 validation documents):"),
+            std::string::npos) << r.out;
   EXPECT_NE(r.out.find("<- chosen"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(": the cheapest per byte of text"), std::string::npos) << r.out;
   const nlohmann::json config = nlohmann::json::parse(read(dir + "/out/model_config.json"));
@@ -313,6 +377,13 @@ TEST(Training, GenerateAndEvalUseTheTrainedModel) {
   EXPECT_NE(eval.out.find("loss: "), std::string::npos);
   EXPECT_NE(eval.out.find("perplexity: "), std::string::npos);
   EXPECT_NE(eval.out.find("batches: 3\n"), std::string::npos) << eval.out;
+
+  // A file has one split: evaluated whole, without --split.
+  const RunResult file = run_utt({"eval", "--checkpoint", dir + "/out/final_checkpoint", "--dataset-id",
+                                  corpus() + "/validation.jsonl", "--batch-size", "4", "--max-batches", "2"},
+                                 dir);
+  ASSERT_EQ(file.exit_code, 0) << file.err;
+  EXPECT_NE(file.out.find("batches: 2\n"), std::string::npos) << file.out;
 }
 
 }  // namespace

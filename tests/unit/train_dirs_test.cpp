@@ -22,10 +22,15 @@ class CheckpointDirs : public ::testing::Test {
   fs::path root_;
 };
 
-int64_t step_from_name(const fs::path& path) {
+// Reads a checkpoint's step from its name, and its run from a file "run" inside (none: the
+// run "A"), instead of a trainer_state.json.
+CheckpointInfo info_from_name(const fs::path& path) {
   const std::string name = path.filename().string();
-  if (name == "final_checkpoint") return 250;
-  return std::stoll(name.substr(name.rfind('_') + 1));
+  CheckpointInfo info;
+  info.step = name == "final_checkpoint" ? 250 : name == "best_checkpoint" ? 300 : std::stoll(name.substr(name.rfind('_') + 1));
+  static const std::string kRunA = "A", kRunB = "B";
+  info.run_id = fs::exists(path / "run") ? kRunB : kRunA;
+  return info;
 }
 
 TEST_F(CheckpointDirs, ListsStepCheckpointsInStepOrderIgnoringLeftovers) {
@@ -54,16 +59,38 @@ TEST_F(CheckpointDirs, PruneKeepsTheNewestAndNeverBestOrFinal) {
   EXPECT_EQ(list_step_checkpoints(root_).size(), 2u);
 }
 
-TEST_F(CheckpointDirs, LatestIsTheHighestStep) {
-  EXPECT_THROW(resolve_resume_path("latest", root_, step_from_name), UserError);
+TEST_F(CheckpointDirs, LatestIsTheHighestStepOfTheOwningRunNeverBest) {
+  EXPECT_THROW(resolve_resume_path("latest", root_, "A", info_from_name), UserError);
   fs::create_directories(root_ / "checkpoint_step_100");
   fs::create_directories(root_ / "checkpoint_step_200");
-  EXPECT_EQ(resolve_resume_path("latest", root_, step_from_name), root_ / "checkpoint_step_200");
+  fs::create_directories(root_ / "best_checkpoint");  // step 300, but never the latest
+  EXPECT_EQ(resolve_resume_path("latest", root_, "A", info_from_name), root_ / "checkpoint_step_200");
   fs::create_directories(root_ / "final_checkpoint");  // step 250
-  EXPECT_EQ(resolve_resume_path("latest", root_, step_from_name), root_ / "final_checkpoint");
-  EXPECT_EQ(resolve_resume_path((root_ / "checkpoint_step_100").string(), root_, step_from_name),
+  EXPECT_EQ(resolve_resume_path("latest", root_, "A", info_from_name), root_ / "final_checkpoint");
+  EXPECT_EQ(resolve_resume_path((root_ / "checkpoint_step_100").string(), root_, "A", info_from_name),
             root_ / "checkpoint_step_100");
-  EXPECT_THROW(resolve_resume_path((root_ / "nope").string(), root_, step_from_name), UserError);
+  EXPECT_THROW(resolve_resume_path((root_ / "nope").string(), root_, "A", info_from_name), UserError);
+}
+
+TEST_F(CheckpointDirs, LatestIgnoresCheckpointsOfAnotherRun) {
+  fs::create_directories(root_ / "checkpoint_step_100");
+  fs::create_directories(root_ / "checkpoint_step_500/run");  // run B's, newer
+  EXPECT_EQ(resolve_resume_path("latest", root_, "A", info_from_name), root_ / "checkpoint_step_100");
+  EXPECT_EQ(resolve_resume_path("latest", root_, "B", info_from_name), root_ / "checkpoint_step_500");
+  fs::remove_all(root_ / "checkpoint_step_100");
+  try {
+    resolve_resume_path("latest", root_, "A", info_from_name);
+    FAIL() << "resumed a checkpoint of another run";
+  } catch (const UserError& error) {
+    EXPECT_NE(std::string(error.what()).find("1 of other runs"), std::string::npos) << error.what();
+  }
+}
+
+TEST(SameRun, UnknownIdsMatchAnyRun) {
+  EXPECT_TRUE(same_run("a", "a"));
+  EXPECT_FALSE(same_run("a", "b"));
+  EXPECT_TRUE(same_run("", "b"));
+  EXPECT_TRUE(same_run("a", ""));
 }
 
 }  // namespace

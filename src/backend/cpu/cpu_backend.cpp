@@ -149,13 +149,14 @@ class CpuBackend final : public Backend {
     cpu::naive_attention_backward(dqkv, datt, dout, qkv, att, B, T, NH, KVH, HS);
   }
 
-  void swiglu_forward(float* out, const float* h, int64_t N, int64_t F) override {
-    if (reference_) return reference::swiglu_forward(out, h, N, F);
-    cpu::swiglu_forward(out, h, N, F);
+  void glu_forward(float* out, const float* h, int64_t N, int64_t F, Activation act) override {
+    if (reference_) return reference::glu_forward(out, h, N, F, act);
+    cpu::glu_forward(out, h, N, F, act);
   }
-  void swiglu_backward(float* dh, const float* dout, const float* h, int64_t N, int64_t F) override {
-    if (reference_) return reference::swiglu_backward(dh, dout, h, N, F);
-    cpu::swiglu_backward(dh, dout, h, N, F);
+  void glu_backward(float* dh, const float* dout, const float* h, int64_t N, int64_t F,
+                    Activation act) override {
+    if (reference_) return reference::glu_backward(dh, dout, h, N, F, act);
+    cpu::glu_backward(dh, dout, h, N, F, act);
   }
   void activation_forward(float* out, const float* x, int64_t n, Activation act) override {
     if (reference_) return reference::activation_forward(out, x, n, act);

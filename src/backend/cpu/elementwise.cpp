@@ -1,4 +1,4 @@
-// Embeddings, RoPE, feed-forward nonlinearities, dropout and the element-wise helpers.
+// Embeddings, RoPE, feed-forward nonlinearities (plain and gated), dropout and the element-wise helpers.
 #include <algorithm>
 #include <cmath>
 
@@ -79,78 +79,87 @@ void rope_rotate(float* x, const float* cos, const float* sin, int64_t B, int64_
   }
 }
 
-void swiglu_forward(float* out, const float* h, int64_t N, int64_t F) {
-#pragma omp parallel for if ((N * F) >= kMinParallelWork)
-  for (int64_t n = 0; n < N; ++n) {
-    const float* gate = h + n * 2 * F;
-    const float* up = gate + F;
-    float* o = out + n * F;
-#pragma omp simd
-    for (int64_t f = 0; f < F; ++f) o[f] = gate[f] * sigmoid(gate[f]) * up[f];
+namespace {
+
+// Each activation as a value and a derivative, inlined into the loops below so that every
+// (op, activation) pair is one vectorized loop.
+struct Relu {
+  static float value(float x) { return x > 0.0f ? x : 0.0f; }
+  static float derivative(float x) { return x > 0.0f ? 1.0f : 0.0f; }
+};
+struct Gelu {  // tanh form
+  static float value(float x) { return 0.5f * x * (1.0f + fast_tanh(kSqrt2OverPi * (x + kGeluCubic * x * x * x))); }
+  static float derivative(float x) {
+    const float th = fast_tanh(kSqrt2OverPi * (x + kGeluCubic * x * x * x));
+    return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * x * x);
+  }
+};
+struct Silu {
+  static float value(float x) { return x * sigmoid(x); }
+  static float derivative(float x) {
+    const float s = sigmoid(x);
+    return s * (1.0f + x * (1.0f - s));
+  }
+};
+
+template <class F>
+void with_activation(Activation act, F&& run) {
+  switch (act) {
+    case Activation::kRelu: return run(Relu{});
+    case Activation::kGelu: return run(Gelu{});
+    case Activation::kSilu: return run(Silu{});
   }
 }
 
-void swiglu_backward(float* dh, const float* dout, const float* h, int64_t N, int64_t F) {
+}  // namespace
+
+void glu_forward(float* out, const float* h, int64_t N, int64_t F, Activation act) {
+  with_activation(act, [&](auto a) {
+    using A = decltype(a);
 #pragma omp parallel for if ((N * F) >= kMinParallelWork)
-  for (int64_t n = 0; n < N; ++n) {
-    const float* gate = h + n * 2 * F;
-    const float* up = gate + F;
-    const float* d = dout + n * F;
-    float* dgate = dh + n * 2 * F;
-    float* dup = dgate + F;
+    for (int64_t n = 0; n < N; ++n) {
+      const float* gate = h + n * 2 * F;
+      const float* up = gate + F;
+      float* o = out + n * F;
 #pragma omp simd
-    for (int64_t f = 0; f < F; ++f) {
-      const float s = sigmoid(gate[f]);
-      dgate[f] = d[f] * up[f] * s * (1.0f + gate[f] * (1.0f - s));
-      dup[f] = d[f] * gate[f] * s;
+      for (int64_t f = 0; f < F; ++f) o[f] = A::value(gate[f]) * up[f];
     }
-  }
+  });
+}
+
+void glu_backward(float* dh, const float* dout, const float* h, int64_t N, int64_t F, Activation act) {
+  with_activation(act, [&](auto a) {
+    using A = decltype(a);
+#pragma omp parallel for if ((N * F) >= kMinParallelWork)
+    for (int64_t n = 0; n < N; ++n) {
+      const float* gate = h + n * 2 * F;
+      const float* up = gate + F;
+      const float* d = dout + n * F;
+      float* dgate = dh + n * 2 * F;
+      float* dup = dgate + F;
+#pragma omp simd
+      for (int64_t f = 0; f < F; ++f) {
+        dgate[f] = d[f] * up[f] * A::derivative(gate[f]);
+        dup[f] = d[f] * A::value(gate[f]);
+      }
+    }
+  });
 }
 
 void activation_forward(float* out, const float* x, int64_t n, Activation act) {
-  switch (act) {
-    case Activation::kRelu:
+  with_activation(act, [&](auto a) {
+    using A = decltype(a);
 #pragma omp parallel for simd if ((n) >= kMinParallelWork)
-      for (int64_t i = 0; i < n; ++i) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
-      break;
-    case Activation::kGelu:
-#pragma omp parallel for simd if ((n) >= kMinParallelWork)
-      for (int64_t i = 0; i < n; ++i) {
-        const float v = x[i];
-        out[i] = 0.5f * v * (1.0f + fast_tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v)));
-      }
-      break;
-    case Activation::kSilu:
-#pragma omp parallel for simd if ((n) >= kMinParallelWork)
-      for (int64_t i = 0; i < n; ++i) out[i] = x[i] * sigmoid(x[i]);
-      break;
-  }
+    for (int64_t i = 0; i < n; ++i) out[i] = A::value(x[i]);
+  });
 }
 
 void activation_backward(float* dx, const float* dout, const float* x, int64_t n, Activation act) {
-  switch (act) {
-    case Activation::kRelu:
+  with_activation(act, [&](auto a) {
+    using A = decltype(a);
 #pragma omp parallel for simd if ((n) >= kMinParallelWork)
-      for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0f ? dout[i] : 0.0f;
-      break;
-    case Activation::kGelu:
-#pragma omp parallel for simd if ((n) >= kMinParallelWork)
-      for (int64_t i = 0; i < n; ++i) {
-        const float v = x[i];
-        const float th = fast_tanh(kSqrt2OverPi * (v + kGeluCubic * v * v * v));
-        const float derivative = 0.5f * (1.0f + th) +
-                                 0.5f * v * (1.0f - th * th) * kSqrt2OverPi * (1.0f + 3.0f * kGeluCubic * v * v);
-        dx[i] = dout[i] * derivative;
-      }
-      break;
-    case Activation::kSilu:
-#pragma omp parallel for simd if ((n) >= kMinParallelWork)
-      for (int64_t i = 0; i < n; ++i) {
-        const float s = sigmoid(x[i]);
-        dx[i] = dout[i] * s * (1.0f + x[i] * (1.0f - s));
-      }
-      break;
-  }
+    for (int64_t i = 0; i < n; ++i) dx[i] = dout[i] * A::derivative(x[i]);
+  });
 }
 
 void dropout(float* x, int64_t n, float rate, uint64_t key) {

@@ -58,8 +58,8 @@ void naive_attention_backward(float* dqkv, float* datt, const float* dout, const
                               const float* att, int64_t B, int64_t T, int64_t NH, int64_t KVH,
                               int64_t HS);
 
-void swiglu_forward(float* out, const float* h, int64_t N, int64_t F);
-void swiglu_backward(float* dh, const float* dout, const float* h, int64_t N, int64_t F);
+void glu_forward(float* out, const float* h, int64_t N, int64_t F, Activation act);
+void glu_backward(float* dh, const float* dout, const float* h, int64_t N, int64_t F, Activation act);
 void activation_forward(float* out, const float* x, int64_t n, Activation act);
 void activation_backward(float* dx, const float* dout, const float* x, int64_t n, Activation act);
 void dropout(float* x, int64_t n, float rate, uint64_t key);

@@ -167,18 +167,31 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ReferenceAttentionGradients,
                          testing::Values(AttentionShape{1, 1, 1, 1, 2}, AttentionShape{2, 4, 2, 2, 3},
                                          AttentionShape{1, 5, 4, 2, 2}, AttentionShape{1, 3, 3, 1, 4}));
 
-TEST(ReferenceGradients, SwiGlu) {
-  const int64_t N = 3, F = 5;
-  Vec h = random_doubles(N * 2 * F, 21, 2.0);
-  const Vec dy = random_doubles(N * F, 22);
-  auto loss = [&] {
-    Vec y(N * F);
-    swiglu_forward(y.data(), h.data(), N, F);
-    return weighted_sum(y, dy);
-  };
-  Vec dh(h.size());
-  swiglu_backward(dh.data(), dy.data(), h.data(), N, F);
-  expect_gradient_matches("dh", h, dh, loss);
+// SwiGLU, GeGLU and ReGLU: the gate's activation is silu, gelu or relu.
+TEST(ReferenceGradients, GatedLinearUnits) {
+  for (Activation act : {Activation::kSilu, Activation::kGelu, Activation::kRelu}) {
+    const int64_t N = 3, F = 5;
+    Vec h = random_doubles(N * 2 * F, 21, 2.0);
+    for (double& v : h) {
+      if (std::abs(v) < 1e-3) v = 0.5;  // keep ReLU's kink away from the finite difference
+    }
+    const Vec dy = random_doubles(N * F, 22);
+    auto loss = [&] {
+      Vec y(N * F);
+      glu_forward(y.data(), h.data(), N, F, act);
+      return weighted_sum(y, dy);
+    };
+    Vec dh(h.size());
+    glu_backward(dh.data(), dy.data(), h.data(), N, F, act);
+    expect_gradient_matches("dh (" + to_string(act) + ")", h, dh, loss);
+  }
+  // The gate's activation is applied to the gate half only: act(2) * 3 for gate 2, up 3.
+  const Vec h = {2.0, 3.0};
+  Vec y(1);
+  glu_forward(y.data(), h.data(), 1, 1, Activation::kRelu);
+  EXPECT_EQ(y[0], 6.0);
+  glu_forward(y.data(), h.data(), 1, 1, Activation::kGelu);
+  EXPECT_NEAR(y[0], 3.0 * gelu_tanh(2.0), 1e-15);
 }
 
 TEST(ReferenceGradients, MlpActivations) {

@@ -29,5 +29,32 @@ TEST(LrSchedule, EndsAtTheFloorAndStaysThere) {
   EXPECT_NEAR(learning_rate_at(schedule, 1000), 1e-4, 1e-15);
 }
 
+// A run resumed at step 50 of 100 with 200 steps: the rate at the resume point is the one the
+// old schedule gives, and a new cosine takes it from there to the floor at step 200.
+TEST(LrSchedule, AResumedRunWithMoreStepsContinuesFromWhereItStands) {
+  const LrSchedule old{1e-3, 10, 100, 0.1};
+  const LrSchedule next = replan_schedule(old, 50, 200);
+  EXPECT_EQ(next.restart_step, 50);
+  EXPECT_EQ(learning_rate_at(next, 50), learning_rate_at(old, 50));
+  for (int64_t step = 51; step <= 200; ++step) {
+    EXPECT_LT(learning_rate_at(next, step), learning_rate_at(next, step - 1) + 1e-18) << step;
+  }
+  EXPECT_GT(learning_rate_at(next, 100), learning_rate_at(old, 100)) << "the decay was not stretched";
+  EXPECT_NEAR(learning_rate_at(next, 200), 1e-4, 1e-15);
+  // Halfway along the new cosine: halfway between the rate at the resume point and the floor.
+  EXPECT_NEAR(learning_rate_at(next, 125), 1e-4 + 0.5 * (learning_rate_at(old, 50) - 1e-4), 1e-15);
+  // Extended again later: it continues from where the re-planned schedule stands.
+  const LrSchedule again = replan_schedule(next, 150, 300);
+  EXPECT_EQ(learning_rate_at(again, 150), learning_rate_at(next, 150));
+  EXPECT_NEAR(learning_rate_at(again, 300), 1e-4, 1e-15);
+}
+
+TEST(LrSchedule, AResumeInWarmupKeepsThePlainScheduleWithTheNewLength) {
+  const LrSchedule next = replan_schedule({1e-3, 10, 100, 0.1}, 5, 200);
+  EXPECT_EQ(next.restart_step, 0);
+  const LrSchedule plain{1e-3, 10, 200, 0.1};
+  for (int64_t step : {0, 5, 9, 10, 100, 199}) EXPECT_EQ(learning_rate_at(next, step), learning_rate_at(plain, step));
+}
+
 }  // namespace
 }  // namespace utt

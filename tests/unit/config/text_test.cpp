@@ -14,6 +14,13 @@ TEST(Text, ThousandsSeparators) {
   EXPECT_EQ(with_thousands(-45678), "-45,678");
 }
 
+TEST(Text, CountsTakeTheirNounsPlural) {
+  EXPECT_EQ(count_of(1, "thread"), "1 thread");
+  EXPECT_EQ(count_of(2, "epoch"), "2 epochs");
+  EXPECT_EQ(count_of(0, "epoch"), "0 epochs");
+  EXPECT_EQ(count_of(12000, "step"), "12,000 steps");
+}
+
 TEST(Text, EditDistanceAndClosestMatch) {
   EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
   EXPECT_EQ(edit_distance("", "abc"), 3u);

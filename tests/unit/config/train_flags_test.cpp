@@ -110,5 +110,13 @@ TEST(TrainFlags, HelpListsEveryFlagWithItsDefault) {
   EXPECT_NE(help.find("Disable RMSNorm (use LayerNorm) (default: False)"), std::string::npos);
 }
 
+// The command printed on a stop continues the run: it neither names the old checkpoint nor
+// removes the run it continues.
+TEST(TrainFlags, TheResumeCommandKeepsEveryFlagButResumeAndOverwrite) {
+  EXPECT_EQ(resume_command({"--dataset-id", "d/x", "--overwrite-output-dir", "--resume-from", "out/c",
+                            "--batch-size=4", "--overwrite-output-dir=true", "--text-column", "a b"}),
+            "utt train --dataset-id d/x --batch-size=4 --text-column 'a b'");
+}
+
 }  // namespace
 }  // namespace utt

@@ -92,6 +92,13 @@ TEST(Validate, CloudProviderWithoutBucket) {
   EXPECT_PROBLEM(({"--cloud-bucket", "b"}), "--cloud-bucket needs --cloud-provider");
 }
 
+TEST(Validate, EveryCloudSettingNeedsAProvider) {
+  EXPECT_PROBLEM(({"--cloud-region", "us-west-2"}), "--cloud-region needs --cloud-provider");
+  EXPECT_PROBLEM(({"--cloud-prefix", "runs/a"}), "--cloud-prefix needs --cloud-provider");
+  EXPECT_EQ(problem_with({"--cloud-provider", "s3", "--cloud-bucket", "b", "--cloud-region", "us-west-2",
+                          "--cloud-prefix", "runs/a"}), "");
+}
+
 TEST(Validate, AzureNeedsAccountNameAndSasToken) {
   EXPECT_PROBLEM(({"--cloud-provider", "azure", "--cloud-bucket", "c", "--azure-sas-token", "sv=x"}),
                  "needs --azure-account-name");

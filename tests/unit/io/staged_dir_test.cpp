@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -84,6 +85,35 @@ TEST_F(StagedDir, AFullDiskIsReportedAndLeavesNoStagingBehind) {
   }
   EXPECT_FALSE(fs::exists(target));
   EXPECT_EQ(std::distance(fs::directory_iterator(root_), fs::directory_iterator()), 0);
+}
+
+// What a killed writer leaves: staging folders and temporary files are removed; a directory
+// moved aside for replacement comes back when the new one never arrived, and goes when it did.
+TEST_F(StagedDir, InterruptedWritesAreRepaired) {
+  for (const char* name : {".checkpoint_step_8.tmp-123", ".best_checkpoint.old-123", ".final_checkpoint.old-77",
+                           "final_checkpoint", ".checkpoint_step_4.del-9", "checkpoint_step_12"}) {
+    fs::create_directories(root_ / name);
+  }
+  std::ofstream(root_ / ".best_checkpoint.old-123" / "model.safetensors") << "previous best";
+  std::ofstream(root_ / ".metrics.jsonl.tmp-55") << "half";
+  std::ofstream(root_ / ".hidden-notes") << "not ours";
+  const RecoveredWrites recovered = recover_interrupted_writes(root_);
+  EXPECT_EQ(recovered.restored, std::vector<std::string>{"best_checkpoint"});
+  EXPECT_EQ(recovered.removed.size(), 4u);
+  EXPECT_EQ(read_file(root_ / "best_checkpoint" / "model.safetensors", "test file"), "previous best");
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(root_)) left.push_back(entry.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{".hidden-notes", "best_checkpoint", "checkpoint_step_12",
+                                            "final_checkpoint"}));
+}
+
+TEST_F(StagedDir, RemoveDirectoryNeverLeavesAHalfRemovedOneUnderItsName) {
+  fs::create_directories(root_ / "checkpoint_step_4");
+  std::ofstream(root_ / "checkpoint_step_4" / "model.safetensors") << "weights";
+  remove_directory(root_ / "checkpoint_step_4");
+  EXPECT_TRUE(fs::is_empty(root_));
+  remove_directory(root_ / "checkpoint_step_4");  // already gone: nothing to do
 }
 
 }  // namespace

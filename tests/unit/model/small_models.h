@@ -64,6 +64,18 @@ inline std::vector<NamedConfig> architecture_variants() {
     all.push_back({"rmsnorm_silu_learned_mqa", c});
   }
   {
+    ModelConfig c = small_base();  // GeGLU: the gated FFN with a GELU gate, on LayerNorm
+    c.rmsnorm = false;
+    c.activation = Activation::kGelu;
+    all.push_back({"layernorm_geglu", c});
+  }
+  {
+    ModelConfig c = small_base();  // ReGLU: the gated FFN with a ReLU gate, learned positions
+    c.activation = Activation::kRelu;
+    c.rope = false;
+    all.push_back({"reglu_learned", c});
+  }
+  {
     ModelConfig c = small_base();  // dropout in training: a fixed mask for a fixed key
     c.dropout_rate = 0.2;
     c.linear_bias = true;

@@ -1,4 +1,4 @@
-// Feed-forward nonlinearities (SwiGLU, ReLU, GELU tanh form, SiLU) and dropout.
+// Feed-forward nonlinearities (ReLU, GELU tanh form, SiLU; gated: SwiGLU, GeGLU, ReGLU) and dropout.
 #include <cmath>
 #include <numbers>
 
@@ -51,23 +51,23 @@ double activate_derivative(double x, Activation act) {
 }  // namespace
 
 template <typename S>
-void swiglu_forward(S* out, const S* h, int64_t N, int64_t F) {
+void glu_forward(S* out, const S* h, int64_t N, int64_t F, Activation act) {
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t f = 0; f < F; ++f) {
-      out[n * F + f] = static_cast<S>(silu(h[n * 2 * F + f]) * h[n * 2 * F + F + f]);
+      out[n * F + f] = static_cast<S>(activate(h[n * 2 * F + f], act) * h[n * 2 * F + F + f]);
     }
   }
 }
 
 template <typename S>
-void swiglu_backward(S* dh, const S* dout, const S* h, int64_t N, int64_t F) {
+void glu_backward(S* dh, const S* dout, const S* h, int64_t N, int64_t F, Activation act) {
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t f = 0; f < F; ++f) {
       const double gate = h[n * 2 * F + f];
       const double up = h[n * 2 * F + F + f];
       const double d = dout[n * F + f];
-      dh[n * 2 * F + f] = static_cast<S>(d * up * silu_derivative(gate));
-      dh[n * 2 * F + F + f] = static_cast<S>(d * silu(gate));
+      dh[n * 2 * F + f] = static_cast<S>(d * up * activate_derivative(gate, act));
+      dh[n * 2 * F + F + f] = static_cast<S>(d * activate(gate, act));
     }
   }
 }
@@ -100,10 +100,10 @@ void residual_dropout(S* out, const S* residual, const S* x, int64_t n, float ra
   }
 }
 
-template void swiglu_forward<float>(float*, const float*, int64_t, int64_t);
-template void swiglu_forward<double>(double*, const double*, int64_t, int64_t);
-template void swiglu_backward<float>(float*, const float*, const float*, int64_t, int64_t);
-template void swiglu_backward<double>(double*, const double*, const double*, int64_t, int64_t);
+template void glu_forward<float>(float*, const float*, int64_t, int64_t, Activation);
+template void glu_forward<double>(double*, const double*, int64_t, int64_t, Activation);
+template void glu_backward<float>(float*, const float*, const float*, int64_t, int64_t, Activation);
+template void glu_backward<double>(double*, const double*, const double*, int64_t, int64_t, Activation);
 template void activation_forward<float>(float*, const float*, int64_t, Activation);
 template void activation_forward<double>(double*, const double*, int64_t, Activation);
 template void activation_backward<float>(float*, const float*, const float*, int64_t, Activation);

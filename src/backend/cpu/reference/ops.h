@@ -58,9 +58,9 @@ void naive_attention_backward(S* dqkv, S* datt, const S* dout, const S* qkv, con
                               int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS);
 
 template <typename S>
-void swiglu_forward(S* out, const S* h, int64_t N, int64_t F);
+void glu_forward(S* out, const S* h, int64_t N, int64_t F, Activation act);
 template <typename S>
-void swiglu_backward(S* dh, const S* dout, const S* h, int64_t N, int64_t F);
+void glu_backward(S* dh, const S* dout, const S* h, int64_t N, int64_t F, Activation act);
 template <typename S>
 void activation_forward(S* out, const S* x, int64_t n, Activation act);
 template <typename S>

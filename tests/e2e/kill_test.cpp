@@ -1,0 +1,181 @@
+// kill -9 at random moments (seeded), resumed from `latest` after each: every checkpoint on
+// disk is complete after every kill, and the run ends with the weights, optimizer state and
+// metrics.jsonl of the same run never interrupted.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "e2e/run_utt.h"
+#include "e2e/training_runs.h"
+
+namespace utt::test {
+namespace {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kKills = 30;
+constexpr uint32_t kKillSeed = 20261203;
+// Fields that measure time, not training: they differ between any two runs.
+const char* const kTimingFields[] = {"tokens_per_sec", "elapsed_seconds"};
+
+// Small and quick (about a millisecond a step): the kills land in startup, training steps,
+// validation, checkpoint writes and the final files alike.
+std::vector<std::string> kill_run(const std::string& output_dir) {
+  return {"train", "--dataset-id", corpus(), "--val-split", "validation",
+          "--max-train-examples", "3", "--max-val-examples", "1", "--tokenizer-train-examples", "3",
+          "--vocab-size", "300", "--d-model", "32", "--num-layers", "1", "--num-heads", "2",
+          "--d-ff", "64", "--seq-len", "16", "--batch-size", "2", "--learning-rate", "3e-3",
+          "--warmup-steps", "3", "--max-steps", "150", "--log-every", "1", "--eval-every", "10",
+          "--eval-batches", "2", "--save-every", "4", "--seed", "3", "--threads", "1",
+          "--output-dir", output_dir};
+}
+
+// A safetensors file whose header and data sizes agree with its length.
+bool complete_safetensors(const fs::path& path) {
+  const std::string bytes = read(path);
+  if (bytes.size() < 8) return false;
+  uint64_t header_size = 0;
+  std::memcpy(&header_size, bytes.data(), 8);
+  if (header_size > bytes.size() - 8) return false;
+  const nlohmann::json header = nlohmann::json::parse(bytes.substr(8, header_size), nullptr, false);
+  if (!header.is_object()) return false;
+  uint64_t data_end = 0;
+  for (const auto& [name, tensor] : header.items()) {
+    if (name != "__metadata__") data_end = std::max(data_end, tensor["data_offsets"][1].get<uint64_t>());
+  }
+  return 8 + header_size + data_end == bytes.size();
+}
+
+// Every checkpoint under its real name is whole: a crash may leave hidden staging folders,
+// never half a checkpoint.
+void expect_checkpoints_complete(const fs::path& out, int kill) {
+  if (!fs::exists(out)) return;
+  for (const auto& entry : fs::directory_iterator(out)) {
+    const std::string name = entry.path().filename().string();
+    const bool checkpoint = name.rfind("checkpoint_step_", 0) == 0 || name == "best_checkpoint" ||
+                            name == "final_checkpoint";
+    if (!checkpoint) continue;
+    const fs::path c = entry.path();
+    EXPECT_TRUE(complete_safetensors(c / "model.safetensors")) << name << " after kill " << kill;
+    EXPECT_TRUE(complete_safetensors(c / "optimizer.safetensors")) << name << " after kill " << kill;
+    for (const char* json : {"trainer_state.json", "model_config.json", "tokenizer.json"}) {
+      EXPECT_FALSE(nlohmann::json::parse(read(c / json), nullptr, false).is_discarded())
+          << name << "/" << json << " after kill " << kill;
+    }
+  }
+}
+
+bool has_checkpoint(const fs::path& out) {
+  if (fs::exists(out / "final_checkpoint")) return true;
+  if (!fs::exists(out)) return false;
+  for (const auto& entry : fs::directory_iterator(out)) {
+    if (entry.path().filename().string().rfind("checkpoint_step_", 0) == 0) return true;
+  }
+  return false;
+}
+
+// Waits until `run` holds the output directory's lock (it has passed every check and trains),
+// or has ended.
+std::optional<RunResult> wait_until_training(BackgroundRun& run, const fs::path& out) {
+  const std::string holder = "\"pid\":" + std::to_string(run.pid()) + ",";
+  while (read(out / "utt.lock").find(holder) == std::string::npos) {
+    if (std::optional<RunResult> ended = run.wait_for(std::chrono::milliseconds(2))) return ended;
+  }
+  return std::nullopt;
+}
+
+// The last step metrics.jsonl lists (0: none), read leniently: a kill may cut its last line.
+int64_t last_logged_step(const fs::path& out) {
+  std::istringstream lines(read(out / "metrics.jsonl"));
+  std::string line;
+  int64_t step = 0;
+  while (std::getline(lines, line)) {
+    const nlohmann::json row = nlohmann::json::parse(line, nullptr, false);
+    if (row.is_object() && row.contains("step")) step = row["step"];
+  }
+  return step;
+}
+
+std::vector<nlohmann::json> metrics_without_timing(const fs::path& out) {
+  std::vector<nlohmann::json> rows = metrics(out);
+  for (nlohmann::json& row : rows) {
+    for (const char* field : kTimingFields) row.erase(field);
+  }
+  return rows;
+}
+
+TEST(KillTest, RandomKillsAndResumesEndWhereTheUninterruptedRunEnds) {
+  const std::string dir = scratch_dir("kill");
+  const auto start = Clock::now();
+  const RunResult full = run_utt(kill_run(dir + "/full"), dir);
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  const auto run_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+
+  // Seeded kill moments: half of them counted from the start of the process (startup, the
+  // lock, the first writes), half from the moment it holds the lock and trains (steps,
+  // validation, checkpoint writes, the final files), over a third of a run's length, so a
+  // restart often gets past its checkpoint and the run advances however loaded the machine.
+  std::mt19937 random(kKillSeed);
+  std::bernoulli_distribution from_start(0.5);
+  std::uniform_int_distribution<int64_t> startup_ms(0, 300);
+  std::uniform_int_distribution<int64_t> training_ms(0, std::max<int64_t>(50, run_ms / 3));
+  const fs::path out = dir + "/killed";
+  int kills = 0;
+  int kills_while_training = 0;  // the run had logged a step and not the last
+  bool took_over_a_lock = false;
+  for (int attempt = 0; kills < kKills && attempt < 10 * kKills; ++attempt) {
+    std::vector<std::string> args = kill_run(out.string());
+    if (has_checkpoint(out)) {
+      args.insert(args.end(), {"--resume-from", "latest"});
+    } else if (fs::exists(out / "metrics.jsonl") || fs::exists(out / "training_summary.json")) {
+      args.push_back("--overwrite-output-dir");  // killed before its first checkpoint
+    }
+    const bool early = from_start(random);
+    const auto moment = std::chrono::milliseconds(early ? startup_ms(random) : training_ms(random));
+    BackgroundRun run(args, dir);
+    std::optional<RunResult> ended;
+    if (!early) ended = wait_until_training(run, out);
+    if (!ended) ended = run.wait_for(moment);
+    if (ended) {
+      ASSERT_EQ(ended->exit_code, 0) << "attempt " << attempt << ": " << ended->err;
+      took_over_a_lock |= ended->out.find("Output directory: took over") != std::string::npos;
+      continue;
+    }
+    run.stop(SIGKILL);
+    ++kills;
+    const int64_t step = last_logged_step(out);
+    kills_while_training += step > 0 && step < 150;
+    expect_checkpoints_complete(out, kills);
+  }
+  EXPECT_EQ(kills, kKills);
+  EXPECT_GE(kills_while_training, kKills / 5) << "the kills missed the training loop";
+  std::printf("%d kills, %d of them while training\n", kills, kills_while_training);
+  std::vector<std::string> last = kill_run(out.string());
+  if (has_checkpoint(out)) last.insert(last.end(), {"--resume-from", "latest"});
+  else if (fs::exists(out)) last.push_back("--overwrite-output-dir");
+  const RunResult finished = run_utt(last, dir);
+  ASSERT_EQ(finished.exit_code, 0) << finished.err;
+  took_over_a_lock |= finished.out.find("Output directory: took over") != std::string::npos;
+  EXPECT_TRUE(took_over_a_lock) << "no run reported taking over a killed run's lock";
+  expect_checkpoints_complete(out, kills);
+
+  for (const char* file : {"final_checkpoint/model.safetensors", "final_checkpoint/optimizer.safetensors",
+                           "best_checkpoint/model.safetensors"}) {
+    EXPECT_TRUE(read(dir + "/full/" + file) == read(out / file)) << file << " differs from the uninterrupted run's";
+  }
+  const std::vector<nlohmann::json> expected = metrics_without_timing(dir + "/full");
+  const std::vector<nlohmann::json> actual = metrics_without_timing(out);
+  ASSERT_EQ(actual.size(), expected.size()) << "metrics.jsonl has another number of lines";
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(actual[i], expected[i]) << "line " << i + 1;
+  const nlohmann::json summary = nlohmann::json::parse(read(out / "training_summary.json"));
+  EXPECT_EQ(summary["steps"], 150);
+  EXPECT_EQ(summary["status"], "completed");
+  EXPECT_FALSE(fs::exists(out / "utt.lock"));
+}
+
+}  // namespace
+}  // namespace utt::test

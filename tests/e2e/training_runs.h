@@ -1,0 +1,51 @@
+// Small training runs shared by the end-to-end tests: the demo corpus, a model that trains in
+// seconds, and readers for what a run leaves behind.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "test_paths.h"
+
+namespace utt::test {
+
+inline std::string corpus() {
+  const std::string dir = source_dir() + "/data/sotu";
+  EXPECT_TRUE(std::filesystem::exists(dir + "/train.jsonl"))
+      << "the demo corpus is missing: run scripts/setup --corpus (scripts/test does)";
+  return dir;
+}
+
+inline std::string read(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A model small enough to train in seconds on two cores.
+inline std::vector<std::string> tiny_run(const std::string& output_dir, int64_t steps) {
+  return {"train", "--dataset-id", corpus(), "--val-split", "validation",
+          "--max-train-examples", "12", "--max-val-examples", "3",
+          "--vocab-size", "600", "--d-model", "64", "--num-layers", "2", "--num-heads", "2",
+          "--d-ff", "128", "--seq-len", "32", "--batch-size", "4", "--learning-rate", "3e-3",
+          "--warmup-steps", "5", "--max-steps", std::to_string(steps), "--log-every", "5",
+          "--eval-every", "10", "--eval-batches", "4", "--save-every", "10", "--seed", "7",
+          "--threads", "2", "--output-dir", output_dir};
+}
+
+inline std::vector<nlohmann::json> metrics(const std::filesystem::path& dir) {
+  std::vector<nlohmann::json> rows;
+  std::istringstream lines(read(dir / "metrics.jsonl"));
+  std::string line;
+  while (std::getline(lines, line)) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+}  // namespace utt::test
