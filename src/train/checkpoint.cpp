@@ -126,12 +126,21 @@ void save_checkpoint(const fs::path& dir, const Transformer& model, const AdamW&
   staged.commit();
 }
 
+std::optional<std::string> missing_checkpoint_file(const fs::path& dir) {
+  std::error_code error;
+  auto first_missing = [&](const auto& files) -> std::optional<std::string> {
+    for (const char* file : files) {
+      if (!fs::is_regular_file(dir / file, error)) return std::string(file);
+    }
+    return std::nullopt;
+  };
+  return fs::is_regular_file(dir / "lora.json", error) ? first_missing(kLoraCheckpointFiles)
+                                                       : first_missing(kCheckpointFiles);
+}
+
 CheckpointInfo read_checkpoint_info(const fs::path& dir) {
   CheckpointInfo info;
-  std::error_code error;
-  for (const char* file : kCheckpointFiles) {
-    if (!fs::is_regular_file(dir / file, error)) return info;
-  }
+  if (missing_checkpoint_file(dir)) return info;
   try {
     const nlohmann::json json = nlohmann::json::parse(read_file(dir / "trainer_state.json", "trainer state"));
     const TrainerState state = TrainerState::from_json(json, dir.string());

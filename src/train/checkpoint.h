@@ -66,6 +66,16 @@ ModelConfig read_checkpoint_model_config(const std::filesystem::path& dir);
 inline constexpr const char* kCheckpointFiles[] = {"model.safetensors", "optimizer.safetensors",
                                                    "trainer_state.json", "model_config.json",
                                                    "tokenizer.json"};
+// A LoRA run's checkpoints (lora.json present) hold the adapters in PEFT's layout instead of
+// model.safetensors.
+inline constexpr const char* kLoraCheckpointFiles[] = {"adapter_model.safetensors", "adapter_config.json",
+                                                       "lora.json", "optimizer.safetensors",
+                                                       "trainer_state.json", "model_config.json",
+                                                       "tokenizer.json"};
+
+// The first file a complete checkpoint of its kind would hold that `dir` lacks; nullopt when
+// none is missing.
+std::optional<std::string> missing_checkpoint_file(const std::filesystem::path& dir);
 
 // Loads weights, optimizer state and trainer state. Refuses (UserError saying what differs) a
 // checkpoint whose architecture differs from `model`'s or whose tokenizer fingerprint differs

@@ -102,11 +102,9 @@ std::optional<ResumePoint> find_resume_point(const TrainConfig& c, const OutputD
   if (!c.resume_from) return std::nullopt;
   ResumePoint point;
   point.dir = resolve_resume_path(*c.resume_from, output.dir, output.owner_run_id, read_checkpoint_info);
-  for (const char* file : kCheckpointFiles) {
-    if (!fs::exists(point.dir / file)) {
-      throw UserError("cannot resume from " + point.dir.string() + ": it lacks " + file +
-                      " (not a checkpoint directory, or an incomplete copy of one)");
-    }
+  if (const std::optional<std::string> missing = missing_checkpoint_file(point.dir)) {
+    throw UserError("cannot resume from " + point.dir.string() + ": it lacks " + *missing +
+                    " (not a checkpoint directory, or an incomplete copy of one)");
   }
   point.state = read_trainer_state(point.dir);
   point.model = read_checkpoint_model_config(point.dir);

@@ -88,7 +88,8 @@ TEST(LoraRun, ResumeWithOtherLoraSettingsIsRefused) {
   const std::string dir = scratch_dir("lora_resume_bad");
   const std::string base = model + "/final_checkpoint";
   ASSERT_EQ(run_utt(lora_run(base, dir + "/out", "q,v", 0.0), dir).exit_code, 0);
-  std::vector<std::string> resume = lora_run(base, dir + "/out", "q,k,v", 0.0);
+  // Into another output directory: this one already holds the run's later checkpoints.
+  std::vector<std::string> resume = lora_run(base, dir + "/other", "q,k,v", 0.0);
   resume.insert(resume.end(), {"--resume-from", dir + "/out/checkpoint_step_6"});
   const RunResult r = run_utt(resume, dir);
   EXPECT_EQ(r.exit_code, 2);

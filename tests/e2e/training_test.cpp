@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -316,7 +317,13 @@ TEST(Training, AThirdPartyTokenizerFramesDocumentsByItsTemplateOrIsRefusedWithou
                             {"special_tokens", {{"<|begin_of_text|>", {{"id", "<|begin_of_text|>"},
                                                                        {"ids", {640}}, {"tokens", {"<|begin_of_text|>"}}}}}}};
   std::ofstream(dir + "/llama_style.json") << root.dump();
-  std::vector<std::string> args = tiny_run(dir + "/out", 10);
+  // The tokenizer decides the vocabulary: no --vocab-size.
+  auto without_vocab_size = [](std::vector<std::string> args) {
+    const auto at = std::find(args.begin(), args.end(), "--vocab-size");
+    args.erase(at, at + 2);
+    return args;
+  };
+  std::vector<std::string> args = without_vocab_size(tiny_run(dir + "/out", 10));
   args.insert(args.end(), {"--tokenizer-path", dir + "/llama_style.json"});
   RunResult r = run_utt(args, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
@@ -334,7 +341,7 @@ TEST(Training, AThirdPartyTokenizerFramesDocumentsByItsTemplateOrIsRefusedWithou
   vocab.erase("<|end_of_text|>");
   root["added_tokens"] = {added("<|begin_of_text|>", 640)};
   std::ofstream(dir + "/no_separator.json") << root.dump();
-  args = tiny_run(dir + "/refused", 10);
+  args = without_vocab_size(tiny_run(dir + "/refused", 10));
   args.insert(args.end(), {"--tokenizer-path", dir + "/no_separator.json"});
   r = run_utt(args, dir);
   EXPECT_EQ(r.exit_code, 2) << r.out;
