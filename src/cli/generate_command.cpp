@@ -1,6 +1,8 @@
 // `utt generate`: continue a prompt with a trained model, printing tokens as they come.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <random>
 
@@ -31,7 +33,8 @@ const char* const kGenerateHelp =
     "\n"
     "Generation stops early at <|endoftext|>. Keys and values of earlier tokens are cached, so each\n"
     "new token costs one position's work; when the model's seq_len window is full, its newest half\n"
-    "is kept and the cache refilled from it.\n";
+    "is kept and the cache refilled from it. A last line on stderr gives the number of tokens\n"
+    "generated and their rate.\n";
 
 }  // namespace
 
@@ -57,7 +60,8 @@ int run_generate(const std::vector<std::string>& args) {
   const int64_t seed = parse_int(flags.get("seed", "42"), "--seed");
   const int64_t threads = parse_int(flags.get("threads", "0"), "--threads");
 
-  InferenceModel loaded = load_inference_model(checkpoint, static_cast<int>(threads), 1);
+  // Weights only: decoding runs in the KV cache's own one-position buffers.
+  InferenceModel loaded = load_inference_model(checkpoint, static_cast<int>(threads), 0);
   Transformer& model = *loaded.model;
   const Tokenizer& tokenizer = *loaded.tokenizer;
   const int64_t window = model.config().seq_len;
@@ -68,11 +72,14 @@ int run_generate(const std::vector<std::string>& args) {
   } else {
     for (uint32_t id : tokenizer.encode(prompt)) context.push_back(static_cast<int32_t>(id));
   }
+  const size_t prompt_tokens = prompt.empty() ? 0 : context.size();
   fmt::print("{}", prompt);
   std::fflush(stdout);
 
   std::mt19937_64 rng(static_cast<uint64_t>(seed));
   KvCacheDecoder decoder(model);
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
   // Feeds the last `keep` tokens of the context to an empty cache; returns the next logits.
   auto refill = [&](int64_t keep) {
     decoder.reset();
@@ -103,6 +110,12 @@ int run_generate(const std::vector<std::string>& args) {
     logits = decoder.length() < window ? decoder.append(next) : refill(std::max<int64_t>(1, window / 2));
   }
   fmt::print("\n");
+  std::fflush(stdout);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  // The time includes reading the prompt into the cache.
+  fmt::print(stderr, "generated {} tokens in {:.2f} s, {:.1f} tokens/s (prompt: {} tokens)\n",
+             generated.size(), seconds, static_cast<double>(generated.size()) / std::max(seconds, 1e-9),
+             prompt_tokens);
   return 0;
 }
 

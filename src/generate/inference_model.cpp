@@ -33,7 +33,7 @@ InferenceModel load_inference_model(const std::filesystem::path& checkpoint, int
   CpuBackendOptions options;
   options.threads = threads;
   loaded.backend = make_cpu_backend(options);
-  loaded.model = std::make_unique<Transformer>(config, *loaded.backend, max_batch);
+  loaded.model = std::make_unique<Transformer>(config, *loaded.backend, max_batch, ModelUse::kInference);
   load_weights(*loaded.model, (checkpoint / "model.safetensors").string());
   return loaded;
 }

@@ -53,8 +53,14 @@ std::vector<float> read_layout_buffer(const ParameterLayout& layout, const safet
 }
 
 void load_weights(Transformer& model, const std::string& path) {
-  const safetensors::File file = safetensors::File::read(path);
-  model.set_parameters(read_layout_buffer(model.layout(), file, "model weights in " + path));
+  // The file's bytes are released before the upload, so at most two copies of the weights are
+  // in memory at once (file and host buffer, then host buffer and model), not three.
+  std::vector<float> values;
+  {
+    const safetensors::File file = safetensors::File::read(path);
+    values = read_layout_buffer(model.layout(), file, "model weights in " + path);
+  }
+  model.set_parameters(values);
 }
 
 void save_weights(const Transformer& model, const std::string& path,

@@ -9,6 +9,7 @@
 #include "model/kv_cache.h"
 #include "model/transformer.h"
 #include "unit/model/small_models.h"
+#include "util/error.h"
 
 namespace utt {
 namespace {
@@ -36,6 +37,40 @@ TEST(KvCache, LogitsEqualAFullForwardAtEveryPosition) {
     EXPECT_EQ(decoder.length(), variant.config.seq_len);
     decoder.reset();
     EXPECT_EQ(decoder.length(), 0);
+  }
+}
+
+// A model loaded for inference holds no gradients and keeps no activations for a backward, yet
+// computes exactly what the training model computes: its layers share one set of buffers, which
+// changes where values are stored, not how they are computed.
+TEST(KvCache, AWeightsOnlyModelComputesExactlyWhatTheTrainingModelDoes) {
+  for (const test::NamedConfig& variant : test::architecture_variants()) {
+    const ModelConfig& c = variant.config;
+    const std::unique_ptr<Backend> backend = make_cpu_backend({});
+    Transformer trained(c, *backend, 2);
+    trained.initialize(9);
+    Transformer evaluated(c, *backend, 2, ModelUse::kInference);
+    Transformer weights_only(c, *backend, 0, ModelUse::kInference);
+    evaluated.set_parameters(trained.get_parameters());
+    weights_only.set_parameters(trained.get_parameters());
+    EXPECT_EQ(evaluated.gradients(), nullptr) << variant.name;
+    EXPECT_EQ(weights_only.gradients(), nullptr) << variant.name;
+
+    // Evaluation: the loss of two rows, and the logits of a prompt.
+    std::vector<int32_t> windows(static_cast<size_t>(2 * (c.seq_len + 1)));
+    for (size_t i = 0; i < windows.size(); ++i) windows[i] = static_cast<int32_t>((i * 7 + 1) % c.vocab_size);
+    EXPECT_EQ(evaluated.forward(windows.data(), 2, {}), trained.forward(windows.data(), 2, {})) << variant.name;
+    EXPECT_EQ(evaluated.last_logits(windows.data(), 1, 3), trained.last_logits(windows.data(), 1, 3)) << variant.name;
+    EXPECT_THROW(evaluated.forward(windows.data(), 2, {.training = true}), InternalError) << variant.name;
+    EXPECT_THROW(weights_only.forward(windows.data(), 1, {}), InternalError) << variant.name;
+
+    // Generation: the same logits at every position.
+    KvCacheDecoder from_trained(trained);
+    KvCacheDecoder from_weights(weights_only);
+    for (int64_t p = 0; p < c.seq_len; ++p) {
+      const int32_t token = windows[static_cast<size_t>(p)];
+      ASSERT_EQ(from_weights.append(token), from_trained.append(token)) << variant.name << " position " << p;
+    }
   }
 }
 
