@@ -33,8 +33,13 @@ InferenceModel load_inference_model(const std::filesystem::path& checkpoint, int
   CpuBackendOptions options;
   options.threads = threads;
   loaded.backend = make_cpu_backend(options);
+  // The weights are read, and the file's bytes released, before the model allocates its own
+  // buffer: two copies of the weights in memory at the peak (file and host copy, then host copy
+  // and model), not three.
+  const std::vector<float> weights =
+      read_weights(ParameterLayout(config), (checkpoint / "model.safetensors").string());
   loaded.model = std::make_unique<Transformer>(config, *loaded.backend, max_batch, ModelUse::kInference);
-  load_weights(*loaded.model, (checkpoint / "model.safetensors").string());
+  loaded.model->set_parameters(weights);
   return loaded;
 }
 

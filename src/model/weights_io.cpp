@@ -52,15 +52,13 @@ std::vector<float> read_layout_buffer(const ParameterLayout& layout, const safet
   return values;
 }
 
+std::vector<float> read_weights(const ParameterLayout& layout, const std::string& path) {
+  const safetensors::File file = safetensors::File::read(path);
+  return read_layout_buffer(layout, file, "model weights in " + path);
+}
+
 void load_weights(Transformer& model, const std::string& path) {
-  // The file's bytes are released before the upload, so at most two copies of the weights are
-  // in memory at once (file and host buffer, then host buffer and model), not three.
-  std::vector<float> values;
-  {
-    const safetensors::File file = safetensors::File::read(path);
-    values = read_layout_buffer(model.layout(), file, "model weights in " + path);
-  }
-  model.set_parameters(values);
+  model.set_parameters(read_weights(model.layout(), path));
 }
 
 void save_weights(const Transformer& model, const std::string& path,

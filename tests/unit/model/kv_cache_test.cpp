@@ -40,6 +40,40 @@ TEST(KvCache, LogitsEqualAFullForwardAtEveryPosition) {
   }
 }
 
+// Several sequences share one cache, each in its own rows: every sequence's logits are those it
+// gets decoded alone.
+TEST(KvCache, SequencesDecodedTogetherGetTheLogitsTheyGetAlone) {
+  for (const test::NamedConfig& variant : test::architecture_variants()) {
+    const ModelConfig& c = variant.config;
+    const std::unique_ptr<Backend> backend = make_cpu_backend({});
+    Transformer model(c, *backend, 0, ModelUse::kInference);
+    model.initialize(13);
+    constexpr int64_t kRows = 3;
+    KvCache together(*backend, c, kRows);
+    std::vector<KvCacheDecoder> alone;
+    for (int64_t b = 0; b < kRows; ++b) alone.emplace_back(model);
+    for (int64_t p = 0; p < c.seq_len; ++p) {
+      int32_t tokens[kRows];
+      for (int64_t b = 0; b < kRows; ++b) tokens[b] = static_cast<int32_t>((p * 5 + b * 11 + 2) % c.vocab_size);
+      const std::vector<float> logits = model.decode_step(together, tokens);
+      ASSERT_EQ(static_cast<int64_t>(logits.size()), kRows * c.vocab_size);
+      for (int64_t b = 0; b < kRows; ++b) {
+        const std::vector<float> single = alone[static_cast<size_t>(b)].append(tokens[b]);
+        float scale = 0;
+        for (float v : single) scale = std::max(scale, std::fabs(v));
+        for (int64_t v = 0; v < c.vocab_size; ++v) {
+          // Matmuls of 3 rows and of 1 row may sum in another order: float32 rounding, relative
+          // to the largest logit.
+          ASSERT_NEAR(logits[static_cast<size_t>(b * c.vocab_size + v)], single[static_cast<size_t>(v)],
+                      1e-5f * scale + 1e-6f)
+              << variant.name << " sequence " << b << " position " << p << " logit " << v;
+        }
+      }
+    }
+    EXPECT_EQ(together.length, c.seq_len);
+  }
+}
+
 // A model loaded for inference holds no gradients and keeps no activations for a backward, yet
 // computes exactly what the training model computes: its layers share one set of buffers, which
 // changes where values are stored, not how they are computed.
