@@ -159,6 +159,7 @@ void Transformer::forward_layers(Activations& a, int64_t B, int64_t T, const For
   const int64_t hidden_width = c.swiglu ? 2 * F : F;
   const bool dropout = options.training && c.dropout_rate > 0.0;
   const float rate = static_cast<float>(c.dropout_rate);
+  UTT_CHECK(B <= a.max_batch && T <= a.positions, "activations too small for this forward");
   // A full forward covers positions [0, T); a decoding step the one position after the cache's.
   UTT_CHECK(cache == nullptr || T == 1, "decoding runs one position at a time");
   const int64_t position = cache != nullptr ? cache->length : 0;
