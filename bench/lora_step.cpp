@@ -43,7 +43,7 @@ double peak_rss_bytes() {
 Result run(const utt::ModelConfig& config, int64_t batch, int steps, bool lora, const utt::LoraSettings& settings,
            int threads) {
   auto backend = utt::make_cpu_backend({.threads = threads});
-  utt::Transformer model(config, *backend, batch, lora ? utt::BaseGradients::kNo : utt::BaseGradients::kYes);
+  utt::Transformer model(config, *backend, batch, lora ? utt::ModelUse::kAdapterTraining : utt::ModelUse::kTraining);
   model.initialize(1);
   std::unique_ptr<utt::LoraAdapters> adapters;
   if (lora) {

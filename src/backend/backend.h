@@ -124,6 +124,19 @@ class Backend {
                                         const float* qkv, const float* att, int64_t B, int64_t T,
                                         int64_t NH, int64_t KVH, int64_t HS) = 0;
 
+  // ---- decode attention: one new position per sequence against a key/value cache ------------
+  // q: B rows of q_stride floats, each starting with the NH query heads (HS each) of the
+  // sequence's newest position (q_stride >= NH*HS, so a qkv row can be passed as it is).
+  // k_cache, v_cache (B, capacity, KVH*HS): position-major, keys (RoPE applied) and values of
+  // positions [0, length) filled, the newest position's included; rows at and past `length` are
+  // never read. out (B, NH*HS) = softmax(q k^T / sqrt(HS)) v over those `length` positions
+  // (overwrite). Query head h reads kv head h / (NH / KVH). No mask: every cached position
+  // precedes or is the query's own, so this equals the last row of attention_forward over the
+  // same prefix. 1 <= length <= capacity. Forward only (generation); nothing is saved.
+  virtual void decode_attention(float* out, const float* q, int64_t q_stride, const float* k_cache,
+                                const float* v_cache, int64_t B, int64_t length, int64_t capacity,
+                                int64_t NH, int64_t KVH, int64_t HS) = 0;
+
   // ---- feed-forward nonlinearities ---------------------------------------------------------
   // Gated linear unit. h (N, 2F): per row gate [0, F) then up [F, 2F) -> out (N, F) =
   // act(gate) * up: SwiGLU with silu, GeGLU with gelu (tanh form), ReGLU with relu.

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 
 #include <cstdio>
@@ -35,7 +36,8 @@ const char* const kGenerateHelp =
     "\n"
     "Generation stops early at <|endoftext|>. Keys and values of earlier tokens are cached, so each\n"
     "new token costs one position's work; when the model's seq_len window is full, its newest half\n"
-    "is kept and the cache refilled from it.\n";
+    "is kept and the cache refilled from it. A last line on stderr gives the number of tokens\n"
+    "generated and their rate.\n";
 
 }  // namespace
 
@@ -61,7 +63,8 @@ int run_generate(const std::vector<std::string>& args) {
   const int64_t seed = parse_int(flags.get("seed", "42"), "--seed");
   const int64_t threads = parse_int(flags.get("threads", "0"), "--threads");
 
-  InferenceModel loaded = load_inference_model(checkpoint, static_cast<int>(threads), 1);
+  // Weights only: decoding runs in the KV cache's own one-position buffers.
+  InferenceModel loaded = load_inference_model(checkpoint, static_cast<int>(threads), 0);
   Transformer& model = *loaded.model;
   const Tokenizer& tokenizer = *loaded.tokenizer;
   const int64_t window = model.config().seq_len;
@@ -80,11 +83,14 @@ int run_generate(const std::vector<std::string>& args) {
     }
     return false;
   };
+  const size_t prompt_tokens = context.size() - separators.suffix.size() - separators.prefix.size();
   fmt::print("{}", prompt);
   std::fflush(stdout);
 
   std::mt19937_64 rng(static_cast<uint64_t>(seed));
   KvCacheDecoder decoder(model);
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
   // Feeds the last `keep` tokens of the context to an empty cache; returns the next logits.
   auto refill = [&](int64_t keep) {
     decoder.reset();
@@ -117,6 +123,12 @@ int run_generate(const std::vector<std::string>& args) {
     logits = decoder.length() < window ? decoder.append(next) : refill(std::max<int64_t>(1, window / 2));
   }
   fmt::print("\n");
+  std::fflush(stdout);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  // The time includes reading the prompt into the cache.
+  fmt::print(stderr, "generated {} tokens in {:.2f} s, {:.1f} tokens/s (prompt: {} tokens)\n",
+             generated.size(), seconds, static_cast<double>(generated.size()) / std::max(seconds, 1e-9),
+             prompt_tokens);
   return 0;
 }
 

@@ -21,7 +21,10 @@ InferenceModel load_inference_model(const std::filesystem::path& checkpoint, int
   CpuBackendOptions options;
   options.threads = threads;
   loaded.backend = make_cpu_backend(options);
-  loaded.model = std::make_unique<Transformer>(host.config, *loaded.backend, max_batch);
+  // The host copy of the weights is complete (the file's bytes released) before the model
+  // allocates its own buffer: two copies of the weights at the peak, not three. Weights only:
+  // no gradients, one layer's activations (ModelUse::kInference).
+  loaded.model = std::make_unique<Transformer>(host.config, *loaded.backend, max_batch, ModelUse::kInference);
   loaded.model->set_parameters(host.weights);
   return loaded;
 }

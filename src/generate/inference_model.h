@@ -18,7 +18,10 @@ struct InferenceModel {
   std::unique_ptr<Tokenizer> tokenizer;
 };
 
-// Throws UserError naming the missing or damaged file. `max_batch` rows of seq_len tokens.
+// The model is built for inference (ModelUse::kInference): weights, no gradients, no training
+// activations; forward() takes up to `max_batch` rows of seq_len tokens, and max_batch 0 (for
+// generation, which runs in a KvCache) allocates no activations at all.
+// Throws UserError naming the missing or damaged file.
 InferenceModel load_inference_model(const std::filesystem::path& checkpoint, int threads,
                                     int64_t max_batch);
 

@@ -1,5 +1,7 @@
 #include "model/activations.h"
 
+#include <algorithm>
+
 namespace utt {
 namespace {
 
@@ -13,8 +15,11 @@ NormSaved make_norm(Backend& backend, const ModelConfig& config, int64_t N) {
 
 }  // namespace
 
-Activations::Activations(Backend& backend, const ModelConfig& c, int64_t batch) : max_batch(batch) {
-  const int64_t T = c.seq_len;
+Activations::Activations(Backend& backend, const ModelConfig& c, int64_t batch, ModelUse use,
+                         int64_t position_count)
+    : max_batch(batch), positions(position_count > 0 ? position_count : c.seq_len) {
+  if (batch == 0) return;
+  const int64_t T = positions;
   const int64_t N = batch * T;
   const int64_t C = c.d_model;
   const int64_t qkv_width = C + 2 * c.kv_dim();
@@ -23,7 +28,8 @@ Activations::Activations(Backend& backend, const ModelConfig& c, int64_t batch) 
 
   inputs = BackendBuffer<int32_t>(backend, N);
   targets = BackendBuffer<int32_t>(backend, N);
-  for (int64_t l = 0; l < c.num_layers; ++l) {
+  const int64_t layer_sets = use != ModelUse::kInference ? c.num_layers : std::min<int64_t>(c.num_layers, 1);
+  for (int64_t l = 0; l < layer_sets; ++l) {
     LayerActivations layer;
     layer.input = BackendBuffer<float>(backend, N * C);
     layer.attention_norm = make_norm(backend, c, N);
@@ -45,10 +51,11 @@ Activations::Activations(Backend& backend, const ModelConfig& c, int64_t batch) 
   logits = BackendBuffer<float>(backend, N * c.vocab_size);
   losses = BackendBuffer<float>(backend, N);
   if (c.rope) {
-    rope_cos = BackendBuffer<float>(backend, T * c.head_dim() / 2);
-    rope_sin = BackendBuffer<float>(backend, T * c.head_dim() / 2);
-    backend.rope_table(rope_cos.get(), rope_sin.get(), T, c.head_dim(), c.rope_theta);
+    rope_cos = BackendBuffer<float>(backend, c.seq_len * c.head_dim() / 2);
+    rope_sin = BackendBuffer<float>(backend, c.seq_len * c.head_dim() / 2);
+    backend.rope_table(rope_cos.get(), rope_sin.get(), c.seq_len, c.head_dim(), c.rope_theta);
   }
+  if (use == ModelUse::kInference) return;
 
   branch = BackendBuffer<float>(backend, N * C);
   dresidual = BackendBuffer<float>(backend, N * C);

@@ -1,5 +1,8 @@
 // The activation and activation-gradient buffers of one forward/backward pass, allocated once for
 // the largest batch (B x T) the model will see, so the training step never allocates.
+//
+// A model that only runs forward (evaluation, generation) keeps nothing for a backward: its
+// layers run one after another in the same single layer's buffers, and it has no gradient scratch.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +12,12 @@
 #include "config/model_config.h"
 
 namespace utt {
+
+// kTraining: gradients, and every layer's activations kept for the backward. kInference: forward
+// only (no gradients, one layer's activations reused by every layer).
+// What a model is built for: training every parameter; training LoRA adapters on a frozen base
+// (no base gradients, the same activations); or inference (weights, one layer's activations).
+enum class ModelUse { kTraining, kAdapterTraining, kInference };
 
 struct NormSaved {
   BackendBuffer<float> out;   // (N, C)
@@ -31,19 +40,25 @@ struct LayerActivations {
 };
 
 struct Activations {
-  Activations(Backend& backend, const ModelConfig& config, int64_t max_batch);
+  // For up to max_batch rows of `positions` tokens (0: seq_len); max_batch 0 allocates nothing.
+  Activations(Backend& backend, const ModelConfig& config, int64_t max_batch,
+              ModelUse use = ModelUse::kTraining, int64_t positions = 0);
+
+  // Layer l's buffers: its own when training, the one shared set for inference.
+  LayerActivations& layer(int64_t l) { return layers[static_cast<size_t>(l) % layers.size()]; }
 
   int64_t max_batch = 0;
+  int64_t positions = 0;
   BackendBuffer<int32_t> inputs;   // (N)
   BackendBuffer<int32_t> targets;  // (N)
-  std::vector<LayerActivations> layers;
+  std::vector<LayerActivations> layers;  // num_layers of them when training, else one
   BackendBuffer<float> output;     // (N, C) the residual stream after the last layer
   NormSaved final_norm;
   BackendBuffer<float> logits;     // (N, V); becomes dlogits after a training forward
   BackendBuffer<float> losses;     // (N)
-  BackendBuffer<float> rope_cos, rope_sin;  // (T, HS/2)
+  BackendBuffer<float> rope_cos, rope_sin;  // (seq_len, HS/2), whatever `positions` is
 
-  // Scratch for forward branches and for the backward pass.
+  // Scratch for forward branches and for the backward pass (training only).
   BackendBuffer<float> branch;       // (N, C) a projection before dropout and the residual add
   BackendBuffer<float> dresidual;    // (N, C)
   BackendBuffer<float> dbranch;      // (N, C)

@@ -1,51 +1,61 @@
 // Token-by-token inference with a key/value cache, for generation.
 //
-// Each new token runs the model's matmuls for its own position only; the keys and values of
-// earlier positions (with RoPE already applied) stay in a per-layer cache of seq_len rows. The
-// attention of the new position is computed by the backend's causal attention over the cached
-// rows. Logits equal those of a full forward over the same prefix (test: kv_cache_test).
+// Each new token runs the model's own blocks (Transformer::decode_step, the same code as a full
+// forward) over its one position; the keys and values of earlier positions (RoPE applied) stay
+// in a per-layer cache of seq_len positions, and the new position's queries attend over it with
+// the backend's decode_attention, reading each cached row once: a token costs O(length), where
+// re-running causal attention over every cached position cost O(length^2). Logits equal those of
+// a full forward over the same prefix (test: kv_cache_test).
+//
+// The cache also holds the one-position activations a step runs in, so a model loaded for
+// generation (ModelUse::kInference, max_batch 0) is its weights and this, nothing more.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "backend/backend.h"
+#include "model/activations.h"
 #include "model/transformer.h"
 
 namespace utt {
 
+struct KvCache {
+  // `rows` sequences of up to seq_len positions each.
+  KvCache(Backend& backend, const ModelConfig& config, int64_t rows);
+
+  // Copies the keys and values of `rows` qkv rows (q heads, k heads, v heads; row stride
+  // qkv_width) into position `length` of layer l.
+  void store(int64_t layer, const float* qkv, int64_t qkv_width);
+
+  Backend& backend;
+  int64_t rows = 0;
+  int64_t capacity = 0;  // positions per row: the model's seq_len
+  int64_t q_width = 0;   // NH * HS
+  int64_t kv_width = 0;  // KVH * HS
+  int64_t length = 0;    // positions filled
+  std::vector<BackendBuffer<float>> keys, values;  // per layer: (rows, capacity, kv_width)
+  Activations activations;                         // rows x 1 position, forward only
+};
+
+// One sequence's decoding, for `utt generate`.
 class KvCacheDecoder {
  public:
-  // Reads `model`'s parameters; allocates one row of activations and seq_len rows of cache.
-  explicit KvCacheDecoder(const Transformer& model);
+  explicit KvCacheDecoder(Transformer& model);
 
   // Forgets every cached position.
-  void reset() { length_ = 0; }
-  int64_t length() const { return length_; }
-  int64_t capacity() const { return model_.config().seq_len; }
+  void reset() { cache_.length = 0; }
+  int64_t length() const { return cache_.length; }
+  int64_t capacity() const { return cache_.capacity; }
 
   // Appends `token` at the next position and returns the logits (V) for the position after
   // it. UTT_CHECK-fails when the cache is full (length() == capacity()): reset and refill.
-  std::vector<float> append(int32_t token);
+  // Passing the argument's address is safe: decode_step has read it when it returns.
+  std::vector<float> append(int32_t token) { return model_.decode_step(cache_, &token); }
 
  private:
-  void norm(float* out, const float* x, int64_t weight, int64_t bias);
-  void linear(float* y, const float* x, int64_t weight, int64_t bias, int64_t in, int64_t out,
-              Accumulate accumulate);
-  const float* param(int64_t offset) const {
-    return offset < 0 ? nullptr : model_.parameters() + offset;
-  }
-
-  const Transformer& model_;
-  Backend& backend_;
-  int64_t length_ = 0;
-  int64_t qkv_width_ = 0;
-  BackendBuffer<int32_t> token_;
-  BackendBuffer<float> x_, normed_, mean_, rstd_, middle_, hidden_, act_, logits_;
-  BackendBuffer<float> rope_cos_, rope_sin_;
-  std::vector<BackendBuffer<float>> qkv_;  // per layer: (seq_len, qkv_width), q then k then v
-  BackendBuffer<float> attention_;         // (seq_len, C): the attention output of every row
-  BackendBuffer<float> lse_;               // (NH, seq_len)
+  Transformer& model_;
+  KvCache cache_;
 };
 
 }  // namespace utt

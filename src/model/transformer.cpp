@@ -4,6 +4,7 @@
 
 #include "backend/dropout_hash.h"
 #include "model/lora_adapters.h"
+#include "model/kv_cache.h"
 #include "util/error.h"
 
 namespace utt {
@@ -18,15 +19,16 @@ constexpr int64_t kSiteLora = 16;  // + the adapter group
 }  // namespace
 
 Transformer::Transformer(const ModelConfig& config, Backend& backend, int64_t max_batch,
-                         BaseGradients base_gradients)
+                         ModelUse use)
     : config_(config),
       backend_(backend),
-      base_frozen_(base_gradients == BaseGradients::kNo),
+      base_frozen_(use == ModelUse::kAdapterTraining),
       layout_(config),
       parameters_(backend, layout_.total()),
-      gradients_(backend, base_gradients == BaseGradients::kYes ? layout_.total() : 0),
-      activations_(backend, config, max_batch),
-      discarded_norm_gradients_(backend, base_gradients == BaseGradients::kYes ? 0 : 2 * config.d_model),
+      gradients_(use == ModelUse::kTraining ? BackendBuffer<float>(backend, layout_.total())
+                                            : BackendBuffer<float>()),
+      activations_(backend, config, max_batch, use),
+      discarded_norm_gradients_(backend, use == ModelUse::kAdapterTraining ? 2 * config.d_model : 0),
       staged_inputs_(static_cast<size_t>(max_batch * config.seq_len)),
       staged_targets_(static_cast<size_t>(max_batch * config.seq_len)) {
   UTT_CHECK(config.d_model % config.num_heads == 0 && config.num_heads % config.num_kv_heads == 0,
@@ -47,13 +49,17 @@ std::vector<float> Transformer::get_parameters() const {
 
 std::vector<float> Transformer::get_gradients() const {
   UTT_CHECK(!base_frozen_, "get_gradients: the base parameters are frozen (LoRA) and have no gradients");
+  UTT_CHECK(gradients_.get() != nullptr, "a model built for inference has no gradients");
   std::vector<float> values(static_cast<size_t>(layout_.total()));
   backend_.download(values.data(), gradients_.get(), layout_.total());
   return values;
 }
 
 void Transformer::zero_gradients() {
-  if (!base_frozen()) backend_.fill(gradients_.get(), 0.0f, layout_.total());
+  if (!base_frozen()) {
+    UTT_CHECK(gradients_.get() != nullptr, "a model built for inference has no gradients");
+    backend_.fill(gradients_.get(), 0.0f, layout_.total());
+  }
   if (lora_ != nullptr) lora_->zero_gradients();
 }
 
@@ -145,6 +151,8 @@ double Transformer::forward(const int32_t* inputs, const int32_t* targets, int64
   const int64_t T = config_.seq_len;
   UTT_CHECK(rows >= 1 && rows <= max_batch(), "batch of " + std::to_string(rows) +
                                                   " rows exceeds the model's " + std::to_string(max_batch()));
+  UTT_CHECK(!options.training || gradients_.get() != nullptr,
+            "a training forward needs a model built with ModelUse::kTraining");
   const int64_t N = rows * T;
   int64_t target_count = 0;
   for (int64_t n = 0; n < N; ++n) {
@@ -158,7 +166,7 @@ double Transformer::forward(const int32_t* inputs, const int32_t* targets, int64
   last_B_ = rows;
   last_T_ = T;
   last_options_ = options;
-  forward_layers(rows, T, options);
+  forward_layers(activations_, rows, T, options);
 
   const double normalizer =
       options.loss_normalizer > 0 ? options.loss_normalizer : static_cast<double>(std::max<int64_t>(target_count, 1));
@@ -170,7 +178,8 @@ double Transformer::forward(const int32_t* inputs, const int32_t* targets, int64
   return backend_.sum(activations_.losses.get(), N) / normalizer;
 }
 
-void Transformer::forward_layers(int64_t B, int64_t T, const ForwardOptions& options) {
+void Transformer::forward_layers(Activations& a, int64_t B, int64_t T, const ForwardOptions& options,
+                                 KvCache* cache) {
   const ModelConfig& c = config_;
   const int64_t N = B * T;
   const int64_t C = c.d_model;
@@ -180,17 +189,24 @@ void Transformer::forward_layers(int64_t B, int64_t T, const ForwardOptions& opt
   const int64_t hidden_width = c.swiglu ? 2 * F : F;
   const bool dropout = options.training && c.dropout_rate > 0.0;
   const float rate = static_cast<float>(c.dropout_rate);
-  Activations& a = activations_;
+  UTT_CHECK(B <= a.max_batch && T <= a.positions, "activations too small for this forward");
+  // A full forward covers positions [0, T); a decoding step the one position after the cache's.
+  UTT_CHECK(cache == nullptr || T == 1, "decoding runs one position at a time");
+  const int64_t position = cache != nullptr ? cache->length : 0;
+  const float* wpe = layout_.pos_embeddings() < 0 ? nullptr : param(layout_.pos_embeddings()) + position * C;
+  const float* rope_cos = a.rope_cos.get() + (c.rope ? position * HS / 2 : 0);
+  const float* rope_sin = a.rope_sin.get() + (c.rope ? position * HS / 2 : 0);
 
-  float* x0 = c.num_layers > 0 ? a.layers[0].input.get() : a.output.get();
-  backend_.embedding_forward(x0, a.inputs.get(), param(layout_.tok_embeddings()),
-                             param(layout_.pos_embeddings()), B, T, C);
+  float* x0 = c.num_layers > 0 ? a.layer(0).input.get() : a.output.get();
+  backend_.embedding_forward(x0, a.inputs.get(), param(layout_.tok_embeddings()), wpe, B, T, C);
   if (dropout) backend_.dropout(x0, N * C, rate, dropout_site(-1, kSiteEmbedding));
 
   for (int64_t l = 0; l < c.num_layers; ++l) {
-    LayerActivations& layer = a.layers[static_cast<size_t>(l)];
+    // With one shared set of buffers (inference), `next` is this layer's own input, free to be
+    // overwritten once `middle` holds the residual stream.
+    LayerActivations& layer = a.layer(l);
     const LayerOffsets& w = layout_.layer(l);
-    float* next = l + 1 < c.num_layers ? a.layers[static_cast<size_t>(l + 1)].input.get() : a.output.get();
+    float* next = l + 1 < c.num_layers ? a.layer(l + 1).input.get() : a.output.get();
 
     // Attention block.
     norm_forward(layer.attention_norm, layer.input.get(), w.attention_norm_weight, w.attention_norm_bias, N);
@@ -200,10 +216,16 @@ void Transformer::forward_layers(int64_t B, int64_t T, const ForwardOptions& opt
     // The query heads and the key heads sit side by side at the start of each row: one pass
     // rotates both.
     if (c.rope) {
-      backend_.rope_forward(layer.qkv.get(), a.rope_cos.get(), a.rope_sin.get(), B, T,
-                            c.num_heads + c.num_kv_heads, HS, qkv_width);
+      backend_.rope_forward(layer.qkv.get(), rope_cos, rope_sin, B, T, c.num_heads + c.num_kv_heads,
+                            HS, qkv_width);
     }
-    if (c.flash_attention) {
+    if (cache != nullptr) {
+      cache->store(l, layer.qkv.get(), qkv_width);
+      backend_.decode_attention(layer.attention.get(), layer.qkv.get(), qkv_width,
+                                cache->keys[static_cast<size_t>(l)].get(),
+                                cache->values[static_cast<size_t>(l)].get(), B, position + 1,
+                                cache->capacity, c.num_heads, c.num_kv_heads, HS);
+    } else if (c.flash_attention) {
       backend_.attention_forward(layer.attention.get(), layer.lse.get(), layer.qkv.get(), B, T,
                                  c.num_heads, c.num_kv_heads, HS);
     } else {
@@ -363,12 +385,31 @@ std::vector<float> Transformer::last_logits(const int32_t* tokens, int64_t rows,
   backend_.upload(activations_.inputs.get(), staged_inputs_.data(), rows * T);
   last_options_ = ForwardOptions{};
   gradient_ready_ = false;
-  forward_layers(rows, T, last_options_);
+  forward_layers(activations_, rows, T, last_options_);
   std::vector<float> logits(static_cast<size_t>(rows * config_.vocab_size));
   for (int64_t b = 0; b < rows; ++b) {
     backend_.download(logits.data() + b * config_.vocab_size,
                       activations_.logits.get() + (b * T + length - 1) * config_.vocab_size, config_.vocab_size);
   }
+  return logits;
+}
+
+std::vector<float> Transformer::decode_step(KvCache& cache, const int32_t* tokens) {
+  UTT_CHECK(cache.length < cache.capacity, "KV cache full: reset it and refill before decoding more");
+  UTT_CHECK(static_cast<int64_t>(cache.keys.size()) == config_.num_layers && cache.capacity == config_.seq_len &&
+                cache.kv_width == config_.kv_dim(),
+            "the KV cache was made for another model configuration");
+  for (int64_t b = 0; b < cache.rows; ++b) {
+    UTT_CHECK(tokens[b] >= 0 && tokens[b] < config_.vocab_size, "token id out of range: " + std::to_string(tokens[b]));
+  }
+  // Uploaded straight from the caller's memory: the download below waits for everything queued
+  // before it, this upload included, so `tokens` may be reused (or be a stack variable) as soon
+  // as this returns.
+  backend_.upload(cache.activations.inputs.get(), tokens, cache.rows);
+  forward_layers(cache.activations, cache.rows, 1, ForwardOptions{}, &cache);
+  ++cache.length;
+  std::vector<float> logits(static_cast<size_t>(cache.rows * config_.vocab_size));
+  backend_.download(logits.data(), cache.activations.logits.get(), cache.rows * config_.vocab_size);
   return logits;
 }
 

@@ -5,6 +5,10 @@
 // a second of the same layout; activations are allocated once for up to `max_batch` rows of
 // seq_len tokens. Backward is hand-written, op by op, in reverse.
 //
+// A model built with ModelUse::kInference has no gradients and keeps no activations for a
+// backward (evaluation); with max_batch 0 it is its weights alone, and runs only decode_step
+// (generation, whose per-position buffers live in the KvCache).
+//
 // A training step with gradient accumulation:
 //   model.zero_gradients();
 //   for each micro-batch: loss += model.forward(tokens, rows, {.training = true,
@@ -27,7 +31,6 @@ class LoraAdapters;
 
 // Whether the base parameters get a gradient buffer: kNo for LoRA, where only the adapters train
 // (backward then skips every weight-gradient matmul of the base).
-enum class BaseGradients { kYes, kNo };
 
 struct ForwardOptions {
   // Training: dropout on (when dropout_rate > 0) and the loss gradient written for backward().
@@ -41,10 +44,12 @@ struct ForwardOptions {
   int64_t micro_batch = 0;
 };
 
+struct KvCache;  // model/kv_cache.h
+
 class Transformer {
  public:
   Transformer(const ModelConfig& config, Backend& backend, int64_t max_batch,
-              BaseGradients base_gradients = BaseGradients::kYes);
+              ModelUse use = ModelUse::kTraining);
 
   // LoRA: the adapters join every forward and backward from now on (nullptr detaches them).
   void attach_lora(LoraAdapters* lora) { lora_ = lora; }
@@ -61,7 +66,7 @@ class Transformer {
   int64_t max_batch() const { return activations_.max_batch; }
 
   float* parameters() const { return parameters_.get(); }
-  float* gradients() const { return base_frozen_ ? nullptr : gradients_.get(); }
+  float* gradients() const { return base_frozen_ ? nullptr : gradients_.get(); }  // null without base gradients
   int64_t parameter_count() const { return layout_.total(); }
 
   // Host <-> backend copies of the whole parameter buffer (layout order).
@@ -89,8 +94,17 @@ class Transformer {
   // targets), downloaded to the host as (rows, V). For sampling; no dropout, no gradients.
   std::vector<float> last_logits(const int32_t* tokens, int64_t rows, int64_t length);
 
+  // One step of generation: `tokens` (host, one per cache row) enter at position cache.length,
+  // run through the same blocks as forward() over that one position, their keys and values join
+  // the cache and their queries attend over it (decode_attention); cache.length grows by one.
+  // Returns the next-token logits (rows, V), downloaded to the host. No dropout, no gradients.
+  std::vector<float> decode_step(KvCache& cache, const int32_t* tokens);
+
  private:
-  void forward_layers(int64_t B, int64_t T, const ForwardOptions& options);
+  // T positions of B rows in `a`, from position 0; or, with a cache, one position (T = 1) at
+  // cache->length, attending over the cache.
+  void forward_layers(Activations& a, int64_t B, int64_t T, const ForwardOptions& options,
+                      KvCache* cache = nullptr);
   void norm_forward(NormSaved& saved, const float* x, int64_t weight, int64_t bias, int64_t N);
   void norm_backward(float* dx, const float* dout, const float* x, const NormSaved& saved,
                      int64_t weight, int64_t bias, int64_t N);

@@ -52,9 +52,13 @@ std::vector<float> read_layout_buffer(const ParameterLayout& layout, const safet
   return values;
 }
 
-void load_weights(Transformer& model, const std::string& path) {
+std::vector<float> read_weights(const ParameterLayout& layout, const std::string& path) {
   const safetensors::File file = safetensors::File::read(path);
-  model.set_parameters(read_layout_buffer(model.layout(), file, "model weights in " + path));
+  return read_layout_buffer(layout, file, "model weights in " + path);
+}
+
+void load_weights(Transformer& model, const std::string& path) {
+  model.set_parameters(read_weights(model.layout(), path));
 }
 
 void save_weights(const Transformer& model, const std::string& path,

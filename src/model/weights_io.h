@@ -26,6 +26,9 @@ std::vector<safetensors::TensorToWrite> tensor_views(const ParameterLayout& layo
 std::vector<float> read_layout_buffer(const ParameterLayout& layout, const safetensors::File& file,
                                       const std::string& what, const std::string& prefix = "");
 
+// The model weights in a file, as a host copy in layout order; the file's bytes are released
+// before it returns.
+std::vector<float> read_weights(const ParameterLayout& layout, const std::string& path);
 void load_weights(Transformer& model, const std::string& path);
 void save_weights(const Transformer& model, const std::string& path,
                   std::map<std::string, std::string> metadata = {});

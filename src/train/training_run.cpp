@@ -315,7 +315,7 @@ ModelParts build_model(const TrainConfig& c, const ModelConfig& model_config, co
   backend_options.bf16_matmuls = c.use_mixed_precision;
   parts.backend = make_cpu_backend(backend_options);
   parts.model = std::make_unique<Transformer>(model_config, *parts.backend, c.batch_size,
-                                              c.use_lora ? BaseGradients::kNo : BaseGradients::kYes);
+                                              c.use_lora ? ModelUse::kAdapterTraining : ModelUse::kTraining);
   parts.lora = start_lora(c, *parts.model, *parts.backend);  // null without --use-lora
   AdamWSettings settings;
   settings.weight_decay = c.weight_decay;

@@ -148,6 +148,15 @@ class CpuBackend final : public Backend {
     }
     cpu::naive_attention_backward(dqkv, datt, dout, qkv, att, B, T, NH, KVH, HS);
   }
+  void decode_attention(float* out, const float* q, int64_t q_stride, const float* k_cache,
+                        const float* v_cache, int64_t B, int64_t length, int64_t capacity,
+                        int64_t NH, int64_t KVH, int64_t HS) override {
+    if (reference_) {
+      return reference::decode_attention(out, q, q_stride, k_cache, v_cache, B, length, capacity,
+                                         NH, KVH, HS);
+    }
+    cpu::decode_attention(out, q, q_stride, k_cache, v_cache, B, length, capacity, NH, KVH, HS);
+  }
 
   void glu_forward(float* out, const float* h, int64_t N, int64_t F, Activation act) override {
     if (reference_) return reference::glu_forward(out, h, N, F, act);

@@ -1,4 +1,5 @@
-// Matmuls: oneDNN for the large ones (see use_onednn), OpenBLAS's sgemm for small ones.
+// Matmuls: oneDNN for the large ones (see use_onednn), OpenBLAS's sgemm for small ones, and
+// OpenBLAS's sgemv for one-row products (decoding).
 //
 // OpenBLAS threads: one pool only. Debian's default OpenBLAS is the pthread build, with a thread pool of its
 // own; letting it run alongside OpenMP's meant idle workers of one pool spinning while the other
@@ -77,6 +78,43 @@ void set_thread_count(int threads) {
 
 namespace {
 
+// One-row products (generation's decoding steps) split by output columns from this many
+// multiply-adds, as whole 64-column slices: below it a parallel region costs more than the
+// product (each element of c is still computed by one thread, in a fixed order).
+constexpr int64_t kMinParallelMatvecWork = int64_t{1} << 20;
+constexpr int64_t kColumnsPerSlice = 64;
+
+// c (1, N) = a (1, K) op(b) (+ beta c), b read in place by sgemv. Debian's OpenBLAS (0.3.21)
+// sends a one-row sgemm through its packing routines, copying all of b on every call: 70% of a
+// nano decoding step went to that copy (perf, 2026-12). Columns [n0, n1) of c per call.
+void sgemv_columns(float* c, const float* a, const float* b, int64_t N, int64_t K, int64_t n0,
+                   int64_t n1, Transpose transpose_b, float beta) {
+  if (transpose_b == Transpose::kYes) {  // b is (N, K): c[n] = b[n, :] . a
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n1 - n0), static_cast<int>(K), 1.0f,
+                b + n0 * K, static_cast<int>(K), a, 1, beta, c + n0, 1);
+  } else {  // b is (K, N): c[n] = a . b[:, n]
+    cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(K), static_cast<int>(n1 - n0), 1.0f,
+                b + n0, static_cast<int>(N), a, 1, beta, c + n0, 1);
+  }
+}
+
+void matvec(float* c, const float* a, const float* b, int64_t N, int64_t K, Transpose transpose_b,
+            float beta) {
+  if (N * K >= kMinParallelMatvecWork) {
+#pragma omp parallel
+    {
+      const int64_t threads = omp_get_num_threads();
+      const int64_t t = omp_get_thread_num();
+      const int64_t slices = (N + kColumnsPerSlice - 1) / kColumnsPerSlice;
+      const int64_t n0 = std::min(N, slices * t / threads * kColumnsPerSlice);
+      const int64_t n1 = std::min(N, slices * (t + 1) / threads * kColumnsPerSlice);
+      if (n1 > n0) sgemv_columns(c, a, b, N, K, n0, n1, transpose_b, beta);
+    }
+  } else {
+    sgemv_columns(c, a, b, N, K, 0, N, transpose_b, beta);
+  }
+}
+
 // C rows [m0, m1) of c = op(a) op(b) (+ beta c).
 void sgemm_rows(float* c, const float* a, const float* b, int64_t M, int64_t N, int64_t K, int64_t m0,
                 int64_t m1, Transpose transpose_a, Transpose transpose_b, float beta) {
@@ -134,8 +172,9 @@ void matmul(float* c, const float* a, const float* b, const float* bias, int64_t
             int64_t K, Transpose transpose_a, Transpose transpose_b, Accumulate accumulate) {
   if (M == 0 || N == 0) return;
   // Small problems stay on one thread in OpenBLAS: no parallel region, and no oneDNN primitive
-  // to create for each new shape (generation's growing prompts, tests' odd sizes).
-  if (K > 0 && M * N * K >= kMinParallelMatmulWork) {
+  // to create for each new shape (generation's growing prompts, tests' odd sizes). One-row
+  // products go to sgemv whatever their size.
+  if (K > 0 && M > 1 && M * N * K >= kMinParallelMatmulWork) {
     switch (large_matmul_path()) {
       case LargeMatmulPath::kOneDnn:
         return onednn_matmul(c, a, b, bias, M, N, K, transpose_a, transpose_b, accumulate,
@@ -155,6 +194,8 @@ void matmul(float* c, const float* a, const float* b, const float* bias, int64_t
   }
   if (K == 0) {
     if (beta == 0.0f) std::fill(c, c + M * N, 0.0f);
+  } else if (M == 1) {
+    matvec(c, a, b, N, K, transpose_b, beta);  // a (1, K) is the same row, transposed or not
   } else {
     openblas_matmul(c, a, b, M, N, K, transpose_a, transpose_b, beta);
   }

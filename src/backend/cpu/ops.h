@@ -57,6 +57,9 @@ void naive_attention_forward(float* out, float* att, const float* qkv, int64_t B
 void naive_attention_backward(float* dqkv, float* datt, const float* dout, const float* qkv,
                               const float* att, int64_t B, int64_t T, int64_t NH, int64_t KVH,
                               int64_t HS);
+void decode_attention(float* out, const float* q, int64_t q_stride, const float* k_cache,
+                      const float* v_cache, int64_t B, int64_t length, int64_t capacity, int64_t NH,
+                      int64_t KVH, int64_t HS);
 
 void glu_forward(float* out, const float* h, int64_t N, int64_t F, Activation act);
 void glu_backward(float* dh, const float* dout, const float* h, int64_t N, int64_t F, Activation act);

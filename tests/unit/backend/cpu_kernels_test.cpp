@@ -52,7 +52,8 @@ class CpuKernels : public testing::Test {
 TEST_F(CpuKernels, MatmulEveryTransposeBiasAndAccumulate) {
   struct Shape { int64_t M, N, K; };
   for (const Shape s : {Shape{1, 1, 1}, Shape{1, 37, 5}, Shape{13, 7, 29}, Shape{64, 33, 130},
-                        Shape{3, 515, 17}, Shape{5, 3, 1031}, Shape{301, 200, 64}}) {
+                        Shape{3, 515, 17}, Shape{5, 3, 1031}, Shape{301, 200, 64},
+                        Shape{1, 515, 130}, Shape{1, 3001, 700}}) {  // one row: sgemv, threaded
     for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
       for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
         for (Accumulate acc : {Accumulate::kNo, Accumulate::kYes}) {

@@ -59,7 +59,7 @@ TEST(Lora, AdapterGradientsMatchFiniteDifferences) {
   for (const Case& c : cases()) {
     auto backend = make_cpu_backend({.reference_mode = true});
     const int64_t rows = 2;
-    Transformer model(c.config, *backend, rows, BaseGradients::kNo);
+    Transformer model(c.config, *backend, rows, ModelUse::kAdapterTraining);
     LoraAdapters lora(c.config, c.settings, *backend, rows * c.config.seq_len);
     model.attach_lora(&lora);
     model.set_parameters(test::exercised_parameters(model.layout(), 7));
@@ -105,7 +105,7 @@ TEST(Lora, AdapterGradientsMatchFiniteDifferences) {
 TEST(Lora, TheBaseIsFrozenAndOnlyTheAdaptersTrain) {
   const ModelConfig config = test::architecture_variants()[0].config;
   auto backend = make_cpu_backend({});
-  Transformer model(config, *backend, 1, BaseGradients::kNo);
+  Transformer model(config, *backend, 1, ModelUse::kAdapterTraining);
   LoraAdapters lora(config, LoraSettings{}, *backend, config.seq_len);
   model.attach_lora(&lora);
   EXPECT_EQ(model.gradients(), nullptr);  // no gradient buffer for the base

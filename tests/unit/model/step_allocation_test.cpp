@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "model/kv_cache.h"
 #include "model/transformer.h"
 #include "small_models.h"
 #include "train/adamw.h"
@@ -42,6 +43,7 @@ struct Counts {
   std::atomic<int64_t> ours{0};
   std::atomic<int64_t> libraries{0};  // oneDNN and libgomp internals
   std::atomic<int64_t> large{0};      // anyone's, >= kLargeBytes
+  std::atomic<int64_t> bytes{0};      // anyone's, all sizes
 };
 
 std::atomic<bool> counting{false};
@@ -58,6 +60,7 @@ void count(size_t size) {
   if (!counting.load(std::memory_order_relaxed) || inside_count) return;
   inside_count = true;
   if (size >= kLargeBytes) counts.large.fetch_add(1);
+  counts.bytes.fetch_add(static_cast<int64_t>(size));
   void* frames[16];
   const int depth = backtrace(frames, 16);
   bool library = false;
@@ -139,6 +142,10 @@ StepAllocations allocations_in_steps(const ModelConfig& config, int64_t batch, i
   return {counts.ours.load(), counts.libraries.load(), counts.large.load()};
 }
 
+int64_t model_bytes(const ModelConfig& config) {
+  return ParameterLayout(config).total() * static_cast<int64_t>(sizeof(float));
+}
+
 // Large enough that the matmuls go to oneDNN and the element-wise ops open parallel regions.
 ModelConfig threaded_config(const ModelConfig& architecture) {
   ModelConfig c = architecture;
@@ -170,6 +177,49 @@ TEST(TrainingStep, MixedPrecisionAllocatesNothingAfterWarmUp) {
   EXPECT_EQ(counted.ours, 0);
   EXPECT_EQ(counted.large, 0);
   EXPECT_LT(counted.libraries, 3 * 400);
+}
+
+// Loading for generation: the weights and the KV cache, and nothing of training (no gradients,
+// no activations kept for a backward: a training model's would double the weights' bytes alone).
+TEST(Generation, AWeightsOnlyModelAndItsCacheAllocateNoGradientsOrTrainingActivations) {
+  for (const test::NamedConfig& variant : test::architecture_variants()) {
+    const ModelConfig c = threaded_config(variant.config);
+    auto backend = make_cpu_backend({.reference_mode = false, .threads = 2});
+    counts.bytes = 0;
+    counting = true;
+    {
+      Transformer model(c, *backend, 0, ModelUse::kInference);
+      KvCacheDecoder decoder(model);
+      counting = false;
+    }
+    const int64_t weights = model_bytes(c);
+    const int64_t cache = 2 * c.num_layers * c.seq_len * c.kv_dim() * static_cast<int64_t>(sizeof(float));
+    // One position's activations, the RoPE tables and the bookkeeping around them.
+    const int64_t one_position = 64 * 1024;
+    EXPECT_GE(counts.bytes.load(), weights + cache) << variant.name;
+    EXPECT_LT(counts.bytes.load(), weights + cache + one_position) << variant.name;
+  }
+}
+
+// A decoding step, once warm, allocates only the logits vector it returns.
+TEST(Generation, DecodingStepsAllocateOnlyTheLogitsTheyReturn) {
+  for (const test::NamedConfig& variant : test::architecture_variants()) {
+    const ModelConfig c = threaded_config(variant.config);
+    auto backend = make_cpu_backend({.reference_mode = false, .threads = 2});
+    Transformer model(c, *backend, 0, ModelUse::kInference);
+    model.initialize(5);
+    KvCacheDecoder decoder(model);
+    constexpr int kWarmup = 2;
+    constexpr int kSteps = 40;
+    counts.ours = counts.libraries = counts.large = 0;
+    for (int step = 0; step < kWarmup + kSteps; ++step) {
+      counting = step >= kWarmup;
+      const std::vector<float> logits = decoder.append(static_cast<int32_t>(step * 5 % c.vocab_size));
+      counting = false;
+    }
+    EXPECT_LE(counts.ours.load(), kSteps) << variant.name;
+    EXPECT_EQ(counts.large.load(), 0) << variant.name;
+  }
 }
 
 TEST(TrainingStep, TheCounterSeesAllocations) {

@@ -58,6 +58,11 @@ void naive_attention_backward(S* dqkv, S* datt, const S* dout, const S* qkv, con
                               int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS);
 
 template <typename S>
+void decode_attention(S* out, const S* q, int64_t q_stride, const S* k_cache, const S* v_cache,
+                      int64_t B, int64_t length, int64_t capacity, int64_t NH, int64_t KVH,
+                      int64_t HS);
+
+template <typename S>
 void glu_forward(S* out, const S* h, int64_t N, int64_t F, Activation act);
 template <typename S>
 void glu_backward(S* dh, const S* dout, const S* h, int64_t N, int64_t F, Activation act);
