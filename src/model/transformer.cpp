@@ -22,6 +22,7 @@ Transformer::Transformer(const ModelConfig& config, Backend& backend, int64_t ma
                          ModelUse use)
     : config_(config),
       backend_(backend),
+      use_(use),
       base_frozen_(use == ModelUse::kAdapterTraining),
       layout_(config),
       parameters_(backend, layout_.total()),
@@ -151,8 +152,8 @@ double Transformer::forward(const int32_t* inputs, const int32_t* targets, int64
   const int64_t T = config_.seq_len;
   UTT_CHECK(rows >= 1 && rows <= max_batch(), "batch of " + std::to_string(rows) +
                                                   " rows exceeds the model's " + std::to_string(max_batch()));
-  UTT_CHECK(!options.training || gradients_.get() != nullptr,
-            "a training forward needs a model built with ModelUse::kTraining");
+  UTT_CHECK(!options.training || use_ != ModelUse::kInference,
+            "a training forward needs a model built for training, not ModelUse::kInference");
   const int64_t N = rows * T;
   int64_t target_count = 0;
   for (int64_t n = 0; n < N; ++n) {

@@ -126,6 +126,7 @@ class Transformer {
 
   ModelConfig config_;
   Backend& backend_;
+  ModelUse use_;
   bool base_frozen_;
   ParameterLayout layout_;
   BackendBuffer<float> parameters_;
