@@ -207,7 +207,7 @@ void add_tokenizer_keys(Header& header, const Tokenizer& tokenizer) {
   // where the tokenizer's template puts one before each text (Llama-3 style files); utt's own
   // tokenizers add none ("llama-bpe" would by default).
   const TextTemplate separators = tokenizer.document_separators();
-  header.key_u32("tokenizer.ggml.bos_token_id", separators.prefix.empty() ? tokenizer.eos_id() : separators.prefix[0]);
+  header.key_u32("tokenizer.ggml.bos_token_id", tokenizer.bos_id());
   header.key_u32("tokenizer.ggml.eos_token_id", tokenizer.eos_id());
   header.key_u32("tokenizer.ggml.padding_token_id", tokenizer.pad_id());
   header.key_bool("tokenizer.ggml.add_bos_token", !separators.prefix.empty());

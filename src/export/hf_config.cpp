@@ -132,8 +132,8 @@ ModelConfig gpt2_from_hf(const nlohmann::json& j, const std::string& source) {
 
 }  // namespace
 
-nlohmann::ordered_json hf_config_json(const ModelConfig& c, HfArchitecture architecture, int64_t eos_id,
-                                      const std::string& torch_dtype) {
+nlohmann::ordered_json hf_config_json(const ModelConfig& c, HfArchitecture architecture, int64_t bos_id,
+                                      int64_t eos_id, const std::string& torch_dtype) {
   using Json = nlohmann::ordered_json;
   // Floats are written through double so that 1e-05 stays 1e-05 and 10000.0 a float.
   if (architecture == HfArchitecture::kLlama) {
@@ -157,7 +157,7 @@ nlohmann::ordered_json hf_config_json(const ModelConfig& c, HfArchitecture archi
                 {"attention_dropout", 0.0},
                 {"mlp_bias", c.linear_bias},
                 {"tie_word_embeddings", c.tie_embeddings},
-                {"bos_token_id", eos_id},
+                {"bos_token_id", bos_id},
                 {"eos_token_id", eos_id},
                 {"pad_token_id", nullptr},
                 {"initializer_range", 0.02},
@@ -183,7 +183,7 @@ nlohmann::ordered_json hf_config_json(const ModelConfig& c, HfArchitecture archi
               {"scale_attn_by_inverse_layer_idx", false},
               {"reorder_and_upcast_attn", false},
               {"tie_word_embeddings", c.tie_embeddings},
-              {"bos_token_id", eos_id},
+              {"bos_token_id", bos_id},
               {"eos_token_id", eos_id},
               {"use_cache", true},
               {"torch_dtype", torch_dtype}};

@@ -11,9 +11,9 @@
 
 namespace utt {
 
-// `eos_id` is the end-of-text token, also written as bos (utt adds no BOS of its own).
+// `bos_id` and `eos_id` as Tokenizer::bos_id() and eos_id() give them.
 nlohmann::ordered_json hf_config_json(const ModelConfig& config, HfArchitecture architecture,
-                                      int64_t eos_id, const std::string& torch_dtype);
+                                      int64_t bos_id, int64_t eos_id, const std::string& torch_dtype);
 
 // The architecture a config.json describes, or a UserError naming the unsupported field or
 // architecture. `source` names the file in messages.

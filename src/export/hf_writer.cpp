@@ -28,6 +28,7 @@ std::string torch_dtype(ExportDtype dtype) {
 void write_hf_folder(const HostModel& model, const std::filesystem::path& output, ExportDtype dtype) {
   const HfArchitecture architecture = export_architecture(model.config, "hf");
   const Tokenizer& tokenizer = *model.tokenizer;
+  const uint32_t bos = tokenizer.bos_id();
   const uint32_t eos = tokenizer.eos_id();
   const uint32_t pad = tokenizer.pad_id();
 
@@ -42,20 +43,20 @@ void write_hf_folder(const HostModel& model, const std::filesystem::path& output
     views.push_back({tensor.name, safetensors_dtype(dtype), tensor.shape, encoded.back().data()});
   }
 
-  const Json config = hf_config_json(model.config, architecture, eos, torch_dtype(dtype));
-  const Json generation = {{"bos_token_id", eos}, {"eos_token_id", eos}, {"pad_token_id", pad},
+  const Json config = hf_config_json(model.config, architecture, bos, eos, torch_dtype(dtype));
+  const Json generation = {{"bos_token_id", bos}, {"eos_token_id", eos}, {"pad_token_id", pad},
                            {"max_length", model.config.seq_len}};
   // PreTrainedTokenizerFast loads tokenizer.json as it is (a model-specific class would rebuild
   // its own pre-tokenizer); no token_type_ids for a causal LM; decode stays exact.
   const Json tokenizer_config = {{"tokenizer_class", "PreTrainedTokenizerFast"},
-                                 {"bos_token", token_text(tokenizer, eos)},
+                                 {"bos_token", token_text(tokenizer, bos)},
                                  {"eos_token", token_text(tokenizer, eos)},
                                  {"unk_token", nullptr},
                                  {"pad_token", token_text(tokenizer, pad)},
                                  {"model_max_length", model.config.seq_len},
                                  {"clean_up_tokenization_spaces", false},
                                  {"model_input_names", {"input_ids", "attention_mask"}}};
-  const Json special_tokens = {{"bos_token", token_text(tokenizer, eos)},
+  const Json special_tokens = {{"bos_token", token_text(tokenizer, bos)},
                                {"eos_token", token_text(tokenizer, eos)},
                                {"pad_token", token_text(tokenizer, pad)}};
 

@@ -186,6 +186,11 @@ uint32_t Tokenizer::pad_id() const {
   return eos_id();
 }
 
+uint32_t Tokenizer::bos_id() const {
+  const TextTemplate separators = document_separators();
+  return separators.prefix.empty() ? eos_id() : separators.prefix.front();
+}
+
 std::string Tokenizer::fingerprint() const {
   Fnv1a hash;
   hash.add(pattern());

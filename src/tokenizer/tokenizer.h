@@ -102,6 +102,9 @@ class Tokenizer {
   std::string describe_document_separators() const;
   // <|pad|>, else the end-of-text token.
   uint32_t pad_id() const;
+  // The beginning-of-text token exports declare: the first token the template puts before each
+  // text (Llama-3's <|begin_of_text|>), else the end-of-text token (utt adds no BOS of its own).
+  uint32_t bos_id() const;
   // A stable 16-hex-digit hash of pattern, vocabulary, merges and special tokens: equal
   // fingerprints mean equal encodings (for token caches and checkpoint compatibility).
   std::string fingerprint() const;

@@ -335,6 +335,16 @@ TEST(Training, AThirdPartyTokenizerFramesDocumentsByItsTemplateOrIsRefusedWithou
                "--max-new-tokens", "30", "--seed", "5"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("Fellow citizens", 0), 0u) << r.out;
+  // The export declares the template's first token as bos, as the tokenizer adds it.
+  r = run_utt({"export", "--checkpoint", dir + "/out/final_checkpoint", "--format", "hf", "--output",
+               dir + "/hf"}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json hf_config = nlohmann::json::parse(read(dir + "/hf/config.json"));
+  EXPECT_EQ(hf_config["vocab_size"], 642);
+  EXPECT_EQ(hf_config["bos_token_id"], 640);
+  EXPECT_EQ(hf_config["eos_token_id"], 641);
+  EXPECT_EQ(nlohmann::json::parse(read(dir + "/hf/generation_config.json"))["bos_token_id"], 640);
+  EXPECT_EQ(nlohmann::json::parse(read(dir + "/hf/tokenizer_config.json"))["bos_token"], "<|begin_of_text|>");
 
   // Without the template and without an end-of-text token nothing separates documents.
   root["post_processor"] = nullptr;

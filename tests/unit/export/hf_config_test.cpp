@@ -27,7 +27,7 @@ ModelConfig small_llama(Activation gate) {
 TEST(HfConfig, TheGatedFfnsActivationRoundTripsThroughHiddenAct) {
   for (Activation gate : {Activation::kSilu, Activation::kGelu, Activation::kRelu}) {
     const ModelConfig written = small_llama(gate);
-    const nlohmann::ordered_json json = hf_config_json(written, HfArchitecture::kLlama, 319, "float32");
+    const nlohmann::ordered_json json = hf_config_json(written, HfArchitecture::kLlama, 319, 319, "float32");
     const char* expected = gate == Activation::kSilu ? "silu" : gate == Activation::kGelu ? "gelu_pytorch_tanh" : "relu";
     EXPECT_EQ(json["hidden_act"], expected);
     HfArchitecture architecture{};
@@ -43,7 +43,7 @@ TEST(HfConfig, TheGatedFfnsActivationRoundTripsThroughHiddenAct) {
     }
   }
   nlohmann::json json = nlohmann::json::parse(hf_config_json(small_llama(Activation::kSilu), HfArchitecture::kLlama,
-                                                              319, "float32").dump());
+                                                              319, 319, "float32").dump());
   json["hidden_act"] = "gelu";  // the erf form: utt computes the tanh one
   HfArchitecture architecture{};
   EXPECT_THROW(model_config_from_hf(json, "config.json", &architecture), UserError);
