@@ -1,0 +1,53 @@
+// An ObjectStore in an S3 bucket, over libcurl with our own SigV4 signer (io/aws_sigv4.h):
+// AWS itself (virtual-hosted URLs, https://BUCKET.s3.REGION.amazonaws.com/KEY) or any
+// S3-compatible server at a custom endpoint (path-style URLs, ENDPOINT/BUCKET/KEY).
+//
+// Every request carries the payload's SHA-256 (signed) and uploads its MD5 (Content-MD5), so
+// the server rejects a body damaged on the way; downloads are checked against the ETag (the MD5
+// of an object uploaded in one piece). Connection failures and 5xx answers are retried with
+// backoff. Credentials appear in no message.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "io/aws_sigv4.h"
+#include "io/object_store.h"
+
+namespace utt {
+
+struct S3Location {
+  std::string bucket;
+  std::string region = "us-east-1";
+  std::optional<std::string> endpoint;  // "http://127.0.0.1:4568"; nullopt: AWS
+};
+
+class S3Store : public ObjectStore {
+ public:
+  S3Store(S3Location location, AwsCredentials credentials);
+  void put(const std::string& key, std::string_view bytes) override;
+  std::string get(const std::string& key) override;
+  std::vector<std::string> list(const std::string& prefix) override;
+  void remove(const std::string& key) override;
+  std::string describe() const override { return "s3://" + location_.bucket; }
+
+ private:
+  struct Response {
+    long status = 0;
+    std::string body;
+    std::map<std::string, std::string> headers;  // names lower-cased
+  };
+  // One signed request, retried on connection failures and 5xx. `key` empty: the bucket.
+  Response send(const std::string& method, const std::string& key, const std::map<std::string, std::string>& query,
+                std::string_view body, const std::map<std::string, std::string>& extra_headers);
+  [[noreturn]] void fail(const std::string& what, const Response& response) const;
+
+  S3Location location_;
+  AwsCredentials credentials_;
+  std::string origin_;       // scheme://host[:port]
+  std::string host_;         // as sent in Host
+  std::string bucket_path_;  // "/BUCKET" path-style, "" virtual-hosted
+};
+
+}  // namespace utt

@@ -1,0 +1,194 @@
+// Object stores: a local folder, and S3 against npm's s3rver on 127.0.0.1 (started here; its
+// own files on disk are the independent view of what was uploaded). s3rver checks the access key
+// id but not SigV4 signatures themselves; aws_sigv4_test checks the signer against AWS's
+// documented example.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include "io/local_store.h"
+#include "io/s3_store.h"
+#include "test_paths.h"
+#include "util/error.h"
+
+extern char** environ;
+
+namespace utt {
+namespace {
+namespace fs = std::filesystem;
+
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("utt_store_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string error_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const UserError& error) {
+    return error.what();
+  }
+  return "<no error>";
+}
+
+// The same behaviour from every store.
+void expect_store_round_trip(ObjectStore& store) {
+  std::string binary(70000, '\0');
+  for (size_t i = 0; i < binary.size(); ++i) binary[i] = static_cast<char>(i * 131 % 251);
+  store.put("run/checkpoint_step_10/model.safetensors", binary);
+  store.put("run/checkpoint_step_10/trainer_state.json", "{\"step\": 10}");
+  store.put("run/checkpoint_step_20/trainer_state.json", "{\"step\": 20}");
+  store.put("other run/a+b&c.txt", "odd characters");
+  EXPECT_EQ(store.get("run/checkpoint_step_10/model.safetensors"), binary);
+  EXPECT_EQ(store.get("other run/a+b&c.txt"), "odd characters");
+  EXPECT_EQ(store.list("run/"), (std::vector<std::string>{"run/checkpoint_step_10/model.safetensors",
+                                                         "run/checkpoint_step_10/trainer_state.json",
+                                                         "run/checkpoint_step_20/trainer_state.json"}));
+  EXPECT_EQ(store.list("run/checkpoint_step_2"), (std::vector<std::string>{"run/checkpoint_step_20/trainer_state.json"}));
+  EXPECT_TRUE(store.list("nothing/").empty());
+  store.put("run/checkpoint_step_20/trainer_state.json", "{\"step\": 20, \"replaced\": true}");
+  EXPECT_EQ(store.get("run/checkpoint_step_20/trainer_state.json"), "{\"step\": 20, \"replaced\": true}");
+  store.remove("run/checkpoint_step_10/trainer_state.json");
+  store.remove("run/checkpoint_step_10/trainer_state.json");  // gone already: not an error
+  EXPECT_EQ(store.list("run/checkpoint_step_10/").size(), 1u);
+  EXPECT_NE(error_of([&] { store.get("run/checkpoint_step_10/trainer_state.json"); })
+                .find("no object run/checkpoint_step_10/trainer_state.json in " + store.describe()),
+            std::string::npos);
+}
+
+TEST(LocalStore, StoresListsReplacesAndRemovesObjects) {
+  const fs::path dir = scratch("local");
+  LocalStore store(dir / "store");
+  expect_store_round_trip(store);
+  EXPECT_EQ(read_all(dir / "store/other run/a+b&c.txt"), "odd characters");
+  EXPECT_THROW(store.put("../outside", "x"), UserError);
+  EXPECT_FALSE(fs::exists(dir / "outside"));
+  fs::remove_all(dir);
+}
+
+// npm's s3rver on a free port of 127.0.0.1, with the bucket utt-test; stopped at the end.
+class S3Server {
+ public:
+  S3Server() : dir_(scratch("s3rver")) {
+    port_ = free_port();
+    const std::string script = test::source_dir() + "/tests/tools/node_modules/s3rver/bin/s3rver.js";
+    if (!fs::exists(script)) throw std::runtime_error("missing " + script + ": run scripts/setup --tests");
+    const std::string port = std::to_string(port_);
+    const std::string data = (dir_ / "data").string();
+    fs::create_directories(data);
+    // s3rver's continuation tokens are DES-encrypted, which Node's OpenSSL 3 offers only from
+    // its legacy provider.
+    std::vector<std::string> args = {"node", "--openssl-legacy-provider", script, "-d", data, "-a", "127.0.0.1", "-p", port, "--silent",
+                                     "--configure-bucket", "utt-test"};
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    if (posix_spawnp(&pid_, "node", nullptr, nullptr, argv.data(), environ) != 0) throw std::runtime_error("no node");
+    // Ready when the bucket answers (node's start takes a second or two on a loaded machine).
+    for (int i = 0; i < 300; ++i) {
+      try {
+        S3Store(location(), credentials()).list("");
+        return;
+      } catch (const UserError&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    throw std::runtime_error("s3rver did not start on port " + port);
+  }
+  ~S3Server() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    fs::remove_all(dir_);
+  }
+  S3Location location(const std::string& bucket = "utt-test") const {
+    return {bucket, "us-east-1", "http://127.0.0.1:" + std::to_string(port_)};
+  }
+  static AwsCredentials credentials() { return {"S3RVER", "S3RVER", ""}; }  // s3rver's account
+  // Where s3rver keeps an object's bytes.
+  fs::path object_file(const std::string& key) const { return dir_ / "data/utt-test" / (key + "._S3rver_object"); }
+
+ private:
+  static int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    socklen_t size = sizeof(address);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+    ::close(fd);
+    return ntohs(address.sin_port);
+  }
+
+  fs::path dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+TEST(S3Store, StoresListsReplacesAndRemovesObjectsInAnS3Server) {
+  S3Server server;
+  S3Store store(server.location(), S3Server::credentials());
+  EXPECT_EQ(store.describe(), "s3://utt-test");
+  expect_store_round_trip(store);
+  // The server's own copy holds the bytes uploaded.
+  EXPECT_EQ(read_all(server.object_file("other run/a+b&c.txt")), "odd characters");
+  EXPECT_EQ(read_all(server.object_file("run/checkpoint_step_10/model.safetensors")).size(), 70000u);
+}
+
+TEST(S3Store, ListsPastOnePageOfAThousandKeys) {
+  S3Server server;
+  S3Store store(server.location(), S3Server::credentials());
+  for (int i = 0; i < 1003; ++i) store.put("many/" + std::to_string(10000 + i), "x");
+  const std::vector<std::string> keys = store.list("many/");
+  ASSERT_EQ(keys.size(), 1003u);
+  EXPECT_EQ(keys.front(), "many/10000");
+  EXPECT_EQ(keys.back(), "many/11002");
+}
+
+TEST(S3Store, WrongCredentialsAndAMissingBucketAreOneClearMessageWithoutSecrets) {
+  S3Server server;
+  S3Store wrong(server.location(), {"NOTAKEY", "TOPSECRETVALUE", ""});
+  const std::string refused = error_of([&] { wrong.put("a", "b"); });
+  EXPECT_NE(refused.find("s3://utt-test refused the credentials (InvalidAccessKeyId, HTTP 403) while trying to upload a: "
+                         "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+            std::string::npos) << refused;
+  EXPECT_EQ(refused.find("TOPSECRETVALUE"), std::string::npos);
+  EXPECT_EQ(refused.find('\n'), std::string::npos);
+  S3Store missing(server.location("no-such-bucket"), S3Server::credentials());
+  const std::string no_bucket = error_of([&] { missing.list(""); });
+  EXPECT_NE(no_bucket.find("the bucket 'no-such-bucket' does not exist at http://127.0.0.1:"), std::string::npos)
+      << no_bucket;
+  EXPECT_NE(error_of([&] { missing.put("a", "b"); }).find("does not exist"), std::string::npos);
+}
+
+TEST(S3Store, AnUnreachableEndpointIsReportedAfterRetries) {
+  S3Location nowhere{"utt-test", "us-east-1", "http://127.0.0.1:1"};
+  const std::string message = error_of([&] { S3Store(nowhere, {"a", "b", ""}).get("x"); });
+  EXPECT_NE(message.find("cannot reach http://127.0.0.1:1 for s3://utt-test"), std::string::npos) << message;
+  EXPECT_NE(message.find("(4 tries)"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace utt
