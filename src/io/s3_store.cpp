@@ -96,54 +96,76 @@ struct CurlGlobal {
   ~CurlGlobal() { curl_global_cleanup(); }
 };
 
+// Where requests go: path-style at a custom endpoint, virtual-hosted on AWS.
+struct Endpoint {
+  std::string origin;       // scheme://host[:port]
+  std::string host;         // as sent in Host
+  std::string bucket_path;  // "/BUCKET" path-style, "" virtual-hosted
+};
+
+Endpoint endpoint_of(const S3Location& location) {
+  if (location.bucket.empty() || location.bucket.find('/') != std::string::npos) {
+    throw UserError("'" + location.bucket + "' is not an S3 bucket name: give --cloud-bucket NAME (no '/')");
+  }
+  if (!location.endpoint) {
+    const std::string host = location.bucket + ".s3." + location.region + ".amazonaws.com";
+    return {"https://" + host, host, ""};
+  }
+  std::string endpoint = *location.endpoint;
+  while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
+  const size_t scheme = endpoint.find("://");
+  if (scheme == std::string::npos || endpoint.find('/', scheme + 3) != std::string::npos) {
+    throw UserError("S3 endpoint '" + *location.endpoint + "' is not of the form http(s)://HOST[:PORT]");
+  }
+  return {endpoint, endpoint.substr(scheme + 3), "/" + aws_uri_encode(location.bucket, false)};
+}
+
 }  // namespace
 
-S3Store::S3Store(S3Location location, AwsCredentials credentials)
-    : location_(std::move(location)), credentials_(std::move(credentials)) {
-  if (location_.bucket.empty() || location_.bucket.find('/') != std::string::npos) {
-    throw UserError("'" + location_.bucket + "' is not an S3 bucket name: give --cloud-bucket NAME (no '/')");
+S3Request plan_s3_request(const S3Location& location, const AwsCredentials& credentials, const std::string& method,
+                          const std::string& key, const std::map<std::string, std::string>& query,
+                          const std::string& payload_sha256_hex, const std::string& amz_date,
+                          const std::map<std::string, std::string>& extra_headers) {
+  const Endpoint endpoint = endpoint_of(location);
+  S3Request request;
+  SigV4Request& signing = request.signing;
+  signing.method = method;
+  signing.canonical_uri = endpoint.bucket_path + "/" + aws_uri_encode(key, true);
+  for (const auto& [name, value] : query) {  // sorted by name, as SigV4 wants
+    signing.canonical_query += (signing.canonical_query.empty() ? "" : "&") + aws_uri_encode(name, false) + "=" +
+                               aws_uri_encode(value, false);
   }
-  if (location_.endpoint) {
-    std::string endpoint = *location_.endpoint;
-    while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
-    const size_t scheme = endpoint.find("://");
-    if (scheme == std::string::npos || endpoint.find('/', scheme + 3) != std::string::npos) {
-      throw UserError("S3 endpoint '" + *location_.endpoint + "' is not of the form http(s)://HOST[:PORT]");
-    }
-    origin_ = endpoint;
-    host_ = endpoint.substr(scheme + 3);
-    bucket_path_ = "/" + aws_uri_encode(location_.bucket, false);
-  } else {
-    host_ = location_.bucket + ".s3." + location_.region + ".amazonaws.com";
-    origin_ = "https://" + host_;
-  }
+  signing.headers = {{"host", endpoint.host}, {"x-amz-content-sha256", payload_sha256_hex}, {"x-amz-date", amz_date}};
+  if (!credentials.session_token.empty()) signing.headers["x-amz-security-token"] = credentials.session_token;
+  for (const auto& [name, value] : extra_headers) signing.headers[name] = value;
+  signing.payload_sha256_hex = payload_sha256_hex;
+  request.url = endpoint.origin + signing.canonical_uri +
+                (signing.canonical_query.empty() ? "" : "?" + signing.canonical_query);
+  return request;
 }
+
+S3Store::S3Store(S3Location location, AwsCredentials credentials)
+    : location_(std::move(location)), credentials_(std::move(credentials)), origin_(endpoint_of(location_).origin) {}
 
 S3Store::Response S3Store::send(const std::string& method, const std::string& key,
                                 const std::map<std::string, std::string>& query, std::string_view body,
                                 const std::map<std::string, std::string>& extra_headers) {
   static CurlGlobal global;
-  const std::string path = bucket_path_ + "/" + aws_uri_encode(key, true);
-  std::string canonical_query;
-  for (const auto& [name, value] : query) {  // sorted by name, as SigV4 wants
-    canonical_query += (canonical_query.empty() ? "" : "&") + aws_uri_encode(name, false) + "=" +
-                       aws_uri_encode(value, false);
-  }
-  const std::string url = origin_ + path + (canonical_query.empty() ? "" : "?" + canonical_query);
   const std::string payload_hash = sha256_hex(body);
   Response response;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(kFirstBackoff * (1 << (attempt - 1)));
-    SigV4Request signing{method, path, canonical_query, {}, payload_hash};
-    signing.headers = {{"host", host_}, {"x-amz-content-sha256", payload_hash}, {"x-amz-date", amz_date_now()}};
-    if (!credentials_.session_token.empty()) signing.headers["x-amz-security-token"] = credentials_.session_token;
-    for (const auto& [name, value] : extra_headers) signing.headers[name] = value;
+    // Signed anew for every try: the signature covers the time.
+    const S3Request request =
+        plan_s3_request(location_, credentials_, method, key, query, payload_hash, amz_date_now(), extra_headers);
+    const SigV4Request& signing = request.signing;
+    const std::string& url = request.url;
     curl_slist* list = nullptr;
     for (const auto& [name, value] : signing.headers) {
       if (name != "host") list = curl_slist_append(list, (name + ": " + value).c_str());
     }
     list = curl_slist_append(list, ("authorization: " + sigv4_authorization(signing, credentials_, location_.region,
-                                                                           "s3", signing.headers["x-amz-date"]))
+                                                                           "s3", signing.headers.at("x-amz-date")))
                                        .c_str());
     list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
     list = curl_slist_append(list, "Content-Type: application/octet-stream");
@@ -173,8 +195,8 @@ S3Store::Response S3Store::send(const std::string& method, const std::string& ke
     const bool retry = code != CURLE_OK || response.status >= 500;
     if (!retry) return response;
     if (attempt + 1 == kAttempts && code != CURLE_OK) {
-      throw UserError("cannot reach " + origin_ + " for " + describe() + ": " + curl_easy_strerror(code) + " (" +
-                      std::to_string(kAttempts) + " tries): check the network and the endpoint");
+      throw UserError("the connection to " + origin_ + " for " + describe() + " failed: " + curl_easy_strerror(code) +
+                      " (" + std::to_string(kAttempts) + " tries): check the network and the endpoint");
     }
   }
   return response;  // a 5xx after every retry: the caller reports it

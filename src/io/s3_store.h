@@ -23,6 +23,19 @@ struct S3Location {
   std::optional<std::string> endpoint;  // "http://127.0.0.1:4568"; nullopt: AWS
 };
 
+// A request as S3Store sends it: its URL and what SigV4 signs (host, x-amz-date,
+// x-amz-content-sha256, x-amz-security-token with temporary credentials, `extra_headers`).
+// Exposed so the tests can sign the same request with the AWS SDK's signer. Throws UserError for
+// a bucket name or endpoint that cannot make a URL.
+struct S3Request {
+  std::string url;
+  SigV4Request signing;
+};
+S3Request plan_s3_request(const S3Location& location, const AwsCredentials& credentials, const std::string& method,
+                          const std::string& key, const std::map<std::string, std::string>& query,
+                          const std::string& payload_sha256_hex, const std::string& amz_date,
+                          const std::map<std::string, std::string>& extra_headers);
+
 class S3Store : public ObjectStore {
  public:
   S3Store(S3Location location, AwsCredentials credentials);
@@ -45,9 +58,7 @@ class S3Store : public ObjectStore {
 
   S3Location location_;
   AwsCredentials credentials_;
-  std::string origin_;       // scheme://host[:port]
-  std::string host_;         // as sent in Host
-  std::string bucket_path_;  // "/BUCKET" path-style, "" virtual-hosted
+  std::string origin_;  // scheme://host[:port], for messages
 };
 
 }  // namespace utt
