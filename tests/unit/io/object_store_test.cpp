@@ -4,12 +4,14 @@
 // documented example.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -181,6 +183,119 @@ TEST(S3Store, WrongCredentialsAndAMissingBucketAreOneClearMessageWithoutSecrets)
   EXPECT_NE(no_bucket.find("the bucket 'no-such-bucket' does not exist at http://127.0.0.1:"), std::string::npos)
       << no_bucket;
   EXPECT_NE(error_of([&] { missing.put("a", "b"); }).find("does not exist"), std::string::npos);
+}
+
+// A TCP proxy on 127.0.0.1 to `target_port` that cuts the first `drops` connections after
+// `after_bytes` bytes of the request: an upload whose connection drops mid-way.
+class DroppingProxy {
+ public:
+  DroppingProxy(int target_port, int drops, size_t after_bytes)
+      : target_port_(target_port), drops_left_(drops), after_bytes_(after_bytes) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address = loopback(0);
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    socklen_t size = sizeof(address);
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &size);
+    port_ = ntohs(address.sin_port);
+    ::listen(listener_, 8);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~DroppingProxy() {
+    stop_ = true;
+    thread_.join();
+    ::close(listener_);
+  }
+  int port() const { return port_; }
+  int dropped() const { return dropped_; }
+
+ private:
+  static sockaddr_in loopback(int port) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    return address;
+  }
+  void serve() {
+    while (!stop_) {
+      pollfd ready{listener_, POLLIN, 0};
+      if (::poll(&ready, 1, 50) <= 0) continue;
+      const int client = ::accept(listener_, nullptr, nullptr);
+      if (client < 0) continue;
+      if (drops_left_ > 0) {
+        --drops_left_;
+        size_t received = 0;
+        char buffer[16384];
+        while (received < after_bytes_) {
+          const ssize_t n = ::recv(client, buffer, sizeof(buffer), 0);
+          if (n <= 0) break;
+          received += static_cast<size_t>(n);
+        }
+        ++dropped_;
+        ::close(client);
+        continue;
+      }
+      forward(client);
+    }
+  }
+  // Copies bytes both ways until either side closes.
+  void forward(int client) {
+    const int server = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address = loopback(target_port_);
+    if (::connect(server, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+      ::close(server);
+      ::close(client);
+      return;
+    }
+    pollfd ends[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+    char buffer[16384];
+    for (bool open = true; open && !stop_;) {
+      if (::poll(ends, 2, 50) <= 0) continue;
+      for (int i = 0; i < 2 && open; ++i) {
+        if (!(ends[i].revents & (POLLIN | POLLHUP))) continue;
+        const ssize_t n = ::recv(ends[i].fd, buffer, sizeof(buffer), 0);
+        open = n > 0 && ::send(ends[1 - i].fd, buffer, static_cast<size_t>(n), MSG_NOSIGNAL) == n;
+      }
+    }
+    ::close(server);
+    ::close(client);
+  }
+
+  int target_port_;
+  int drops_left_;
+  size_t after_bytes_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<int> dropped_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+TEST(S3Store, AnUploadWhoseConnectionDropsIsRetriedAndNeverHalfVisible) {
+  S3Server server;
+  const int s3_port = std::stoi(server.location().endpoint->substr(server.location().endpoint->rfind(':') + 1));
+  std::string object(300000, '\0');
+  for (size_t i = 0; i < object.size(); ++i) object[i] = static_cast<char>(i * 7 % 256);
+  {
+    DroppingProxy proxy(s3_port, 2, 100000);
+    S3Location through = server.location();
+    through.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
+    S3Store(through, S3Server::credentials()).put("dropped/twice", object);
+    EXPECT_EQ(proxy.dropped(), 2);
+  }
+  EXPECT_EQ(read_all(server.object_file("dropped/twice")), object);
+  {
+    DroppingProxy proxy(s3_port, 4, 100000);  // every try
+    S3Location through = server.location();
+    through.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
+    const std::string message = error_of([&] { S3Store(through, S3Server::credentials()).put("dropped/always", object); });
+    EXPECT_NE(message.find("failed: "), std::string::npos) << message;
+    EXPECT_NE(message.find("(4 tries)"), std::string::npos) << message;
+    EXPECT_EQ(proxy.dropped(), 4);
+  }
+  S3Store store(server.location(), S3Server::credentials());
+  EXPECT_EQ(store.list("dropped/"), (std::vector<std::string>{"dropped/twice"}));
+  EXPECT_FALSE(fs::exists(server.object_file("dropped/always")));
 }
 
 TEST(S3Store, AnUnreachableEndpointIsReportedAfterRetries) {
