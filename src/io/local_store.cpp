@@ -1,5 +1,7 @@
 #include "io/local_store.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "io/staged_dir.h"
@@ -25,6 +27,22 @@ void LocalStore::put(const std::string& key, std::string_view bytes) {
   fs::create_directories(path.parent_path(), error);
   if (error) throw UserError("cannot create " + path.parent_path().string() + ": " + error.message());
   write_file_atomic(path, bytes);  // staged and renamed: never half an object
+}
+
+void LocalStore::put_file(const std::string& key, const fs::path& source) {
+  const fs::path path = path_of(key);
+  std::error_code error;
+  fs::create_directories(path.parent_path(), error);
+  // A hidden sibling renamed into place, named as write_file_atomic names its own.
+  std::string name = ".";  // appended, not `+`: GCC 12's false -Wrestrict
+  name.append(path.filename().string()).append(".tmp-").append(std::to_string(::getpid()));
+  const fs::path staging = path.parent_path() / name;
+  if (!error) fs::copy_file(source, staging, fs::copy_options::overwrite_existing, error);
+  if (!error) fs::rename(staging, path, error);
+  if (error) {
+    fs::remove(staging, error);
+    throw UserError("cannot store " + source.string() + " as " + path.string() + ": " + error.message());
+  }
 }
 
 std::string LocalStore::get(const std::string& key) {

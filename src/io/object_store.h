@@ -4,6 +4,7 @@
 // store and the fix, and never carries a secret.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,9 @@ class ObjectStore {
   virtual ~ObjectStore() = default;
   // Stores `bytes` under `key`; a reader sees the old object or the new one, never part of one.
   virtual void put(const std::string& key, std::string_view bytes) = 0;
+  // Stores the file at `path` under `key`, never holding all of a large file in memory (S3: a
+  // multipart upload). Same visibility rule as put.
+  virtual void put_file(const std::string& key, const std::filesystem::path& path) = 0;
   // The object's bytes, checked against the store's checksum where it keeps one. Throws
   // UserError when there is no such object.
   virtual std::string get(const std::string& key) = 0;

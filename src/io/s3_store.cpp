@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <fstream>
 #include <memory>
 #include <thread>
 
+#include "io/staged_dir.h"
 #include "util/error.h"
 
 namespace utt {
@@ -117,7 +119,9 @@ Endpoint endpoint_of(const S3Location& location) {
   if (scheme == std::string::npos || endpoint.find('/', scheme + 3) != std::string::npos) {
     throw UserError("S3 endpoint '" + *location.endpoint + "' is not of the form http(s)://HOST[:PORT]");
   }
-  return {endpoint, endpoint.substr(scheme + 3), "/" + aws_uri_encode(location.bucket, false)};
+  std::string bucket_path = "/";  // appended, not `+`: GCC 12's false -Wrestrict
+  bucket_path.append(aws_uri_encode(location.bucket, false));
+  return {endpoint, endpoint.substr(scheme + 3), bucket_path};
 }
 
 }  // namespace
@@ -132,8 +136,9 @@ S3Request plan_s3_request(const S3Location& location, const AwsCredentials& cred
   signing.method = method;
   signing.canonical_uri = endpoint.bucket_path + "/" + aws_uri_encode(key, true);
   for (const auto& [name, value] : query) {  // sorted by name, as SigV4 wants
-    signing.canonical_query += (signing.canonical_query.empty() ? "" : "&") + aws_uri_encode(name, false) + "=" +
-                               aws_uri_encode(value, false);
+    // appended, not `+`: GCC 12's false -Wrestrict
+    if (!signing.canonical_query.empty()) signing.canonical_query.append("&");
+    signing.canonical_query.append(aws_uri_encode(name, false)).append("=").append(aws_uri_encode(value, false));
   }
   signing.headers = {{"host", endpoint.host}, {"x-amz-content-sha256", payload_sha256_hex}, {"x-amz-date", amz_date}};
   if (!credentials.session_token.empty()) signing.headers["x-amz-security-token"] = credentials.session_token;
@@ -177,7 +182,7 @@ S3Store::Response S3Store::send(const std::string& method, const std::string& ke
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-    if (method == "PUT") {
+    if (method == "PUT" || method == "POST") {
       curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
       curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
     }
@@ -226,6 +231,62 @@ void S3Store::put(const std::string& key, std::string_view bytes) {
   if (!etag.empty() && etag != md5_of(bytes, false)) {
     throw UserError("the upload of " + key + " to " + describe() + " came back with another checksum (ETag " + etag +
                     "): upload again");
+  }
+}
+
+void S3Store::put_file(const std::string& key, const std::filesystem::path& path) {
+  std::error_code error;
+  const uint64_t size = std::filesystem::file_size(path, error);
+  if (error) throw UserError("cannot read " + path.string() + " to upload it: " + error.message());
+  if (size <= location_.part_bytes) {
+    put(key, read_file(path, "file to upload"));
+  } else {
+    put_in_parts(key, path, size);
+  }
+}
+
+// A multipart upload: the object appears only when the last request completes it, and an upload
+// that fails part-way is aborted, so nothing half-written is ever visible under `key`.
+void S3Store::put_in_parts(const std::string& key, const std::filesystem::path& path, uint64_t size) {
+  UTT_CHECK(location_.part_bytes >= (uint64_t{5} << 20), "S3 parts must be at least 5 MiB, not " +
+                                                              std::to_string(location_.part_bytes));
+  const Response created = send("POST", key, {{"uploads", ""}}, {}, {});
+  const std::string upload_id = xml_text(created.body, "UploadId");
+  if (created.status != 200 || upload_id.empty()) fail("start a multipart upload of " + key, created);
+  try {
+    std::ifstream in(path, std::ios::binary);
+    std::string part;
+    std::string completion = "<CompleteMultipartUpload>";
+    for (uint64_t offset = 0, number = 1; offset < size; offset += location_.part_bytes, ++number) {
+      part.resize(static_cast<size_t>(std::min(location_.part_bytes, size - offset)));
+      if (!in.read(part.data(), static_cast<std::streamsize>(part.size()))) {
+        throw UserError("cannot read " + path.string() + " at byte " + std::to_string(offset) + " to upload it");
+      }
+      const std::string md5 = md5_of(part, false);
+      const Response uploaded = send("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}},
+                                     part, {{"content-md5", md5_of(part, true)}});
+      if (uploaded.status != 200) fail("upload part " + std::to_string(number) + " of " + key, uploaded);
+      std::string etag = uploaded.headers.count("etag") ? uploaded.headers.at("etag") : "";
+      etag.erase(std::remove(etag.begin(), etag.end(), '"'), etag.end());
+      if (etag != md5) {
+        throw UserError("part " + std::to_string(number) + " of " + key + " came back from " + describe() +
+                        " with another checksum (ETag " + etag + "): upload again");
+      }
+      completion += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>\"" + etag +
+                    "\"</ETag></Part>";
+    }
+    completion += "</CompleteMultipartUpload>";
+    const Response completed = send("POST", key, {{"uploadId", upload_id}}, completion, {});
+    // S3 may answer 200 and report an error in the body.
+    if (completed.status != 200 || !xml_text(completed.body, "Code").empty()) {
+      fail("complete the multipart upload of " + key, completed);
+    }
+  } catch (...) {
+    try {
+      send("DELETE", key, {{"uploadId", upload_id}}, {}, {});  // frees the parts; best effort
+    } catch (const UserError&) {
+    }
+    throw;
   }
 }
 

@@ -8,6 +8,8 @@
 // backoff. Credentials appear in no message.
 #pragma once
 
+#include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -21,6 +23,9 @@ struct S3Location {
   std::string bucket;
   std::string region = "us-east-1";
   std::optional<std::string> endpoint;  // "http://127.0.0.1:4568"; nullopt: AWS
+  // put_file uploads larger files in parts of this size (S3: at least 5 MiB, at most 10,000
+  // parts, objects up to 5 TiB): 64 MiB parts cover a 625 GB checkpoint file.
+  uint64_t part_bytes = uint64_t{64} << 20;
 };
 
 // A request as S3Store sends it: its URL and what SigV4 signs (host, x-amz-date,
@@ -40,6 +45,7 @@ class S3Store : public ObjectStore {
  public:
   S3Store(S3Location location, AwsCredentials credentials);
   void put(const std::string& key, std::string_view bytes) override;
+  void put_file(const std::string& key, const std::filesystem::path& path) override;
   std::string get(const std::string& key) override;
   std::vector<std::string> list(const std::string& prefix) override;
   void remove(const std::string& key) override;
@@ -55,6 +61,7 @@ class S3Store : public ObjectStore {
   Response send(const std::string& method, const std::string& key, const std::map<std::string, std::string>& query,
                 std::string_view body, const std::map<std::string, std::string>& extra_headers);
   [[noreturn]] void fail(const std::string& what, const Response& response) const;
+  void put_in_parts(const std::string& key, const std::filesystem::path& path, uint64_t size);
 
   S3Location location_;
   AwsCredentials credentials_;

@@ -61,12 +61,18 @@ void expect_store_round_trip(ObjectStore& store) {
   store.put("run/checkpoint_step_10/trainer_state.json", "{\"step\": 10}");
   store.put("run/checkpoint_step_20/trainer_state.json", "{\"step\": 20}");
   store.put("other run/a+b&c.txt", "odd characters");
+  const fs::path file = fs::temp_directory_path() / ("utt_store_file_" + std::to_string(::getpid()));
+  std::ofstream(file, std::ios::binary) << "a file's bytes";
+  store.put_file("run/checkpoint_step_20/tokenizer.json", file);
+  fs::remove(file);
+  EXPECT_EQ(store.get("run/checkpoint_step_20/tokenizer.json"), "a file's bytes");
   EXPECT_EQ(store.get("run/checkpoint_step_10/model.safetensors"), binary);
   EXPECT_EQ(store.get("other run/a+b&c.txt"), "odd characters");
   EXPECT_EQ(store.list("run/"), (std::vector<std::string>{"run/checkpoint_step_10/model.safetensors",
                                                          "run/checkpoint_step_10/trainer_state.json",
+                                                         "run/checkpoint_step_20/tokenizer.json",
                                                          "run/checkpoint_step_20/trainer_state.json"}));
-  EXPECT_EQ(store.list("run/checkpoint_step_2"), (std::vector<std::string>{"run/checkpoint_step_20/trainer_state.json"}));
+  EXPECT_EQ(store.list("run/checkpoint_step_2").size(), 2u);
   EXPECT_TRUE(store.list("nothing/").empty());
   store.put("run/checkpoint_step_20/trainer_state.json", "{\"step\": 20, \"replaced\": true}");
   EXPECT_EQ(store.get("run/checkpoint_step_20/trainer_state.json"), "{\"step\": 20, \"replaced\": true}");
@@ -157,6 +163,22 @@ TEST(S3Store, StoresListsReplacesAndRemovesObjectsInAnS3Server) {
   // The server's own copy holds the bytes uploaded.
   EXPECT_EQ(read_all(server.object_file("other run/a+b&c.txt")), "odd characters");
   EXPECT_EQ(read_all(server.object_file("run/checkpoint_step_10/model.safetensors")).size(), 70000u);
+}
+
+TEST(S3Store, ALargeFileGoesUpInPartsAndComesBackWhole) {
+  S3Server server;
+  S3Location location = server.location();
+  location.part_bytes = 5 << 20;  // S3's smallest part
+  const fs::path file = fs::temp_directory_path() / ("utt_store_large_" + std::to_string(::getpid()));
+  std::string bytes((12 << 20) + 123, '\0');  // three parts, the last one short
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
+  std::ofstream(file, std::ios::binary) << bytes;
+  S3Store store(location, S3Server::credentials());
+  store.put_file("big/model.safetensors", file);
+  fs::remove(file);
+  EXPECT_EQ(read_all(server.object_file("big/model.safetensors")), bytes);
+  EXPECT_EQ(store.get("big/model.safetensors"), bytes);
+  EXPECT_EQ(store.list("big/"), (std::vector<std::string>{"big/model.safetensors"}));
 }
 
 TEST(S3Store, ListsPastOnePageOfAThousandKeys) {
