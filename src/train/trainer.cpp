@@ -219,12 +219,12 @@ TrainingResult Trainer::run(TrainerState state) {
                       {"tokens", state.tokens_seen}, {"epoch", state.epoch},
                       {"elapsed_seconds", line.elapsed_seconds}});
       if (tensorboard_) {
-        tensorboard_->write_scalars(
-            line.step, {{"train/loss", static_cast<float>(line.loss)},
-                        {"train/learning_rate", static_cast<float>(line.learning_rate)},
-                        {"train/grad_norm", static_cast<float>(line.grad_norm)},
-                        {"train/tokens_per_second", static_cast<float>(line.tokens_per_second)},
-                        {"train/step_seconds", static_cast<float>(interval_seconds / static_cast<double>(std::max<int64_t>(timed_steps, 1)))}});
+        const double step_seconds = interval_seconds / static_cast<double>(std::max<int64_t>(timed_steps, 1));
+        tensorboard_->write_scalars(line.step, {{"train/loss", static_cast<float>(line.loss)},
+                                                {"train/learning_rate", static_cast<float>(line.learning_rate)},
+                                                {"train/grad_norm", static_cast<float>(line.grad_norm)},
+                                                {"train/tokens_per_second", static_cast<float>(line.tokens_per_second)},
+                                                {"train/step_seconds", static_cast<float>(step_seconds)}});
       }
       interval_start = Clock::now();
       interval_loss = 0;
