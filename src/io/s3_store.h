@@ -15,6 +15,7 @@
 #include <string>
 
 #include "io/aws_sigv4.h"
+#include "io/object_http.h"
 #include "io/object_store.h"
 
 namespace utt {
@@ -52,15 +53,10 @@ class S3Store : public ObjectStore {
   std::string describe() const override { return "s3://" + location_.bucket; }
 
  private:
-  struct Response {
-    long status = 0;
-    std::string body;
-    std::map<std::string, std::string> headers;  // names lower-cased
-  };
   // One signed request, retried on connection failures and 5xx. `key` empty: the bucket.
-  Response send(const std::string& method, const std::string& key, const std::map<std::string, std::string>& query,
+  ObjectHttpResponse send(const std::string& method, const std::string& key, const std::map<std::string, std::string>& query,
                 std::string_view body, const std::map<std::string, std::string>& extra_headers);
-  [[noreturn]] void fail(const std::string& what, const Response& response) const;
+  [[noreturn]] void fail(const std::string& what, const ObjectHttpResponse& response) const;
   void put_in_parts(const std::string& key, const std::filesystem::path& path, uint64_t size);
 
   S3Location location_;

@@ -1,7 +1,8 @@
-// Object stores: a local folder, and S3 against npm's s3rver on 127.0.0.1 (started here; its
-// own files on disk are the independent view of what was uploaded). s3rver checks the access key
-// id but not SigV4 signatures themselves; aws_sigv4_test checks the signer against AWS's
-// documented example.
+// Object stores: a local folder; S3 against npm's s3rver on 127.0.0.1 (started here; its own
+// files on disk are the independent view of what was uploaded; s3rver checks the access key id
+// but not SigV4 signatures themselves, which s3_request_test compares with the AWS SDK's); Azure
+// Blob against npm's azurite, with Microsoft's client (tests/tools/azure_blob.mjs) making the
+// container and its SAS token and reading back what was uploaded.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "io/azure_store.h"
 #include "io/local_store.h"
 #include "io/s3_store.h"
 #include "test_paths.h"
@@ -121,6 +123,9 @@ class S3Server {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     }
+    ::kill(pid_, SIGTERM);  // the destructor does not run after a throwing constructor
+    ::waitpid(pid_, nullptr, 0);
+    fs::remove_all(dir_);
     throw std::runtime_error("s3rver did not start on port " + port);
   }
   ~S3Server() {
@@ -325,6 +330,140 @@ TEST(S3Store, AnUnreachableEndpointIsReportedAfterRetries) {
   const std::string message = error_of([&] { S3Store(nowhere, {"a", "b", ""}).get("x"); });
   EXPECT_NE(message.find("the connection to http://127.0.0.1:1 for s3://utt-test failed: "), std::string::npos) << message;
   EXPECT_NE(message.find("(4 tries)"), std::string::npos) << message;
+}
+
+// Output of a command, "" when it fails.
+std::string command_output(const std::string& command) {
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return "";
+  std::string out;
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;) out.append(buffer, n);
+  return ::pclose(pipe) == 0 ? out : "";
+}
+
+std::string from_base64(const std::string& text) {
+  static const std::string kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t bits = 0;
+  int count = 0;
+  for (char c : text) {
+    const size_t value = kAlphabet.find(c);
+    if (value == std::string::npos) continue;  // padding
+    bits = (bits << 6) | static_cast<uint32_t>(value);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out += static_cast<char>((bits >> count) & 0xFF);
+    }
+  }
+  return out;
+}
+
+// npm's azurite (Blob service only) on a free port of 127.0.0.1, with the container utt-test
+// and a SAS token for it made by Microsoft's client; stopped at the end.
+class AzureServer {
+ public:
+  AzureServer() : dir_(scratch("azurite")) {
+    port_ = free_port();
+    const std::string main = test::source_dir() + "/tests/tools/node_modules/azurite/dist/src/blob/main.js";
+    if (!fs::exists(main)) throw std::runtime_error("missing " + main + ": run scripts/setup --tests");
+    const std::string port = std::to_string(port_);
+    const std::string data = dir_.string();
+    // --disableTelemetry: otherwise azurite tries to reach a telemetry host. --skipApiVersionCheck:
+    // Microsoft's client speaks a newer service version than this azurite knows.
+    std::vector<std::string> args = {"node", main, "--blobHost", "127.0.0.1", "--blobPort", port, "--location", data,
+                                     "--silent", "--disableTelemetry", "--skipApiVersionCheck"};
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    if (posix_spawnp(&pid_, "node", nullptr, nullptr, argv.data(), environ) != 0) throw std::runtime_error("no node");
+    for (int i = 0; i < 30 && sas_.empty(); ++i) {
+      sas_ = client("create utt-test");
+      if (sas_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    if (sas_.empty()) {
+      stop();  // the destructor does not run after a throwing constructor
+      throw std::runtime_error("azurite did not start on port " + port + ", or azure_blob.mjs failed");
+    }
+  }
+  ~AzureServer() { stop(); }
+  void stop() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+    fs::remove_all(dir_);
+  }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_) + "/devstoreaccount1"; }
+  AzureLocation location(const std::string& container = "utt-test") const {
+    return {"devstoreaccount1", container, sas_, endpoint()};
+  }
+  // tests/tools/azure_blob.mjs COMMAND ENDPOINT ARGS...
+  std::string client(const std::string& command_and_args) const {
+    const std::string command = command_and_args.substr(0, command_and_args.find(' '));
+    const std::string rest = command_and_args.substr(command.size());
+    return command_output("node " + test::source_dir() + "/tests/tools/azure_blob.mjs " + command + " " + endpoint() +
+                          rest + " 2>/dev/null");
+  }
+  std::string read_back(const std::string& blob) const { return from_base64(client("read utt-test '" + blob + "'")); }
+
+ private:
+  static int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    socklen_t size = sizeof(address);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+    ::close(fd);
+    return ntohs(address.sin_port);
+  }
+
+  fs::path dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+  std::string sas_;
+};
+
+// One azurite for both (it takes seconds to start): the store's behaviour, and a large file.
+TEST(AzureStore, StoresListsReplacesAndRemovesBlobsAndSendsALargeFileInBlocks) {
+  AzureServer server;
+  AzureStore store(server.location());
+  EXPECT_EQ(store.describe(), "az://devstoreaccount1/utt-test");
+  expect_store_round_trip(store);
+  EXPECT_EQ(server.read_back("other run/a+b&c.txt"), "odd characters");
+
+  AzureLocation location = server.location();
+  location.block_bytes = 1 << 20;
+  const fs::path file = fs::temp_directory_path() / ("utt_store_blocks_" + std::to_string(::getpid()));
+  std::string bytes((5 << 19) + 77, '\0');  // two whole blocks and a short one
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 11);
+  std::ofstream(file, std::ios::binary) << bytes;
+  AzureStore blocks(location);
+  blocks.put_file("big/model.safetensors", file);
+  fs::remove(file);
+  EXPECT_EQ(server.read_back("big/model.safetensors"), bytes);  // Microsoft's client reads it back
+  EXPECT_EQ(blocks.get("big/model.safetensors"), bytes);
+}
+
+TEST(AzureStore, AReadOnlyTokenAndAMissingContainerAreOneClearMessageWithoutTheToken) {
+  AzureServer server;
+  AzureLocation read_only = server.location();
+  read_only.sas_token = server.client("sas utt-test r");
+  ASSERT_FALSE(read_only.sas_token.empty());
+  const std::string refused = error_of([&] { AzureStore(read_only).put("a", "b"); });
+  EXPECT_NE(refused.find("az://devstoreaccount1/utt-test refused the SAS token ("), std::string::npos) << refused;
+  EXPECT_NE(refused.find("while trying to upload a: check --azure-sas-token"), std::string::npos) << refused;
+  const std::string signature = read_only.sas_token.substr(read_only.sas_token.find("sig=") + 4);
+  EXPECT_EQ(refused.find(signature), std::string::npos) << "the message shows the token";
+  AzureLocation missing = server.location("no-such-container");
+  missing.sas_token = server.client("sas no-such-container rwdl");
+  const std::string no_container = error_of([&] { AzureStore(missing).list(""); });
+  EXPECT_NE(no_container.find("the container 'no-such-container' does not exist in the account devstoreaccount1"),
+            std::string::npos) << no_container;
 }
 
 }  // namespace
