@@ -15,5 +15,6 @@ int run_tokenizer(const std::vector<std::string>& args);
 int run_generate(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_export(const std::vector<std::string>& args);
+int run_plot(const std::vector<std::string>& args);
 
 }  // namespace utt

@@ -33,6 +33,7 @@ const std::vector<Subcommand>& subcommands() {
       {"generate", "continue a prompt with a trained model", run_generate},
       {"eval", "a trained model's loss and perplexity on a dataset split", run_eval},
       {"export", "write a model for Hugging Face transformers (hf) or llama.cpp (gguf)", run_export},
+      {"plot", "draw a run's loss curves and learning rate as an SVG (also while it trains)", run_plot},
   };
   return list;
 }

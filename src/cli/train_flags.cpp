@@ -226,6 +226,7 @@ std::vector<FlagSpec> build_train_flags() {
       int_flag("keep-last", checkpoint, "Keep only the newest K checkpoint_step_N directories (0: keep all)", UTT_FIELD(keep_last), "K"),
       optional_string_flag("resume-from", checkpoint, "Resume from checkpoint path, or 'latest' (the newest checkpoint of the run in --output-dir)", UTT_FIELD(resume_from), "DIR"),
       optional_string_flag("export", checkpoint, "At the end, also export the final model: hf, gguf or hf,gguf (into OUTPUT_DIR/export_hf, OUTPUT_DIR/model.gguf)", UTT_FIELD(export_formats), "FORMATS"),
+      bool_flag("tensorboard", checkpoint, "Do not write TensorBoard event files (OUTPUT_DIR/runs/, for tensorboard --logdir OUTPUT_DIR)", UTT_FIELD(tensorboard), true),
       bool_flag("overwrite-output-dir", checkpoint, "Start a new run in an --output-dir that holds an earlier run's checkpoints and logs, removing them first (without it, such a run is refused)", UTT_FIELD(overwrite_output_dir)),
 
       choice_flag<std::optional<std::string>>("cloud-provider", cloud, "Cloud provider (s3/gcs/azure)", UTT_FIELD(cloud_provider), {"s3", "gcs", "azure"}),

@@ -82,6 +82,7 @@ struct TrainConfig {
   std::optional<std::string> resume_from;
   std::optional<std::string> export_formats;  // --export hf,gguf: export the final model
   bool overwrite_output_dir = false;  // a new run may replace an earlier run's outputs
+  bool tensorboard = true;            // event files in OUTPUT_DIR/runs/ (--no-tensorboard)
 
   // Cloud storage
   std::optional<std::string> cloud_provider;  // s3 | gcs | azure

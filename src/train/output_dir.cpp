@@ -14,8 +14,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Files of a run's results: a new run must not mix its own with them.
-constexpr const char* kResultFiles[] = {"metrics.jsonl", "training_summary.json"};
+// Files and folders of a run's results: a new run must not mix its own with them.
+constexpr const char* kResultFiles[] = {"metrics.jsonl", "training_summary.json", "training_curves.svg", "runs"};
 
 std::string read_run_record(const fs::path& dir) {
   std::error_code error;

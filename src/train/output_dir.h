@@ -34,7 +34,8 @@ struct OutputDirState {
   std::optional<LockHolder> busy;  // another process holds the directory now
   std::string owner_run_id;        // run.json's, else the one run id of its checkpoints; "" unknown
   std::vector<CheckpointEntry> checkpoints;
-  // What a new run would mix with: checkpoint directories, metrics.jsonl, training_summary.json.
+  // What a new run would mix with: checkpoint directories, metrics.jsonl, training_summary.json,
+  // training_curves.svg, runs/ (TensorBoard).
   std::vector<std::string> earlier_outputs;
 };
 

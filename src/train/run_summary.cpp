@@ -59,7 +59,7 @@ void print_closing_lines(const RunOutputs& run, const TrainingResult& result) {
   std::string listed;
   std::error_code error;
   for (const char* name : {"tokenizer.json", "model_config.json", "training_summary.json", "metrics.jsonl",
-                           "final_checkpoint/", "best_checkpoint/"}) {
+                           "training_curves.svg", "runs/", "final_checkpoint/", "best_checkpoint/"}) {
     if (fs::exists(run.output_dir / name, error)) listed += (listed.empty() ? "" : ", ") + std::string(name);
   }
   if (!list_step_checkpoints(run.output_dir).empty()) listed += ", checkpoint_step_N/";

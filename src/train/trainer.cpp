@@ -71,12 +71,13 @@ double evaluate(Transformer& model, const std::vector<std::vector<int32_t>>& bat
 
 Trainer::Trainer(Transformer& model, AdamW& optimizer, BatchLoader& train,
                  const std::vector<std::vector<int32_t>>* validation_batches, MetricsLog& metrics,
-                 TrainerOptions options)
+                 TensorBoardLog* tensorboard, TrainerOptions options)
     : model_(model),
       optimizer_(optimizer),
       train_(train),
       validation_(validation_batches && !validation_batches->empty() ? validation_batches : nullptr),
       metrics_(metrics),
+      tensorboard_(tensorboard),
       options_(std::move(options)) {}
 
 double Trainer::train_step(TrainerState& state) {
@@ -160,8 +161,13 @@ void Trainer::validate(TrainerState& state, TrainingResult& result) {
   }
   fmt::print("\n{}\n", format_validation_block(loss, static_cast<int64_t>(validation_->size()), best_dir));
   std::fflush(stdout);
-  metrics_.write({{"step", state.step}, {"val_loss", loss}, {"val_perplexity", std::exp(std::min(loss, 700.0))},
+  const double perplexity = std::exp(std::min(loss, 700.0));
+  metrics_.write({{"step", state.step}, {"val_loss", loss}, {"val_perplexity", perplexity},
                   {"val_batches", validation_->size()}});
+  if (tensorboard_) {
+    tensorboard_->write_scalars(state.step, {{"val/loss", static_cast<float>(loss)},
+                                             {"val/perplexity", static_cast<float>(perplexity)}});
+  }
   if (best) save("best_checkpoint", state);
 }
 
@@ -212,6 +218,14 @@ TrainingResult Trainer::run(TrainerState state) {
                       {"grad_norm", line.grad_norm}, {"tokens_per_sec", line.tokens_per_second},
                       {"tokens", state.tokens_seen}, {"epoch", state.epoch},
                       {"elapsed_seconds", line.elapsed_seconds}});
+      if (tensorboard_) {
+        const double step_seconds = interval_seconds / static_cast<double>(std::max<int64_t>(timed_steps, 1));
+        tensorboard_->write_scalars(line.step, {{"train/loss", static_cast<float>(line.loss)},
+                                                {"train/learning_rate", static_cast<float>(line.learning_rate)},
+                                                {"train/grad_norm", static_cast<float>(line.grad_norm)},
+                                                {"train/tokens_per_second", static_cast<float>(line.tokens_per_second)},
+                                                {"train/step_seconds", static_cast<float>(step_seconds)}});
+      }
       interval_start = Clock::now();
       interval_loss = 0;
       interval_steps = 0;

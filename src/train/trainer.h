@@ -12,6 +12,7 @@
 
 #include "model/transformer.h"
 #include "obs/metrics_log.h"
+#include "obs/tensorboard_log.h"
 #include "train/adamw.h"
 #include "data/batch_loader.h"
 #include "train/checkpoint.h"
@@ -52,9 +53,10 @@ double evaluate(Transformer& model, const std::vector<std::vector<int32_t>>& bat
 
 class Trainer {
  public:
+  // `tensorboard` may be null (--no-tensorboard); it gets the values metrics.jsonl gets.
   Trainer(Transformer& model, AdamW& optimizer, BatchLoader& train,
           const std::vector<std::vector<int32_t>>* validation_batches, MetricsLog& metrics,
-          TrainerOptions options);
+          TensorBoardLog* tensorboard, TrainerOptions options);
 
   // Runs from `state` (a fresh state or one loaded from a checkpoint) to state.total_steps.
   // Throws UserError when the loss becomes NaN/Inf (naming the step and the last good
@@ -73,6 +75,7 @@ class Trainer {
   BatchLoader& train_;
   const std::vector<std::vector<int32_t>>* validation_;
   MetricsLog& metrics_;
+  TensorBoardLog* tensorboard_;
   TrainerOptions options_;
   std::vector<uint32_t> raw_batch_;
   std::vector<int32_t> batch_;

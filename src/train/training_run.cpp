@@ -23,7 +23,9 @@
 #include "io/staged_dir.h"
 #include "model/transformer.h"
 #include "obs/console_log.h"
+#include "obs/loss_plot.h"
 #include "obs/metrics_log.h"
+#include "obs/tensorboard_log.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_dirs.h"
 #include "train/output_dir.h"
@@ -353,8 +355,8 @@ std::unique_ptr<BatchLoader> make_train_loader(const TrainConfig& c, const Model
 }
 
 // The run's files beside its checkpoints: tokenizer.json (unless that one is already there),
-// model_config.json, and, on a resume, metrics.jsonl without what was logged after the
-// checkpoint.
+// model_config.json, and, on a resume, metrics.jsonl and the TensorBoard event files without
+// what was logged after the checkpoint.
 void write_run_files(RunDirectory& directory, const PreparedTokenizer& prepared, const ModelConfig& model_config,
                      const ResumePoint* resume, int64_t step) {
   const fs::path saved_tokenizer = directory.path() / "tokenizer.json";
@@ -369,6 +371,22 @@ void write_run_files(RunDirectory& directory, const PreparedTokenizer& prepared,
       fmt::print("metrics.jsonl: dropped {} {} logged after step {} (this run logs those steps again)\n",
                  dropped, dropped == 1 ? "entry" : "entries", step);
     }
+    const int64_t dropped_events = drop_events_after(directory.path() / kTensorBoardDirName, step);
+    if (dropped_events > 0) {
+      fmt::print("TensorBoard: dropped {} {} logged after step {} from {}/\n", dropped_events,
+                 dropped_events == 1 ? "event" : "events", step, kTensorBoardDirName);
+    }
+  }
+}
+
+// The loss plot at the end of every run that logged a step (also a stopped one).
+void write_run_plot(const fs::path& output_dir) {
+  try {
+    if (read_metrics_series(output_dir / "metrics.jsonl").train.empty()) return;
+    write_loss_plot(output_dir);
+  } catch (const UserError& error) {
+    // The run's results are saved; a plot can be drawn later with `utt plot`.
+    fmt::print(stderr, "utt: warning: no {} written: {}\n", kLossPlotName, error.what());
   }
 }
 
@@ -433,16 +451,22 @@ int run_training(const TrainingRunInputs& in) {
   RunDirectory directory(c, resume, state.run_id);
   write_run_files(directory, prepared, model_config, resume, state.step);
   MetricsLog metrics(output_dir / "metrics.jsonl");
+  std::unique_ptr<TensorBoardLog> tensorboard;
+  if (c.tensorboard) {
+    tensorboard = std::make_unique<TensorBoardLog>(output_dir / kTensorBoardDirName, state.step + 1);
+    fmt::print("TensorBoard: {} (tensorboard --logdir {})\n", tensorboard->path().string(), output_dir.string());
+  }
   directory.started();
   fmt::print("\n");
   std::fflush(stdout);
 
-  Trainer trainer(*parts.model, *parts.optimizer, *train_batches, &val_batches, metrics,
+  Trainer trainer(*parts.model, *parts.optimizer, *train_batches, &val_batches, metrics, tensorboard.get(),
                   trainer_options(in, tokenizer));
   const TrainingResult result = trainer.run(state);
   const RunOutputs outputs{output_dir, in.configuration, model_config, steps.epochs,
                            train_batches->mix().documents_per_batch()};
   write_summary(outputs, result);
+  write_run_plot(output_dir);
   if (c.export_formats && result.outcome != TrainingOutcome::kInterrupted) {
     export_trained_model(output_dir / "final_checkpoint", output_dir, parse_export_formats(*c.export_formats));
   }

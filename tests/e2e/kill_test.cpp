@@ -1,6 +1,6 @@
 // kill -9 at random moments (seeded), resumed from `latest` after each: every checkpoint on
-// disk is complete after every kill, and the run ends with the weights, optimizer state and
-// metrics.jsonl of the same run never interrupted.
+// disk is complete after every kill, and the run ends with the weights, optimizer state,
+// metrics.jsonl and TensorBoard values of the same run never interrupted.
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -174,6 +174,11 @@ TEST(KillTest, RandomKillsAndResumesEndWhereTheUninterruptedRunEnds) {
   const std::vector<nlohmann::json> actual = metrics_without_timing(out);
   ASSERT_EQ(actual.size(), expected.size()) << "metrics.jsonl has another number of lines";
   for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(actual[i], expected[i]) << "line " << i + 1;
+  // The event files of all the processes, read in TensorBoard's order: each value once, as the
+  // uninterrupted run wrote it.
+  const std::vector<std::string> expected_events = tensorboard_values(decode_tensorboard(dir + "/full/runs"));
+  EXPECT_FALSE(expected_events.empty());
+  EXPECT_EQ(tensorboard_values(decode_tensorboard(out / "runs")), expected_events);
   const nlohmann::json summary = nlohmann::json::parse(read(out / "training_summary.json"));
   EXPECT_EQ(summary["steps"], 150);
   EXPECT_EQ(summary["status"], "completed");

@@ -92,7 +92,7 @@ TEST(OutputDir, ANewRunIntoAnEarlierRunsDirectoryIsRefusedAndTouchesNothing) {
   const auto before = snapshot(dir + "/out");
   const RunResult r = run_utt(with(tiny_run(dir + "/out", 20), {"--seed", "8"}), dir);
   expect_refused(r, dir + "/out already holds the outputs of an earlier run (checkpoint_step_10, "
-                          "final_checkpoint, best_checkpoint, metrics.jsonl and 1 more): continue that run with "
+                          "final_checkpoint, best_checkpoint, metrics.jsonl and 3 more): continue that run with "
                           "--resume-from latest, or start over with --overwrite-output-dir");
   EXPECT_EQ(snapshot(dir + "/out"), before);
   // The dry run refuses it the same way.
@@ -106,7 +106,7 @@ TEST(OutputDir, OverwriteOutputDirRemovesTheEarlierRunFirstAndSaysSo) {
   const RunResult r = run_utt(with(tiny_run(dir + "/out", 10), {"--overwrite-output-dir"}), dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("--overwrite-output-dir: removed the earlier run's outputs from " + dir +
-                       "/out: checkpoint_step_10, final_checkpoint, best_checkpoint, metrics.jsonl and 1 more"),
+                       "/out: checkpoint_step_10, final_checkpoint, best_checkpoint, metrics.jsonl and 3 more"),
             std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir + "/out/checkpoint_step_10"));  // the new run's 10 steps save none
   EXPECT_NE(run_id_of(dir + "/out"), earlier);

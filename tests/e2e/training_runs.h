@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "e2e/run_utt.h"
 #include "test_paths.h"
 
 namespace utt::test {
@@ -46,6 +47,32 @@ inline std::vector<nlohmann::json> metrics(const std::filesystem::path& dir) {
   std::string line;
   while (std::getline(lines, line)) rows.push_back(nlohmann::json::parse(line));
   return rows;
+}
+
+// tests/tools/read_tensorboard.py's decoding of the event files in `runs` (protoc-generated
+// code, crcmod's CRC-32C): {"files": [{"name", "events": [...]}]}.
+inline nlohmann::json decode_tensorboard(const std::filesystem::path& runs) {
+  const RunResult r = run_program("/usr/bin/python3", {source_dir() + "/tests/tools/read_tensorboard.py", runs.string()},
+                                  runs.parent_path().string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  if (r.exit_code != 0) return {{"files", nlohmann::json::array()}};
+  return nlohmann::json::parse(r.out);
+}
+
+// Every scalar of the decoded files as "STEP TAG VALUE", in file and record order, without the
+// tags that measure time (they differ between any two runs).
+inline std::vector<std::string> tensorboard_values(const nlohmann::json& decoded) {
+  std::vector<std::string> values;
+  for (const nlohmann::json& file : decoded["files"]) {
+    for (const nlohmann::json& event : file["events"]) {
+      if (!event.contains("scalars")) continue;
+      for (const auto& [tag, value] : event["scalars"].items()) {
+        if (tag == "train/tokens_per_second" || tag == "train/step_seconds") continue;
+        values.push_back(std::to_string(event["step"].get<int64_t>()) + " " + tag + " " + value.dump());
+      }
+    }
+  }
+  return values;
 }
 
 }  // namespace utt::test
