@@ -156,6 +156,7 @@ void validate_training(const TrainConfig& c) {
   require_not_negative(c.keep_last, "keep-last");
   if (c.output_dir.empty()) throw UserError("--output-dir must not be empty");
   require_not_negative(c.threads, "threads");
+  require_positive(c.num_devices, "num-devices");
 }
 
 void validate_cloud(const TrainConfig& c) {
