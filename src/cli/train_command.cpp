@@ -59,6 +59,8 @@ int run_train_rank(const TrainConfig& config, const std::vector<std::string>& ar
     const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
     if (null_fd >= 0) ::dup2(null_fd, STDOUT_FILENO);
   }
+  std::string message;
+  int code = kExitUserError;
   try {
     const LaunchEnvironment launch = detect_launch_environment();
     if (ranks->world_size() != launch.world_size) {
@@ -70,16 +72,16 @@ int run_train_rank(const TrainConfig& config, const std::vector<std::string>& ar
     refuse_unsupported(plan);
     return run_training(training_inputs(plan, args), *ranks);
   } catch (const UserError& error) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "utt: error: %s%s\n", who.c_str(), error.what());
-    std::fflush(stderr);
-    ranks->abort(kExitUserError);
+    message = "utt: error: " + who + error.what();
   } catch (const std::exception& error) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "utt: %s%s\n", who.c_str(), error.what());
-    std::fflush(stderr);
-    ranks->abort(3);
+    message = "utt: " + who + error.what();
+    code = 3;
   }
+  std::fflush(stdout);
+  std::fprintf(stderr, "%s\n", message.c_str());
+  std::fflush(stderr);
+  ranks->abort(code);
+  return code;  // abort does not return
 }
 
 }  // namespace

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace utt {
 
@@ -24,9 +26,17 @@ class Communicator {
   // (bit-exact resume).
   virtual void all_reduce_sum(float* data, size_t count) = 0;
   virtual void all_reduce_sum(double* data, size_t count) = 0;
+  // An all-reduce that waits longer than this for the other ranks throws UserError (a rank
+  // hung or stopped inside it); 0, the default, waits for ever. Broadcasts and barriers always
+  // wait: they sit where ranks may legitimately wait long (rank 0 building a token cache).
+  virtual void set_all_reduce_timeout(double seconds) = 0;
   // Copies `bytes` bytes of rank `root`'s buffer into every other rank's.
   virtual void broadcast(void* data, size_t bytes, int root) = 0;
   virtual void barrier() = 0;
+  // Waits until every rank has called meet() with the same `step`, or `timeout_seconds` have
+  // passed; returns the ranks that did not come (empty when all did). A rank that hangs or is
+  // stopped would otherwise keep the others waiting in a collective forever.
+  virtual std::vector<int> meet(int64_t step, double timeout_seconds) = 0;
   // Ends every rank's process with `exit_code`, without the collectives the others may be
   // waiting in: the job's way out of an error on one rank. Never returns.
   [[noreturn]] virtual void abort(int exit_code) = 0;

@@ -110,6 +110,7 @@ double Trainer::train_step(TrainerState& state) {
     model_.backward();
   }
   if (world > 1) {
+    wait_for_ranks(state.step + 1, state.step + 1, "gradient sum");
     // Sum the ranks' gradients, and their losses with the stop requests: every rank sees the
     // same loss, norm and stop decision, and so takes the same branch below.
     const auto reduce_start = Clock::now();
@@ -177,7 +178,7 @@ std::filesystem::path Trainer::save(const std::string& name, TrainerState& state
 
 // The mean loss over the validation batches; each rank evaluates its rows of every batch and
 // the sums are added up, so the result is the one process's over the whole batches.
-double Trainer::validation_loss() {
+double Trainer::validation_loss(int64_t step) {
   const int64_t B = options_.batch_size;
   const int64_t T = model_.config().seq_len;
   const int64_t world = ranks_.world_size();
@@ -191,12 +192,27 @@ double Trainer::validation_loss() {
     options.loss_normalizer = static_cast<double>(world * B * T);
     total += model_.forward(batch.data() + static_cast<size_t>(ranks_.rank()) * rank_rows, B, options);
   }
+  wait_for_ranks(-step - 1, step, "validation loss sum");  // a tag of its own: negative
   ranks_.all_reduce_sum(&total, 1);
   return total / static_cast<double>(validation_->size());
 }
 
+// Before a collective: every rank must come within --rank-timeout, or the job stops naming
+// the ones that did not (a hung or stopped rank would keep the others waiting in the
+// collective forever). Every rank meets with the same `tag` at the same place.
+void Trainer::wait_for_ranks(int64_t tag, int64_t step, const char* where) {
+  const std::vector<int> missing = ranks_.meet(tag, options_.rank_timeout_seconds);
+  if (missing.empty()) return;
+  std::string names;
+  for (size_t i = 0; i < missing.size(); ++i) names += (i ? ", " : "") + std::to_string(missing[i]);
+  throw UserError(fmt::format("rank{} {} did not reach the {} of step {} within {} s (hung, stopped, or much "
+                              "slower than the others): stopping the job; --rank-timeout sets how long ranks wait",
+                              missing.size() == 1 ? "" : "s", names, where,
+                              step, options_.rank_timeout_seconds));
+}
+
 void Trainer::validate(TrainerState& state, TrainingResult& result) {
-  const double loss = validation_loss();
+  const double loss = validation_loss(state.step);
   result.final_val_loss = loss;
   const bool best = std::isfinite(loss) && (!state.best_val_loss || loss < *state.best_val_loss);
   std::string best_dir;

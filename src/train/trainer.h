@@ -37,6 +37,7 @@ struct TrainerOptions {
   int64_t save_every = 1000;
   int64_t eval_every = 500;
   int64_t keep_last = 0;
+  double rank_timeout_seconds = 600;  // see Trainer::wait_for_ranks
   uint64_t seed = 0;
   std::filesystem::path output_dir;
   std::string tokenizer_json;         // copied into every checkpoint
@@ -81,7 +82,8 @@ class Trainer {
 
  private:
   double train_step(TrainerState& state);
-  double validation_loss();
+  double validation_loss(int64_t step);
+  void wait_for_ranks(int64_t tag, int64_t step, const char* where);
   bool leader() const { return ranks_.rank() == 0; }
   LrSchedule schedule(const TrainerState& state) const;
   void validate(TrainerState& state, TrainingResult& result);

@@ -404,6 +404,7 @@ TrainerOptions trainer_options(const TrainingRunInputs& in, const Tokenizer& tok
   options.save_every = c.save_every;
   options.eval_every = c.eval_every;
   options.keep_last = c.keep_last;
+  options.rank_timeout_seconds = c.rank_timeout;
   options.seed = static_cast<uint64_t>(c.seed);
   options.output_dir = c.output_dir;
   options.tokenizer_json = tokenizer.to_json();
@@ -470,6 +471,7 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
     std::fflush(stdout);
   }
 
+  ranks.set_all_reduce_timeout(c.rank_timeout);
   Trainer trainer(*parts.model, *parts.optimizer, *train_batches, &val_batches, metrics.get(), ranks,
                   trainer_options(in, tokenizer));
   const TrainingResult result = trainer.run(state);

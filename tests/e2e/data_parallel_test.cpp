@@ -208,6 +208,41 @@ TEST(DataParallel, AKilledRankEndsTheJobNamingIt) {
   EXPECT_FALSE(find_worker(0, output)) << "rank 0 outlived the job";
 }
 
+TEST(DataParallel, AStoppedRankEndsTheJobAfterTheRankTimeoutNamingIt) {
+  const std::string dir = scratch_dir("dp-hang");
+  const std::string output = dir + "/hung";
+  BackgroundRun run(with_flags(run_on(output, 100000, 2, 2), {{"--epochs", "50"}, {"--rank-timeout", "3"}}), dir);
+  for (int i = 0; i < 3000 && !fs::exists(output + "/metrics.jsonl"); ++i) {
+    ASSERT_FALSE(run.wait_for(20ms)) << "the run ended before training";
+  }
+  const std::optional<pid_t> worker = find_worker(1, output);
+  ASSERT_TRUE(worker) << "no worker of rank 1";
+  ASSERT_EQ(::kill(*worker, SIGSTOP), 0);  // alive, but it never answers again
+  const auto stopped_at = std::chrono::steady_clock::now();
+  const std::optional<RunResult> ended = run.wait_for(60s);
+  if (!ended) ::kill(*worker, SIGKILL);
+  ASSERT_TRUE(ended) << "the job did not end within 60 s of a rank's hang (--rank-timeout 3)";
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped_at).count();
+  std::cout << "the job ended " << seconds << " s after rank 1 stopped\n";
+  EXPECT_GE(seconds, 2.5);
+  EXPECT_NE(ended->exit_code, 0);
+  // Stopped between steps, rank 1 is named by the others' meeting before each step's sums;
+  // stopped within the sums (which every rank had entered), it can only be said that one hung.
+  const bool named = ended->err.find("utt: error: rank 1 did not reach the gradient sum of step ") != std::string::npos;
+  const bool within = ended->err.find("utt: error: the ranks stopped answering in the middle of summing") !=
+                      std::string::npos;
+  EXPECT_TRUE(named || within) << ended->err;
+  EXPECT_NE(ended->err.find("--rank-timeout sets"), std::string::npos) << ended->err;
+  // The launcher's last word (mpirun's own report of the abort is sometimes lost when a rank is
+  // stopped: "ORTE_ERROR_LOG: Out of resource in file show_help.c").
+  EXPECT_NE(ended->err.find("; the other workers were stopped"), std::string::npos) << ended->err;
+  for (int i = 0; i < 500 && find_worker(1, output); ++i) std::this_thread::sleep_for(10ms);
+  if (const std::optional<pid_t> left = find_worker(1, output)) {
+    ::kill(*left, SIGKILL);
+    ADD_FAILURE() << "the stopped worker outlived the job";
+  }
+}
+
 TEST(DataParallel, SigtermToTheLauncherStopsEveryRankAfterOneCheckpoint) {
   const std::string dir = scratch_dir("dp-sigterm");
   const std::string output = dir + "/stopped";

@@ -102,6 +102,7 @@ TEST(SingleProcess, IsAWorldOfOneWhoseCollectivesChangeNothing) {
   double total = 7.0;
   one->all_reduce_sum(&total, 1);
   EXPECT_EQ(total, 7.0);
+  EXPECT_TRUE(one->meet(3, 0.001).empty());
   one->barrier();
 }
 

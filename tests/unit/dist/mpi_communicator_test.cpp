@@ -62,6 +62,17 @@ TEST(MpiCommunicator, EveryRankEndsWithTheSameBits) {
   EXPECT_EQ(values[2], 3.0 * ranks().world_size());
 }
 
+TEST(MpiCommunicator, RanksMeetAtEveryStepAndSumWithinTheTimeout) {
+  ranks().set_all_reduce_timeout(60);
+  for (int64_t step = 1; step <= 50; ++step) {
+    EXPECT_TRUE(ranks().meet(step, 60).empty()) << "step " << step;
+    double one = 1;
+    ranks().all_reduce_sum(&one, 1);
+    EXPECT_EQ(one, ranks().world_size());
+  }
+  ranks().set_all_reduce_timeout(0);
+}
+
 TEST(MpiCommunicator, BroadcastCopiesTheRootsBytes) {
   const int root = ranks().world_size() - 1;
   std::string text = ranks().rank() == root ? std::string("from the last rank") : std::string(18, '?');
