@@ -185,14 +185,21 @@ std::optional<pid_t> find_worker(int rank, const std::string& marker) {
   return std::nullopt;
 }
 
+// True once `output`'s metrics.jsonl has a line: the ranks train (and handle SIGTERM).
+bool wait_for_a_step(const std::string& output, BackgroundRun& run) {
+  for (int i = 0; i < 3000; ++i) {
+    std::error_code error;
+    if (fs::exists(output + "/metrics.jsonl") && fs::file_size(output + "/metrics.jsonl", error) > 0) return true;
+    if (run.wait_for(20ms)) return false;  // the run ended first
+  }
+  return false;
+}
+
 TEST(DataParallel, AKilledRankEndsTheJobNamingIt) {
   const std::string dir = scratch_dir("dp-kill");
   const std::string output = dir + "/killed";
   BackgroundRun run(with_flags(run_on(output, 100000, 2, 2), {{"--epochs", "50"}}), dir);
-  for (int i = 0; i < 3000 && !fs::exists(output + "/metrics.jsonl"); ++i) {
-    ASSERT_FALSE(run.wait_for(20ms)) << "the run ended before training";
-  }
-  ASSERT_TRUE(fs::exists(output + "/metrics.jsonl")) << "training never started";
+  ASSERT_TRUE(wait_for_a_step(output, run)) << "training never started";
   const std::optional<pid_t> worker = find_worker(1, output);
   ASSERT_TRUE(worker) << "no worker of rank 1";
   ASSERT_EQ(::kill(*worker, SIGKILL), 0);
@@ -212,9 +219,7 @@ TEST(DataParallel, AStoppedRankEndsTheJobAfterTheRankTimeoutNamingIt) {
   const std::string dir = scratch_dir("dp-hang");
   const std::string output = dir + "/hung";
   BackgroundRun run(with_flags(run_on(output, 100000, 2, 2), {{"--epochs", "50"}, {"--rank-timeout", "3"}}), dir);
-  for (int i = 0; i < 3000 && !fs::exists(output + "/metrics.jsonl"); ++i) {
-    ASSERT_FALSE(run.wait_for(20ms)) << "the run ended before training";
-  }
+  ASSERT_TRUE(wait_for_a_step(output, run)) << "training never started";
   const std::optional<pid_t> worker = find_worker(1, output);
   ASSERT_TRUE(worker) << "no worker of rank 1";
   ASSERT_EQ(::kill(*worker, SIGSTOP), 0);  // alive, but it never answers again
@@ -247,9 +252,7 @@ TEST(DataParallel, SigtermToTheLauncherStopsEveryRankAfterOneCheckpoint) {
   const std::string dir = scratch_dir("dp-sigterm");
   const std::string output = dir + "/stopped";
   BackgroundRun run(with_flags(run_on(output, 100000, 2, 2), {{"--epochs", "50"}}), dir);
-  for (int i = 0; i < 3000 && !fs::exists(output + "/metrics.jsonl"); ++i) {
-    ASSERT_FALSE(run.wait_for(20ms)) << "the run ended before training";
-  }
+  ASSERT_TRUE(wait_for_a_step(output, run)) << "training never started";
   const RunResult stopped = run.stop(SIGTERM);
   EXPECT_EQ(stopped.exit_code, 128 + SIGTERM) << stopped.out << stopped.err;
   const size_t at = stopped.out.find("Stopped by SIGTERM after step ");
