@@ -63,14 +63,14 @@ void print_memory(const RunPlan& plan) {
 
 void print_schedule(const RunPlan& plan) {
   const TrainConfig& c = plan.config;
-  const int64_t tokens_per_step =
-      c.batch_size * c.gradient_accumulation_steps * plan.model.config.seq_len;
+  const int64_t ranks = plan.parallel.ranks;
+  const int64_t tokens_per_step = c.batch_size * c.gradient_accumulation_steps * ranks * plan.model.config.seq_len;
   fmt::print("\nLearning-rate schedule: linear warmup over {} steps to {}, then cosine decay to {} "
              "(10% of peak)\n",
              c.warmup_steps, c.learning_rate, c.learning_rate * 0.1);
-  fmt::print("  {} tokens per optimizer step (batch {} x accumulation {} x seq_len {})\n",
+  fmt::print("  {} tokens per optimizer step (batch {} x accumulation {}{} x seq_len {})\n",
              with_thousands(tokens_per_step), c.batch_size, c.gradient_accumulation_steps,
-             plan.model.config.seq_len);
+             ranks > 1 ? fmt::format(" x {} ranks", ranks) : "", plan.model.config.seq_len);
   if (!c.max_steps) {
     fmt::print("  total steps: {} of the training data, counted when the data is read "
                "(--max-steps N fixes it)\n",
@@ -114,6 +114,22 @@ void print_output(const RunPlan& plan) {
   fmt::print("\n");
 }
 
+// Who starts the ranks, and what each one trains.
+void print_launch(const DataParallelPlan& parallel) {
+  if (parallel.ranks == 1) return;
+  const std::string each = fmt::format("{} each, batch {} per rank", count_of(parallel.threads_per_rank, "thread"),
+                                       parallel.batch_per_device);
+  if (parallel.launcher == "utt") {
+    fmt::print("Launch: {} worker processes on this machine, started through mpirun ({}); rank 0 logs and "
+               "writes checkpoints\n",
+               parallel.ranks, each);
+  } else {
+    fmt::print("Launch: this process is rank {} of {} ({} on this machine), started by {} ({}); rank 0 logs "
+               "and writes checkpoints\n",
+               parallel.rank, parallel.ranks, parallel.local_ranks, parallel.launcher, each);
+  }
+}
+
 void print_configuration(const RunPlan& plan) {
   fmt::print("\nConfiguration (* = set on the command line or in --config):\n");
   TrainConfig resolved = plan.config;  // show the dimensions the preset or budget chose
@@ -130,8 +146,13 @@ void print_configuration(const RunPlan& plan) {
 
 void print_dry_run(const RunPlan& plan) {
   fmt::print("Dry run: the configuration is resolved and checked; nothing is trained or written.\n\n");
-  fmt::print("Backend: {}\nDevices: {}\n{}\n\n", plan.device.backend, plan.device.devices,
-             plan.device.note);
+  fmt::print("Backend: {}\nDevices: {}\n", plan.device.backend, plan.device.devices);
+  if (const std::string lines = data_parallel_banner(plan.parallel, plan.device.backend); !lines.empty()) {
+    fmt::print("{}\n", lines);
+  }
+  fmt::print("{}\n", plan.device.note);
+  print_launch(plan.parallel);
+  fmt::print("\n");
   const TrainConfig& c = plan.config;
   fmt::print("Dataset: {}\n", plan.dataset);
   fmt::print("  text column '{}', split '{}', validation {}\n", c.text_column, c.split,

@@ -1,11 +1,15 @@
 #include "cli/run_plan.h"
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <thread>
 
 #include "config/config_json.h"
 #include "config/sizing.h"
 #include "data/dataset_files.h"
+#include "dist/communicator.h"
+#include "dist/local_launch.h"
 #include "export/export_formats.h"
 #include "export/init_source.h"
 #include "util/error.h"
@@ -95,9 +99,49 @@ DevicePlan plan_device(const TrainConfig& config, const CudaStatus& cuda) {
                     "(--device cpu trains on the CPU)"};
 }
 
+DataParallelPlan plan_data_parallel(const TrainConfig& config, const LaunchEnvironment& launch) {
+  DataParallelPlan plan;
+  if (launch.started_by_launcher()) {
+    if (config.was_set("num-devices") && config.num_devices != launch.local_size) {
+      throw UserError(fmt::format("--num-devices {}: {} started {} rank{} on this machine, and the launcher "
+                                  "decides the ranks: drop --num-devices, or start as many ranks",
+                                  config.num_devices, launch.launcher, launch.local_size,
+                                  launch.local_size == 1 ? "" : "s"));
+    }
+    plan.ranks = launch.world_size;
+    plan.local_ranks = launch.local_size;
+    plan.launcher = launch.launcher;
+    plan.rank = launch.rank;
+  } else {
+    plan.ranks = plan.local_ranks = config.num_devices;
+    plan.launcher = config.num_devices > 1 ? "utt" : "";
+  }
+  if (plan.ranks > 1 && !mpi_built()) make_mpi_communicator();  // throws, saying how to get MPI
+  if (plan.launcher == "utt" && !find_mpirun()) {
+    throw UserError(fmt::format("--num-devices {} starts its workers with mpirun, which is not installed: install "
+                                "openmpi-bin (scripts/setup does), or train with --num-devices 1",
+                                config.num_devices));
+  }
+  plan.threads_per_rank = config.threads > 0 ? config.threads
+                                              : std::max<int64_t>(1, thread_count(config) / plan.local_ranks);
+  plan.batch_per_device = config.batch_size;
+  plan.effective_batch = config.batch_size * config.gradient_accumulation_steps * plan.ranks;
+  return plan;
+}
+
+std::string data_parallel_banner(const DataParallelPlan& parallel, const std::string& backend) {
+  if (parallel.ranks == 1) return "";
+  const std::string devices = backend == "GPU" ? "GPUs" : "CPU processes";
+  const int64_t accumulation = parallel.effective_batch / (parallel.batch_per_device * parallel.ranks);
+  return fmt::format("\u2713 Multi-device training enabled!\n\u2713 Data parallelism across {} {}\n"
+                     "Effective batch size: {} ({} per device{})",
+                     parallel.ranks, devices, parallel.effective_batch, parallel.batch_per_device,
+                     accumulation > 1 ? fmt::format(", {} accumulation steps", accumulation) : "");
+}
+
 RunPlan plan_run(const TrainConfig& config) {
   validate(config);
-  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}, {}, {}};
+  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}, {}, {}, {}};
   plan.output = inspect_output_dir(config.output_dir);
   if (!config.dry_run) refuse_if_busy(plan.output);  // a dry run says it instead
   plan.resume = find_resume_point(config, plan.output);
@@ -122,6 +166,11 @@ RunPlan plan_run(const TrainConfig& config) {
   if (config.export_formats) check_exportable(plan.model.config, parse_export_formats(*config.export_formats));
   plan.dataset = describe_dataset(config);
   plan.device = plan_device(config, query_cuda());
+  plan.parallel = plan_data_parallel(config, detect_launch_environment());
+  if (plan.parallel.ranks > 1 && plan.device.backend == "CPU") {
+    plan.device.devices = fmt::format("{}x cpu ({} each)", plan.parallel.ranks,
+                                      count_of(plan.parallel.threads_per_rank, "thread"));
+  }
   plan.unsupported = unsupported_requests(config, plan.device);
   return plan;
 }

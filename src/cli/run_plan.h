@@ -8,6 +8,7 @@
 
 #include "backend/device.h"
 #include "config/train_config.h"
+#include "dist/launch_environment.h"
 #include "train/output_dir.h"
 
 namespace utt {
@@ -18,6 +19,23 @@ struct DevicePlan {
   std::string note;     // the guide's banner line under it
 };
 
+// How many data-parallel ranks train, who starts them, and the batch they make together.
+struct DataParallelPlan {
+  int64_t ranks = 1;        // the world
+  int64_t local_ranks = 1;  // on this machine (they split its cores)
+  // "" (one process), "utt" (--num-devices N: utt starts the workers through mpirun), or the
+  // launcher that started this process: "mpirun", "srun".
+  std::string launcher;
+  int64_t rank = 0;  // this process's, under a launcher
+  int64_t threads_per_rank = 1;
+  int64_t batch_per_device = 1;  // --batch-size
+  int64_t effective_batch = 1;   // per optimizer step: batch x accumulation x ranks
+};
+
+// The guide's lines for several devices ("✓ Data parallelism across 4 GPUs", "Effective batch
+// size: 128 (32 per device)"); empty for one.
+std::string data_parallel_banner(const DataParallelPlan& parallel, const std::string& backend);
+
 struct UnsupportedRequest {
   std::string flag;  // "--use-lora"
   std::string what;  // "LoRA fine-tuning"
@@ -27,6 +45,7 @@ struct RunPlan {
   TrainConfig config;
   ResolvedModel model;
   DevicePlan device;
+  DataParallelPlan parallel;
   std::string dataset;  // one line describing where the text comes from
   std::vector<UnsupportedRequest> unsupported;
   OutputDirState output;              // what --output-dir holds now
@@ -37,6 +56,10 @@ struct RunPlan {
 // --resume-from that names no usable checkpoint and an output directory the run may not use
 // (train/output_dir.h). Writes nothing.
 RunPlan plan_run(const TrainConfig& config);
+
+// The ranks of this run: --num-devices, or the launcher's (`launch`). Throws UserError for
+// --num-devices that contradicts the launcher, or several ranks without MPI or mpirun.
+DataParallelPlan plan_data_parallel(const TrainConfig& config, const LaunchEnvironment& launch);
 
 // The device a run uses, given what CUDA offers (plan_run passes query_cuda()). Throws
 // UserError for --device cuda without a visible GPU.

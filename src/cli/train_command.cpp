@@ -1,13 +1,90 @@
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/run_plan.h"
 #include "cli/train_flags.h"
+#include "dist/communicator.h"
+#include "dist/launch_environment.h"
+#include "dist/local_launch.h"
 #include "export/init_source.h"
 #include "train/training_run.h"
 #include "util/error.h"
 
 namespace utt {
+namespace {
+
+void refuse_unsupported(const RunPlan& plan) {
+  if (plan.unsupported.empty()) return;
+  std::string message = "not supported yet: ";
+  for (size_t i = 0; i < plan.unsupported.size(); ++i) {
+    const UnsupportedRequest& request = plan.unsupported[i];
+    message += (i ? "; " : "") + request.what + " [" + request.flag + "]";
+  }
+  message += ". Remove the flag to train without it (--dry-run shows the whole plan)";
+  throw UserError(message);
+}
+
+TrainingRunInputs training_inputs(const RunPlan& plan, const std::vector<std::string>& args) {
+  const TrainConfig& config = plan.config;
+  TrainingRunInputs inputs;
+  inputs.config = config;
+  // The tokenizer comes with the model it starts from.
+  if (config.init_from) inputs.config.tokenizer_path = init_tokenizer_path(*config.init_from).string();
+  // Ranks sharing a machine split its cores.
+  inputs.config.threads = plan.parallel.ranks > 1 ? plan.parallel.threads_per_rank : config.threads;
+  inputs.model = plan.model.config;
+  inputs.resume_command = resume_command(args);
+  TrainConfig resolved = config;  // the summary shows the dimensions the run really used
+  resolved.model = plan.model.config;
+  inputs.configuration = flags_to_json(resolved);
+  inputs.device_banner = "Backend: " + plan.device.backend + "\nDevices: " + plan.device.devices + "\n";
+  if (const std::string lines = data_parallel_banner(plan.parallel, plan.device.backend); !lines.empty()) {
+    inputs.device_banner += lines + "\n";
+  }
+  inputs.device_banner += plan.device.note;
+  return inputs;
+}
+
+// One rank of a job that mpirun or srun started (or `--num-devices N` through mpirun). Every
+// rank plans and checks the run; rank 0 alone prints (the others' standard output is
+// discarded) and writes. An error on any rank ends every rank: a rank that stopped alone would
+// leave the others waiting for it.
+int run_train_rank(const TrainConfig& config, const std::vector<std::string>& args) {
+  std::unique_ptr<Communicator> ranks = make_mpi_communicator();
+  const int rank = ranks->rank();
+  const std::string who = rank == 0 ? "" : fmt::format("rank {}: ", rank);
+  if (rank != 0) {
+    const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null_fd >= 0) ::dup2(null_fd, STDOUT_FILENO);
+  }
+  std::string message;
+  int code = kExitUserError;
+  try {
+    const LaunchEnvironment launch = detect_launch_environment();
+    if (ranks->world_size() != launch.world_size) {
+      throw UserError(fmt::format("{} says {} ranks but MPI sees {}: the mpirun that started utt belongs to another "
+                                  "MPI than the one utt was built with (use OpenMPI's mpirun)",
+                                  launch.launcher, launch.world_size, ranks->world_size()));
+    }
+    const RunPlan plan = plan_run(config);
+    refuse_unsupported(plan);
+    return run_training(training_inputs(plan, args), *ranks);
+  } catch (const UserError& error) {
+    message = "utt: error: " + who + error.what();
+  } catch (const std::exception& error) {
+    message = "utt: " + who + error.what();
+    code = 3;
+  }
+  std::fflush(stdout);
+  std::fprintf(stderr, "%s\n", message.c_str());
+  std::fflush(stderr);
+  ranks->abort(code);
+  return code;  // abort does not return
+}
+
+}  // namespace
 
 int run_train(const std::vector<std::string>& args) {
   for (const std::string& arg : args) {
@@ -17,32 +94,24 @@ int run_train(const std::vector<std::string>& args) {
     }
   }
   const TrainConfig config = parse_train_args(args);
+  if (detect_launch_environment().world_size > 1 && !config.dry_run) return run_train_rank(config, args);
   const RunPlan plan = plan_run(config);
   if (config.dry_run) {
     print_dry_run(plan);
     return 0;
   }
-  if (!plan.unsupported.empty()) {
-    std::string message = "not supported yet: ";
-    for (size_t i = 0; i < plan.unsupported.size(); ++i) {
-      const UnsupportedRequest& request = plan.unsupported[i];
-      message += (i ? "; " : "") + request.what + " [" + request.flag + "]";
-    }
-    message += ". Remove the flag to train without it (--dry-run shows the whole plan)";
-    throw UserError(message);
+  refuse_unsupported(plan);
+  if (plan.parallel.launcher == "utt") {
+    // Every check a rank would make has passed here once; the workers make them again.
+    fmt::print("Starting {} worker processes on this machine (mpirun; {} each)\n", plan.parallel.ranks,
+               plan.parallel.threads_per_rank == 1 ? std::string("1 thread")
+                                                   : fmt::format("{} threads", plan.parallel.threads_per_rank));
+    std::vector<std::string> worker_args = {"train"};
+    worker_args.insert(worker_args.end(), args.begin(), args.end());
+    return run_local_workers(static_cast<int>(plan.parallel.ranks), worker_args);
   }
-  TrainingRunInputs inputs;
-  inputs.config = config;
-  // The tokenizer comes with the model it starts from.
-  if (config.init_from) inputs.config.tokenizer_path = init_tokenizer_path(*config.init_from).string();
-  inputs.model = plan.model.config;
-  inputs.resume_command = resume_command(args);
-  TrainConfig resolved = config;  // the summary shows the dimensions the run really used
-  resolved.model = plan.model.config;
-  inputs.configuration = flags_to_json(resolved);
-  inputs.device_banner = "Backend: " + plan.device.backend + "\nDevices: " + plan.device.devices +
-                         "\n" + plan.device.note;
-  return run_training(inputs);
+  std::unique_ptr<Communicator> ranks = make_single_process_communicator();
+  return run_training(training_inputs(plan, args), *ranks);
 }
 
 }  // namespace utt

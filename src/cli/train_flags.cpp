@@ -238,7 +238,9 @@ std::vector<FlagSpec> build_train_flags() {
 
       optional_string_flag("config", run, "Read flags from a TOML or JSON file; command-line flags override it", UTT_FIELD(config_file), "FILE"),
       choice_flag<std::string>("device", run, "Where to train: auto (a GPU when one is visible), cpu or cuda", UTT_FIELD(device), {"auto", "cpu", "cuda"}),
-      int_flag("threads", run, "CPU threads (0: one per core)", UTT_FIELD(threads)),
+      int_flag("threads", run, "CPU threads of each rank (0: its share of the cores)", UTT_FIELD(threads)),
+      int_flag("num-devices", run, "Data-parallel ranks on this machine: N worker processes, started through mpirun, that split the cores (under mpirun or srun the launcher's ranks are used)", UTT_FIELD(num_devices), "N"),
+      float_flag("rank-timeout", run, "With several ranks: seconds a rank waits for the others at a step before it stops the job naming those that did not come", UTT_FIELD(rank_timeout), "SECONDS"),
       bool_flag("dry-run", run, "Print the resolved configuration, model size, memory estimate and schedule, then exit", UTT_FIELD(dry_run)),
   };
   for (FlagSpec& flag : flags) {

@@ -95,7 +95,9 @@ struct TrainConfig {
   // Run
   std::optional<std::string> config_file;
   std::string device = "auto";  // auto | cpu | cuda
-  int64_t threads = 0;          // 0: one per core
+  int64_t threads = 0;          // 0: one per core (per rank: the ranks on a machine split its cores)
+  int64_t num_devices = 1;      // data-parallel ranks started on this machine (CPU: processes)
+  double rank_timeout = 600;    // seconds a rank waits for the others at a step before stopping the job
   bool dry_run = false;
 
   // Flags (by name, without dashes) given on the command line or in the config file, so

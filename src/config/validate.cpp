@@ -156,6 +156,8 @@ void validate_training(const TrainConfig& c) {
   require_not_negative(c.keep_last, "keep-last");
   if (c.output_dir.empty()) throw UserError("--output-dir must not be empty");
   require_not_negative(c.threads, "threads");
+  require_positive(c.num_devices, "num-devices");
+  if (!(c.rank_timeout > 0)) throw UserError("--rank-timeout must be a positive number of seconds");
 }
 
 void validate_cloud(const TrainConfig& c) {

@@ -35,6 +35,14 @@ PackerState packer_from_json(const nlohmann::json& j) {
 
 }  // namespace
 
+std::span<const uint32_t> rank_share(const std::vector<uint32_t>& batch, int64_t rank, int64_t ranks) {
+  UTT_CHECK(ranks >= 1 && rank >= 0 && rank < ranks && batch.size() % static_cast<size_t>(ranks) == 0,
+            "a batch of " + std::to_string(batch.size()) + " ids has no share for rank " + std::to_string(rank) +
+                " of " + std::to_string(ranks));
+  const size_t share = batch.size() / static_cast<size_t>(ranks);
+  return {batch.data() + static_cast<size_t>(rank) * share, share};
+}
+
 int64_t default_window_shuffle_windows(int64_t seq_len, int64_t batch_size) {
   return std::max(kDefaultWindowShuffleTokens / (seq_len + 1), kMinWindowShuffleBatches * batch_size);
 }

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,13 @@ struct BatchMix {
     return batches > 0 ? static_cast<double>(documents) / static_cast<double>(batches) : 0.0;
   }
 };
+
+// Data parallelism (train/trainer.h): the loader of every rank yields the step's whole batch,
+// `ranks` x B rows packed and shuffled alike on every rank, and rank r trains rows
+// [r B, (r + 1) B). So the ranks' shares of an epoch are disjoint and together are exactly the
+// epoch's batches, and a run on R ranks of B rows sees the batches of one process with R x B.
+// This is rank `rank`'s share of `batch`.
+std::span<const uint32_t> rank_share(const std::vector<uint32_t>& batch, int64_t rank, int64_t ranks);
 
 class BatchLoader {
  public:

@@ -55,6 +55,8 @@ nlohmann::json TrainerState::to_json() const {
       {"best_val_loss", best_val_loss ? nlohmann::json(*best_val_loss) : nlohmann::json()},
       {"loader_state", loader_state},
       {"tokenizer_fingerprint", tokenizer_fingerprint},
+      {"data_parallel_ranks", data_parallel_ranks},
+      {"batch_size_per_rank", batch_size_per_rank},
   };
   return json;
 }
@@ -87,6 +89,11 @@ TrainerState TrainerState::from_json(const nlohmann::json& json, const std::stri
   }
   state.loader_state = field<std::string>(json, "loader_state", source);
   state.tokenizer_fingerprint = field<std::string>(json, "tokenizer_fingerprint", source);
+  state.data_parallel_ranks = optional_field<int64_t>(json, "data_parallel_ranks", 1, source);
+  state.batch_size_per_rank = optional_field<int64_t>(json, "batch_size_per_rank", 0, source);
+  if (state.data_parallel_ranks < 1 || state.batch_size_per_rank < 0) {
+    throw UserError(source + " has a malformed data_parallel_ranks or batch_size_per_rank");
+  }
   return state;
 }
 

@@ -43,6 +43,10 @@ struct TrainerState {
   std::optional<double> best_val_loss;
   std::string loader_state;  // the data loader's own serialization
   std::string tokenizer_fingerprint;
+  // Data parallelism: the ranks that trained and the rows each took per micro-batch (their
+  // product is the loader's batch). A resume on other ranks is checked against these.
+  int64_t data_parallel_ranks = 1;
+  int64_t batch_size_per_rank = 0;  // 0: written before data parallelism (one rank)
 
   nlohmann::json to_json() const;
   // Throws UserError naming `source` for a missing or malformed field.

@@ -40,6 +40,13 @@ void write_summary(const RunOutputs& run, const TrainingResult& result) {
       {"model", model_config_to_json(run.model)},
       {"configuration", run.configuration},
   };
+  if (result.ranks > 1) {
+    // What the ranks spent summing gradients (rank 0's clock), for scaling measurements.
+    const int64_t session_steps = result.session_steps > 0 ? result.session_steps : 1;
+    summary["data_parallel"] = {{"ranks", result.ranks},
+                                {"all_reduce_seconds", result.all_reduce_seconds},
+                                {"all_reduce_seconds_per_step", result.all_reduce_seconds / static_cast<double>(session_steps)}};
+  }
   write_file_atomic(run.output_dir / "training_summary.json", summary.dump(2) + "\n");
 }
 

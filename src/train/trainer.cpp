@@ -24,7 +24,7 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-void to_model_tokens(const std::vector<uint32_t>& raw, std::vector<int32_t>& out) {
+void to_model_tokens(std::span<const uint32_t> raw, std::vector<int32_t>& out) {
   out.resize(raw.size());
   for (size_t i = 0; i < raw.size(); ++i) out[i] = static_cast<int32_t>(raw[i]);
 }
@@ -32,7 +32,7 @@ void to_model_tokens(const std::vector<uint32_t>& raw, std::vector<int32_t>& out
 // Progress on a terminal: one line redrawn in place on stderr, at most a few times a second.
 class ProgressLine {
  public:
-  ProgressLine() : enabled_(::isatty(STDERR_FILENO) == 1) {}
+  explicit ProgressLine(bool wanted) : enabled_(wanted && ::isatty(STDERR_FILENO) == 1) {}
   void draw(int64_t step, int64_t total, double loss, double eta_seconds) {
     if (!enabled_) return;
     const auto now = Clock::now();
@@ -70,36 +70,62 @@ double evaluate(Transformer& model, const std::vector<std::vector<int32_t>>& bat
 }
 
 Trainer::Trainer(Transformer& model, AdamW& optimizer, BatchLoader& train,
-                 const std::vector<std::vector<int32_t>>* validation_batches, MetricsLog& metrics,
-                 TensorBoardLog* tensorboard, TrainerOptions options)
+                 const std::vector<std::vector<int32_t>>* validation_batches, MetricsLog* metrics,
+                 TensorBoardLog* tensorboard, Communicator& ranks, TrainerOptions options)
     : model_(model),
       optimizer_(optimizer),
       train_(train),
       validation_(validation_batches && !validation_batches->empty() ? validation_batches : nullptr),
       metrics_(metrics),
       tensorboard_(tensorboard),
-      options_(std::move(options)) {}
+      ranks_(ranks),
+      options_(std::move(options)) {
+  UTT_CHECK(leader() == (metrics_ != nullptr), "rank 0, and only rank 0, writes metrics.jsonl");
+  UTT_CHECK(leader() || tensorboard_ == nullptr, "rank 0, and only rank 0, writes event files");
+}
 
 double Trainer::train_step(TrainerState& state) {
   const int64_t B = options_.batch_size;
   const int64_t T = model_.config().seq_len;
-  const double targets_in_step = static_cast<double>(options_.accumulation * B * T);
+  const int64_t world = ranks_.world_size();
+  const int64_t rank = ranks_.rank();
+  const double targets_in_step = static_cast<double>(options_.accumulation * world * B * T);
+  const auto rank_rows = static_cast<size_t>(B * (T + 1));
   model_.zero_gradients();
   double loss = 0;
   for (int64_t micro = 0; micro < options_.accumulation; ++micro) {
+    // Every rank's loader yields the same batches, so all of them run out together.
     if (!train_.next_batch(raw_batch_)) {
       data_exhausted_ = true;
       return std::nan("");
     }
-    to_model_tokens(raw_batch_, batch_);
+    UTT_CHECK(raw_batch_.size() == static_cast<size_t>(world) * rank_rows, "the loader's batch is ranks x B rows");
+    to_model_tokens(rank_share(raw_batch_, rank, world), batch_);
     ForwardOptions forward;
     forward.training = true;
     forward.loss_normalizer = targets_in_step;  // the step's loss is the mean over all its targets
     forward.dropout_seed = options_.seed;
     forward.step = state.step;
-    forward.micro_batch = micro;
+    // Each rank's rows get masks of their own (rank 0's are one process's).
+    forward.micro_batch = micro + options_.accumulation * rank;
     loss += model_.forward(batch_.data(), B, forward);
     model_.backward();
+  }
+  if (world > 1) {
+    wait_for_ranks(state.step + 1, state.step + 1, "gradient sum");
+    // Sum the ranks' gradients, and their losses with the stop requests: every rank sees the
+    // same loss, norm and stop decision, and so takes the same branch below.
+    const auto reduce_start = Clock::now();
+    float* gradients = model_.trainable_gradients();
+    const size_t count = static_cast<size_t>(model_.trainable_count());
+    for (size_t start = 0; start < count; start += kGradientBucketFloats) {
+      ranks_.all_reduce_sum(gradients + start, std::min(kGradientBucketFloats, count - start));
+    }
+    double step_values[2] = {loss, stop_requested() ? 1.0 : 0.0};
+    ranks_.all_reduce_sum(step_values, 2);
+    loss = step_values[0];
+    stop_agreed_ = step_values[1] > 0;
+    all_reduce_seconds_ += seconds_since(reduce_start);
   }
   // Clipping is applied by AdamW as it reads the gradients (norm.scale), not by a pass of its own.
   const GradientNorm norm =
@@ -138,6 +164,8 @@ void Trainer::record_position(TrainerState& state) const {
 std::filesystem::path Trainer::save(const std::string& name, TrainerState& state) {
   record_position(state);
   const std::filesystem::path dir = options_.output_dir / name;
+  // Every rank holds the same weights, optimizer state and loader position: rank 0 writes them.
+  if (!leader()) return dir;
   try {
     save_checkpoint(dir, model_, optimizer_, state, options_.tokenizer_json);
   } catch (const UserError& error) {
@@ -150,8 +178,43 @@ std::filesystem::path Trainer::save(const std::string& name, TrainerState& state
   return dir;
 }
 
+// The mean loss over the validation batches; each rank evaluates its rows of every batch and
+// the sums are added up, so the result is the one process's over the whole batches.
+double Trainer::validation_loss(int64_t step) {
+  const int64_t B = options_.batch_size;
+  const int64_t T = model_.config().seq_len;
+  const int64_t world = ranks_.world_size();
+  const auto rank_rows = static_cast<size_t>(B * (T + 1));
+  if (world == 1) return evaluate(model_, *validation_, B);
+  double total = 0;
+  for (const std::vector<int32_t>& batch : *validation_) {
+    UTT_CHECK(batch.size() == static_cast<size_t>(world) * rank_rows, "a validation batch is ranks x B rows");
+    ForwardOptions options;
+    options.training = false;
+    options.loss_normalizer = static_cast<double>(world * B * T);
+    total += model_.forward(batch.data() + static_cast<size_t>(ranks_.rank()) * rank_rows, B, options);
+  }
+  wait_for_ranks(-step - 1, step, "validation loss sum");  // a tag of its own: negative
+  ranks_.all_reduce_sum(&total, 1);
+  return total / static_cast<double>(validation_->size());
+}
+
+// Before a collective: every rank must come within --rank-timeout, or the job stops naming
+// the ones that did not (a hung or stopped rank would keep the others waiting in the
+// collective forever). Every rank meets with the same `tag` at the same place.
+void Trainer::wait_for_ranks(int64_t tag, int64_t step, const char* where) {
+  const std::vector<int> missing = ranks_.meet(tag, options_.rank_timeout_seconds);
+  if (missing.empty()) return;
+  std::string names;
+  for (size_t i = 0; i < missing.size(); ++i) names += (i ? ", " : "") + std::to_string(missing[i]);
+  throw UserError(fmt::format("rank{} {} did not reach the {} of step {} within {} s (hung, stopped, or much "
+                              "slower than the others): stopping the job; --rank-timeout sets how long ranks wait",
+                              missing.size() == 1 ? "" : "s", names, where,
+                              step, options_.rank_timeout_seconds));
+}
+
 void Trainer::validate(TrainerState& state, TrainingResult& result) {
-  const double loss = evaluate(model_, *validation_, options_.batch_size);
+  const double loss = validation_loss(state.step);
   result.final_val_loss = loss;
   const bool best = std::isfinite(loss) && (!state.best_val_loss || loss < *state.best_val_loss);
   std::string best_dir;
@@ -159,11 +222,12 @@ void Trainer::validate(TrainerState& state, TrainingResult& result) {
     state.best_val_loss = loss;
     best_dir = (options_.output_dir / "best_checkpoint").string();
   }
+  if (!leader()) return;
   fmt::print("\n{}\n", format_validation_block(loss, static_cast<int64_t>(validation_->size()), best_dir));
   std::fflush(stdout);
   const double perplexity = std::exp(std::min(loss, 700.0));
-  metrics_.write({{"step", state.step}, {"val_loss", loss}, {"val_perplexity", perplexity},
-                  {"val_batches", validation_->size()}});
+  metrics_->write({{"step", state.step}, {"val_loss", loss}, {"val_perplexity", perplexity},
+                   {"val_batches", validation_->size()}});
   if (tensorboard_) {
     tensorboard_->write_scalars(state.step, {{"val/loss", static_cast<float>(loss)},
                                              {"val/perplexity", static_cast<float>(perplexity)}});
@@ -174,7 +238,7 @@ void Trainer::validate(TrainerState& state, TrainingResult& result) {
 TrainingResult Trainer::run(TrainerState state) {
   install_stop_handlers();
   TrainingResult result;
-  ProgressLine progress;
+  ProgressLine progress(leader());
   const auto session_start = Clock::now();
   const double elapsed_before = state.elapsed_seconds;
   auto interval_start = Clock::now();
@@ -182,7 +246,8 @@ TrainingResult Trainer::run(TrainerState state) {
   // run logs the averages the uninterrupted one logs.
   double& interval_loss = state.log_interval_loss;
   int64_t& interval_steps = state.log_interval_steps;
-  const int64_t tokens_per_step = options_.accumulation * options_.batch_size * model_.config().seq_len;
+  const int64_t tokens_per_step =
+      options_.accumulation * ranks_.world_size() * options_.batch_size * model_.config().seq_len;
 
   while (state.step < state.total_steps) {
     const double loss = train_step(state);
@@ -212,19 +277,21 @@ TrainingResult Trainer::run(TrainerState state) {
       line.grad_norm = last_grad_norm_;
       progress.clear();
       record_position(state);
-      fmt::print("{}\n", format_step_line(line));
-      std::fflush(stdout);
-      metrics_.write({{"step", line.step}, {"loss", line.loss}, {"lr", line.learning_rate},
+      if (leader()) {
+        fmt::print("{}\n", format_step_line(line));
+        std::fflush(stdout);
+        metrics_->write({{"step", line.step}, {"loss", line.loss}, {"lr", line.learning_rate},
                       {"grad_norm", line.grad_norm}, {"tokens_per_sec", line.tokens_per_second},
                       {"tokens", state.tokens_seen}, {"epoch", state.epoch},
-                      {"elapsed_seconds", line.elapsed_seconds}});
-      if (tensorboard_) {
-        const double step_seconds = interval_seconds / static_cast<double>(std::max<int64_t>(timed_steps, 1));
-        tensorboard_->write_scalars(line.step, {{"train/loss", static_cast<float>(line.loss)},
-                                                {"train/learning_rate", static_cast<float>(line.learning_rate)},
-                                                {"train/grad_norm", static_cast<float>(line.grad_norm)},
-                                                {"train/tokens_per_second", static_cast<float>(line.tokens_per_second)},
-                                                {"train/step_seconds", static_cast<float>(step_seconds)}});
+                        {"elapsed_seconds", line.elapsed_seconds}});
+        if (tensorboard_) {
+          const double step_seconds = interval_seconds / static_cast<double>(std::max<int64_t>(timed_steps, 1));
+          tensorboard_->write_scalars(line.step, {{"train/loss", static_cast<float>(line.loss)},
+                                                  {"train/learning_rate", static_cast<float>(line.learning_rate)},
+                                                  {"train/grad_norm", static_cast<float>(line.grad_norm)},
+                                                  {"train/tokens_per_second", static_cast<float>(line.tokens_per_second)},
+                                                  {"train/step_seconds", static_cast<float>(step_seconds)}});
+        }
       }
       interval_start = Clock::now();
       interval_loss = 0;
@@ -236,17 +303,24 @@ TrainingResult Trainer::run(TrainerState state) {
     }
     if (state.step % options_.save_every == 0 && !last) {
       result.last_checkpoint = save(step_checkpoint_name(state.step), state);
-      prune_step_checkpoints(options_.output_dir, options_.keep_last);
+      if (leader()) prune_step_checkpoints(options_.output_dir, options_.keep_last);
     }
-    if (stop_requested() && !last) {
+    // One process stops as soon as it sees the signal; ranks stop together after the step in
+    // which any of them saw it.
+    const bool stop = ranks_.world_size() == 1 ? stop_requested() : stop_agreed_;
+    if (stop && !last) {
       progress.clear();
       if (result.last_checkpoint != options_.output_dir / step_checkpoint_name(state.step)) {
         result.last_checkpoint = save(step_checkpoint_name(state.step), state);
       }
-      fmt::print("\nStopped by {} after step {}; saved {}\nResume with:\n  {} --resume-from {}\n",
-                 stop_signal_name(), state.step, result.last_checkpoint.string(),
-                 options_.resume_command, result.last_checkpoint.string());
-      std::fflush(stdout);
+      if (leader()) {
+        // The signal may have reached another rank only.
+        const std::string signal = *stop_signal_name() ? stop_signal_name() : "a signal to another rank";
+        fmt::print("\nStopped by {} after step {}; saved {}\nResume with:\n  {} --resume-from {}\n", signal,
+                   state.step, result.last_checkpoint.string(), options_.resume_command,
+                   result.last_checkpoint.string());
+        std::fflush(stdout);
+      }
       result.outcome = TrainingOutcome::kInterrupted;
       break;
     }
@@ -257,6 +331,9 @@ TrainingResult Trainer::run(TrainerState state) {
     result.last_checkpoint = save("final_checkpoint", state);
   }
   result.session_seconds = seconds_since(session_start);
+  result.session_steps = result.session_tokens / tokens_per_step;
+  result.ranks = ranks_.world_size();
+  result.all_reduce_seconds = all_reduce_seconds_;
   result.state = state;
   return result;
 }

@@ -105,6 +105,23 @@ struct EpochSize {
   int64_t documents = 0;
 };
 
+// The data stage sees the batch of a whole step: ranks x --batch-size rows per micro-batch,
+// packed and shuffled alike on every rank, which then trains its own rows (trainer.h). Step
+// counts, loader states and messages about the data are therefore about the whole batch.
+TrainConfig with_step_batch(const TrainConfig& c, int world) {
+  TrainConfig step = c;
+  step.batch_size = c.batch_size * world;
+  return step;
+}
+
+// Every rank's copy of rank 0's `text`.
+void broadcast_text(Communicator& ranks, std::string& text) {
+  uint64_t size = text.size();
+  ranks.broadcast(&size, sizeof size, 0);
+  text.resize(size);
+  ranks.broadcast(text.data(), size, 0);
+}
+
 // Tokens in one epoch of the training stream: one pass of tokenization, so the schedule is
 // known before step 1 and ends where the data ends.
 EpochSize count_epoch_tokens(const TrainConfig& c, const std::vector<std::string>& files,
@@ -226,7 +243,7 @@ struct StepPlan {
 // The token stream of one epoch is counted before step 1, so the schedule ends where the
 // data ends: from the token cache (--no-use-streaming), or by one tokenizing pass.
 StepPlan plan_steps(const TrainConfig& c, const ModelConfig& model_config, const DataPlan& data,
-                    const TokenEncoder& encoder) {
+                    const TokenEncoder& encoder, Communicator& ranks) {
   StepPlan plan;
   const auto count_start = std::chrono::steady_clock::now();
   std::unique_ptr<TokenCache>& cache = plan.cache;
@@ -234,7 +251,10 @@ StepPlan plan_steps(const TrainConfig& c, const ModelConfig& model_config, const
   if (!c.use_streaming) {
     TokenCacheSource source{data.train_files, c.split, c.text_column, train_selection(c)};
     const std::string path = token_cache_path(token_cache_dir(), source, encoder);
-    const bool built = build_token_cache(path, source, encoder, data_workers(c));
+    // Rank 0 builds a missing cache while the others wait, then they find it built.
+    bool built = ranks.rank() == 0 && build_token_cache(path, source, encoder, data_workers(c));
+    ranks.barrier();
+    if (ranks.rank() != 0) built = build_token_cache(path, source, encoder, data_workers(c));
     cache = std::make_unique<TokenCache>(path);
     fmt::print("Token cache: {} {} ({} documents, {} tokens)\n", built ? "built" : "reusing", path,
                with_thousands(cache->num_documents()), with_thousands(cache->num_tokens()));
@@ -402,6 +422,7 @@ TrainerOptions trainer_options(const TrainingRunInputs& in, const Tokenizer& tok
   options.save_every = c.save_every;
   options.eval_every = c.eval_every;
   options.keep_last = c.keep_last;
+  options.rank_timeout_seconds = c.rank_timeout;
   options.seed = static_cast<uint64_t>(c.seed);
   options.output_dir = c.output_dir;
   options.tokenizer_json = tokenizer.to_json();
@@ -411,8 +432,9 @@ TrainerOptions trainer_options(const TrainingRunInputs& in, const Tokenizer& tok
 
 }  // namespace
 
-int run_training(const TrainingRunInputs& in) {
-  const TrainConfig& c = in.config;
+int run_training(const TrainingRunInputs& in, Communicator& ranks) {
+  const TrainConfig c = with_step_batch(in.config, ranks.world_size());
+  const bool leader = ranks.rank() == 0;
   const fs::path output_dir = c.output_dir;
   print_run_banner(in);
   const DataPlan data = plan_data(c);
@@ -432,47 +454,65 @@ int run_training(const TrainingRunInputs& in) {
   const PreparedTokenizer prepared = prepare_tokenizer(c, in.model, tokenizer_inputs(c, data, resume));
   const Tokenizer& tokenizer = prepared.tokenizer;
   const TokenizerEncoder encoder(tokenizer);
+  // Every rank trains, loads or reuses the tokenizer by the same deterministic rules.
+  std::string rank0_tokenizer = tokenizer.fingerprint();
+  broadcast_text(ranks, rank0_tokenizer);
+  UTT_CHECK(rank0_tokenizer == tokenizer.fingerprint(), "every rank has rank 0's tokenizer");
   fmt::print("Document separators: {}\n", tokenizer.describe_document_separators());
   const ModelConfig model_config = plan_model(c, in.model, tokenizer, resume);
-  const StepPlan steps = plan_steps(c, model_config, data, encoder);
+  const StepPlan steps = plan_steps(c, model_config, data, encoder, ranks);
   fmt::print("Batches: {}\n",
              describe_batches(loader_config(c, model_config, data.train_files, train_selection(c), true, c.epochs),
                               steps.epoch_size));
-  const TrainerState state = starting_state(c, resume, steps.total_steps, tokenizer.fingerprint());
+  TrainerState state = starting_state(in.config, resume, steps.total_steps, tokenizer.fingerprint(),
+                                      ranks.world_size());
+  broadcast_text(ranks, state.run_id);  // a new run's id is drawn on every rank: rank 0's counts
   const std::vector<std::vector<int32_t>> val_batches = validation_batches(c, model_config, data, encoder);
   if (!val_batches.empty()) {
     fmt::print("Validation: {} batches every {} steps\n", val_batches.size(), c.eval_every);
   }
-  const ModelParts parts = build_model(c, model_config, resume, tokenizer);
+  const ModelParts parts = build_model(in.config, model_config, resume, tokenizer);  // B rows per rank
   const std::unique_ptr<BatchLoader> train_batches =
       make_train_loader(c, model_config, data, steps, encoder, state, resume);
 
-  // 3. The first writes: the output directory, locked and checked again, with the run's files.
-  RunDirectory directory(c, resume, state.run_id);
-  write_run_files(directory, prepared, model_config, resume, state.step);
-  MetricsLog metrics(output_dir / "metrics.jsonl");
+  // 3. The first writes: the output directory, locked and checked again, with the run's files;
+  // rank 0's, once every rank has looked at the directory as it was.
+  ranks.barrier();
+  std::unique_ptr<RunDirectory> directory;
+  std::unique_ptr<MetricsLog> metrics;
   std::unique_ptr<TensorBoardLog> tensorboard;
-  if (c.tensorboard) {
-    tensorboard = std::make_unique<TensorBoardLog>(output_dir / kTensorBoardDirName, state.step + 1);
-    fmt::print("TensorBoard: {} (tensorboard --logdir {})\n", tensorboard->path().string(), output_dir.string());
+  if (leader) {
+    directory = std::make_unique<RunDirectory>(c, resume, state.run_id);
+    write_run_files(*directory, prepared, model_config, resume, state.step);
+    metrics = std::make_unique<MetricsLog>(output_dir / "metrics.jsonl");
+    if (c.tensorboard) {
+      tensorboard = std::make_unique<TensorBoardLog>(output_dir / kTensorBoardDirName, state.step + 1);
+      fmt::print("TensorBoard: {} (tensorboard --logdir {})\n", tensorboard->path().string(), output_dir.string());
+    }
+    directory->started();
+    fmt::print("\n");
+    std::fflush(stdout);
   }
-  directory.started();
-  fmt::print("\n");
-  std::fflush(stdout);
 
-  Trainer trainer(*parts.model, *parts.optimizer, *train_batches, &val_batches, metrics, tensorboard.get(),
-                  trainer_options(in, tokenizer));
+  ranks.set_all_reduce_timeout(c.rank_timeout);
+  Trainer trainer(*parts.model, *parts.optimizer, *train_batches, &val_batches, metrics.get(), tensorboard.get(),
+                  ranks, trainer_options(in, tokenizer));
   const TrainingResult result = trainer.run(state);
-  const RunOutputs outputs{output_dir, in.configuration, model_config, steps.epochs,
-                           train_batches->mix().documents_per_batch()};
-  write_summary(outputs, result);
-  write_run_plot(output_dir);
-  if (c.export_formats && result.outcome != TrainingOutcome::kInterrupted) {
-    export_trained_model(output_dir / "final_checkpoint", output_dir, parse_export_formats(*c.export_formats));
+  if (leader) {
+    const RunOutputs outputs{output_dir, in.configuration, model_config, steps.epochs,
+                             train_batches->mix().documents_per_batch()};
+    write_summary(outputs, result);
+    write_run_plot(output_dir);
+    if (c.export_formats && result.outcome != TrainingOutcome::kInterrupted) {
+      export_trained_model(output_dir / "final_checkpoint", output_dir, parse_export_formats(*c.export_formats));
+    }
+    print_closing_lines(outputs, result);
   }
-  print_closing_lines(outputs, result);
+  // The ranks end together: mpirun stops a job as soon as one process exits with an error
+  // code (a stop's 143 is one), so no rank may exit while rank 0 still writes.
+  ranks.barrier();
   if (result.outcome == TrainingOutcome::kInterrupted) {
-    return std::string(stop_signal_name()) == "SIGTERM" ? 128 + SIGTERM : 128 + SIGINT;
+    return std::string(stop_signal_name()) == "SIGINT" ? 128 + SIGINT : 128 + SIGTERM;
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/train_config.h"
+#include "dist/communicator.h"
 
 namespace utt {
 
@@ -19,6 +20,10 @@ struct TrainingRunInputs {
 
 // Returns the process exit code: 0 when the run completed, 130 / 143 when SIGINT / SIGTERM
 // stopped it after saving a checkpoint. Throws UserError for bad input.
-int run_training(const TrainingRunInputs& inputs);
+//
+// With several ranks every rank calls this with the same inputs; each checks everything and
+// builds its model, then rank 0 alone creates and writes the output directory (after every
+// rank has finished looking at it) while the others only train (trainer.h).
+int run_training(const TrainingRunInputs& inputs, Communicator& ranks);
 
 }  // namespace utt

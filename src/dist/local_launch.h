@@ -1,0 +1,29 @@
+// `utt train --num-devices N` on one machine: the N worker processes are started through
+// mpirun (OpenMPI's launcher, which also lets them find each other as MPI ranks) running this
+// same program with the same arguments. The launcher waits for them, passes their output
+// through, and when the job fails says which worker failed and how.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace utt {
+
+// mpirun on PATH, else the one found when utt was built; nullopt when there is none.
+std::optional<std::string> find_mpirun();
+
+// The command that starts the workers: mpirun, its options, this program and `args`.
+std::vector<std::string> worker_command(const std::string& mpirun, int workers, const std::string& program,
+                                        const std::vector<std::string>& args);
+
+// What mpirun's report says about the worker that ended the job ("worker rank 1 was killed
+// by signal 9 (Killed)"); empty when the report names none.
+std::string describe_failed_worker(const std::string& mpirun_output);
+
+// Starts `workers` ranks of `utt <args>` and waits for them. SIGTERM to the launcher is passed
+// on to every worker (which then stop after the same step, rank 0 saving a checkpoint). Returns 0 when every worker succeeded; otherwise prints a line naming the
+// worker that failed and returns a non-zero code (the failing worker's, where it is known).
+int run_local_workers(int workers, const std::vector<std::string>& args);
+
+}  // namespace utt
