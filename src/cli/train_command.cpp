@@ -40,6 +40,7 @@ int run_train(const std::vector<std::string>& args) {
   TrainConfig resolved = config;  // the summary shows the dimensions the run really used
   resolved.model = plan.model.config;
   inputs.configuration = flags_to_json(resolved);
+  inputs.backend = plan.device.kind;
   inputs.device_banner = "Backend: " + plan.device.backend + "\nDevices: " + plan.device.devices +
                          "\n" + plan.device.note;
   return run_training(inputs);

@@ -1,0 +1,291 @@
+// The CUDA backend: device memory, one stream on which every op is queued in call order, and the
+// kernels of backend/cuda/*.cu. It follows backend.h's execution contract: uploads go through
+// pinned staging memory of its own (the caller's memory is free again when upload returns),
+// downloads and reductions synchronize, and no op uses float atomics.
+//
+// Ops without a CUDA kernel yet answer supports() with false; make_backend refuses such a backend
+// for a run, and calling one is an internal error naming the op.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/kernels.h"
+#include "backend/cuda_backend.h"
+#include "backend/device.h"
+
+namespace utt {
+namespace {
+
+// Pinned staging for uploads: large enough that a batch of token ids goes in one copy, small
+// enough to be negligible next to the model.
+constexpr int64_t kStagingBytes = int64_t{8} << 20;
+
+int activation_code(Activation act) {
+  switch (act) {
+    case Activation::kRelu: return cuda_math::kRelu;
+    case Activation::kGelu: return cuda_math::kGelu;
+    case Activation::kSilu: return cuda_math::kSilu;
+  }
+  return cuda_math::kSilu;
+}
+
+constexpr bool has_kernel(Op op) {
+  switch (op) {
+    case Op::kBiasBackward:
+    case Op::kEmbeddingForward:
+    case Op::kEmbeddingBackward:
+    case Op::kRmsnormForward:
+    case Op::kRmsnormBackward:
+    case Op::kLayernormForward:
+    case Op::kLayernormBackward:
+    case Op::kGluForward:
+    case Op::kGluBackward:
+    case Op::kActivationForward:
+    case Op::kActivationBackward:
+    case Op::kDropout:
+    case Op::kResidualDropout:
+    case Op::kCrossEntropy:
+    case Op::kAddInplace:
+    case Op::kScale:
+    case Op::kSum:
+    case Op::kSumOfSquares:
+    case Op::kAdamwStep:
+      return true;
+    default:
+      return false;
+  }
+}
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(const CudaBackendOptions& options) : options_(options) {
+    CUDA_CHECK(cudaSetDevice(options.device));
+    cudaDeviceProp properties{};
+    CUDA_CHECK(cudaGetDeviceProperties(&properties, options.device));
+    device_name_ = properties.name;
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    CUDA_CHECK(cudaEventCreateWithFlags(&staging_free_, cudaEventDisableTiming));
+    CUDA_CHECK(cudaMallocHost(&staging_, kStagingBytes));
+    CUDA_CHECK(cudaMallocHost(&sum_result_host_, sizeof(double)));
+    CUDA_CHECK(cudaMalloc(&sum_partials_, (cuda::kReductionBlocks + 1) * sizeof(double)));
+  }
+  CudaBackend(const CudaBackend&) = delete;
+  CudaBackend& operator=(const CudaBackend&) = delete;
+  // Destructors do not throw: a failure here is ignored (the process is ending or the device is gone).
+  ~CudaBackend() override {
+    cudaStreamSynchronize(stream_);
+    cudaFree(sum_partials_);
+    cudaFreeHost(sum_result_host_);
+    cudaFreeHost(staging_);
+    cudaEventDestroy(staging_free_);
+    cudaStreamDestroy(stream_);
+  }
+
+  std::string name() const override {
+    return "CUDA (" + device_name_ + (options_.bf16_matmuls ? ", bf16 matmuls)" : ")");
+  }
+  bool supports(Op op) const override { return has_kernel(op); }
+  void synchronize() override { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+  // The kernels so far need no scratch beyond the reduction partials allocated above; the matmul
+  // (cuBLASLt workspace, bf16 operand copies) and attention kernels will size theirs here.
+  void reserve_workspace(const ModelConfig&, int64_t) override {}
+
+  // ---- memory ----------------------------------------------------------------------------------
+  float* allocate_floats(int64_t count) override { return static_cast<float*>(allocate_zeroed(count * 4)); }
+  int32_t* allocate_ints(int64_t count) override { return static_cast<int32_t*>(allocate_zeroed(count * 4)); }
+  void release(void* buffer) override {
+    // cudaFree waits for the device; the buffer may still be read by queued ops until then.
+    if (buffer != nullptr) CUDA_CHECK(cudaFree(buffer));
+  }
+  void upload(float* device, const float* host, int64_t count) override {
+    upload_bytes(device, host, count * static_cast<int64_t>(sizeof(float)));
+  }
+  void upload(int32_t* device, const int32_t* host, int64_t count) override {
+    upload_bytes(device, host, count * static_cast<int64_t>(sizeof(int32_t)));
+  }
+  void download(float* host, const float* device, int64_t count) override {
+    if (count <= 0) return;
+    CUDA_CHECK(cudaMemcpyAsync(host, device, static_cast<size_t>(count) * sizeof(float), cudaMemcpyDeviceToHost,
+                               stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+  void copy(float* dst, const float* src, int64_t count) override {
+    if (count <= 0) return;
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, static_cast<size_t>(count) * sizeof(float), cudaMemcpyDeviceToDevice,
+                               stream_));
+  }
+  void fill(float* x, float value, int64_t count) override { cuda::fill(x, value, count, stream_); }
+
+  // ---- ops with kernels ------------------------------------------------------------------------
+  void bias_backward(float* dbias, const float* dout, int64_t N, int64_t OC) override {
+    cuda::bias_backward(dbias, dout, N, OC, stream_);
+  }
+  void embedding_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe, int64_t B,
+                         int64_t T, int64_t C) override {
+    cuda::embedding_forward(out, tokens, wte, wpe, B, T, C, stream_);
+  }
+  void embedding_backward(float* dwte, float* dwpe, const float* dout, const int32_t* tokens, int64_t B,
+                          int64_t T, int64_t C) override {
+    cuda::embedding_backward(dwte, dwpe, dout, tokens, B, T, C, stream_);
+  }
+  void rmsnorm_forward(float* out, float* rstd, const float* x, const float* weight, int64_t N, int64_t C,
+                       float eps) override {
+    cuda::rmsnorm_forward(out, rstd, x, weight, N, C, eps, stream_);
+  }
+  void rmsnorm_backward(float* dx, float* dweight, const float* dout, const float* x, const float* weight,
+                        const float* rstd, int64_t N, int64_t C) override {
+    cuda::rmsnorm_backward(dx, dweight, dout, x, weight, rstd, N, C, stream_);
+  }
+  void layernorm_forward(float* out, float* mean, float* rstd, const float* x, const float* weight,
+                         const float* bias, int64_t N, int64_t C, float eps) override {
+    cuda::layernorm_forward(out, mean, rstd, x, weight, bias, N, C, eps, stream_);
+  }
+  void layernorm_backward(float* dx, float* dweight, float* dbias, const float* dout, const float* x,
+                          const float* weight, const float* mean, const float* rstd, int64_t N,
+                          int64_t C) override {
+    cuda::layernorm_backward(dx, dweight, dbias, dout, x, weight, mean, rstd, N, C, stream_);
+  }
+  void glu_forward(float* out, const float* h, int64_t N, int64_t F, Activation act) override {
+    cuda::glu_forward(out, h, N, F, activation_code(act), stream_);
+  }
+  void glu_backward(float* dh, const float* dout, const float* h, int64_t N, int64_t F, Activation act) override {
+    cuda::glu_backward(dh, dout, h, N, F, activation_code(act), stream_);
+  }
+  void activation_forward(float* out, const float* x, int64_t n, Activation act) override {
+    cuda::activation_forward(out, x, n, activation_code(act), stream_);
+  }
+  void activation_backward(float* dx, const float* dout, const float* x, int64_t n, Activation act) override {
+    cuda::activation_backward(dx, dout, x, n, activation_code(act), stream_);
+  }
+  void dropout(float* x, int64_t n, float rate, uint64_t key) override {
+    if (rate <= 0.0f) return;
+    cuda::residual_dropout(x, nullptr, x, n, rate, keep_scale(rate), key, stream_);
+  }
+  void residual_dropout(float* out, const float* residual, const float* x, int64_t n, float rate,
+                        uint64_t key) override {
+    cuda::residual_dropout(out, residual, x, n, rate, keep_scale(rate), key, stream_);
+  }
+  void cross_entropy_forward_backward(float* losses, float* logits, const int32_t* targets, int64_t N, int64_t V,
+                                      float normalizer, LogitGradient logit_gradient) override {
+    cuda::cross_entropy_forward_backward(losses, logits, targets, N, V, normalizer,
+                                         logit_gradient == LogitGradient::kWrite, stream_);
+  }
+  void add_inplace(float* y, const float* x, int64_t n) override { cuda::add_inplace(y, x, n, stream_); }
+  void scale(float* x, float factor, int64_t n) override { cuda::scale(x, factor, n, stream_); }
+  double sum(const float* x, int64_t n) override { return read_sum(x, n, false); }
+  double sum_of_squares(const float* x, int64_t n) override { return read_sum(x, n, true); }
+  void adamw_step(float* params, const float* grads, float* m, float* v, const ParameterSegment* segments,
+                  int64_t segment_count, const AdamWHyper& hyper, float grad_scale) override {
+    const cuda_math::AdamWConstants constants{
+        static_cast<float>(hyper.learning_rate),
+        static_cast<float>(hyper.beta1),
+        static_cast<float>(1.0 - hyper.beta1),
+        static_cast<float>(hyper.beta2),
+        static_cast<float>(1.0 - hyper.beta2),
+        static_cast<float>(1.0 / (1.0 - std::pow(hyper.beta1, static_cast<double>(hyper.step)))),
+        static_cast<float>(1.0 / (1.0 - std::pow(hyper.beta2, static_cast<double>(hyper.step)))),
+        static_cast<float>(hyper.eps),
+        grad_scale};
+    for (int64_t s = 0; s < segment_count; ++s) {
+      const ParameterSegment& segment = segments[s];
+      const float decay = segment.decay ? static_cast<float>(1.0 - hyper.learning_rate * hyper.weight_decay) : 1.0f;
+      cuda::adamw_segment(params, grads, m, v, segment.begin, segment.end, decay, constants, stream_);
+    }
+  }
+
+  // ---- ops without a kernel yet ----------------------------------------------------------------
+  void matmul(float*, const float*, const float*, const float*, int64_t, int64_t, int64_t, Transpose, Transpose,
+              Accumulate) override {
+    no_kernel(Op::kMatmul);
+  }
+  void rope_table(float*, float*, int64_t, int64_t, double) override { no_kernel(Op::kRopeTable); }
+  void rope_forward(float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t) override {
+    no_kernel(Op::kRopeForward);
+  }
+  void rope_backward(float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t) override {
+    no_kernel(Op::kRopeBackward);
+  }
+  void attention_forward(float*, float*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t) override {
+    no_kernel(Op::kAttentionForward);
+  }
+  void attention_backward(float*, const float*, const float*, const float*, const float*, int64_t, int64_t,
+                          int64_t, int64_t, int64_t) override {
+    no_kernel(Op::kAttentionBackward);
+  }
+  void naive_attention_forward(float*, float*, const float*, int64_t, int64_t, int64_t, int64_t,
+                               int64_t) override {
+    no_kernel(Op::kNaiveAttentionForward);
+  }
+  void naive_attention_backward(float*, float*, const float*, const float*, const float*, int64_t, int64_t,
+                                int64_t, int64_t, int64_t) override {
+    no_kernel(Op::kNaiveAttentionBackward);
+  }
+  void decode_attention(float*, const float*, int64_t, const float*, const float*, int64_t, int64_t, int64_t,
+                        int64_t, int64_t, int64_t) override {
+    no_kernel(Op::kDecodeAttention);
+  }
+
+ private:
+  [[noreturn]] static void no_kernel(Op op) {
+    fail_check("supports(op)", __FILE__, __LINE__,
+               std::string("the CUDA backend has no kernel for ") + op_name(op) + " yet");
+  }
+
+  // As the CPU kernels compute it: 1 / (1 - rate) in double, rounded to float once.
+  static float keep_scale(float rate) { return static_cast<float>(1.0 / (1.0 - static_cast<double>(rate))); }
+
+  void* allocate_zeroed(int64_t bytes) {
+    void* p = nullptr;
+    CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(std::max<int64_t>(bytes, 1))));
+    CUDA_CHECK(cudaMemsetAsync(p, 0, static_cast<size_t>(std::max<int64_t>(bytes, 1)), stream_));
+    return p;
+  }
+
+  // The contract's upload: the host bytes are copied into pinned staging before this returns, then
+  // queued to the device from there. Before staging is refilled, the previous copy out of it must
+  // have finished (an event wait, not a wait for the whole stream).
+  void upload_bytes(void* device, const void* host, int64_t bytes) {
+    auto* to = static_cast<char*>(device);
+    const auto* from = static_cast<const char*>(host);
+    for (int64_t done = 0; done < bytes;) {
+      const int64_t chunk = std::min(bytes - done, kStagingBytes);
+      CUDA_CHECK(cudaEventSynchronize(staging_free_));
+      std::memcpy(staging_, from + done, static_cast<size_t>(chunk));
+      CUDA_CHECK(cudaMemcpyAsync(to + done, staging_, static_cast<size_t>(chunk), cudaMemcpyHostToDevice, stream_));
+      CUDA_CHECK(cudaEventRecord(staging_free_, stream_));
+      done += chunk;
+    }
+  }
+
+  double read_sum(const float* x, int64_t n, bool squares) {
+    double* result = sum_partials_ + cuda::kReductionBlocks;
+    cuda::sum(result, sum_partials_, x, n, squares, stream_);
+    CUDA_CHECK(cudaMemcpyAsync(sum_result_host_, result, sizeof(double), cudaMemcpyDeviceToHost, stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    return *sum_result_host_;
+  }
+
+  CudaBackendOptions options_;
+  std::string device_name_;
+  cudaStream_t stream_ = nullptr;
+  cudaEvent_t staging_free_ = nullptr;
+  void* staging_ = nullptr;
+  double* sum_result_host_ = nullptr;
+  double* sum_partials_ = nullptr;  // kReductionBlocks partials, then the result
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options) {
+  const CudaStatus status = query_cuda();
+  if (status.gpus.empty()) throw UserError("--device cuda: " + status.problem);
+  if (options.device < 0 || options.device >= static_cast<int>(status.gpus.size())) {
+    throw UserError("CUDA device " + std::to_string(options.device) + " is not visible (" +
+                    std::to_string(status.gpus.size()) + " GPU(s) are): check CUDA_VISIBLE_DEVICES");
+  }
+  return std::make_unique<CudaBackend>(options);
+}
+
+}  // namespace utt
