@@ -1,0 +1,209 @@
+// The CUDA kernels' arithmetic, run on the CPU: the per-element and per-row functions the kernels
+// call (backend/cuda/elementwise_math.h, row_math.h), executed here in plain loops, lane by lane
+// for the row kernels with the warp's butterfly order, against the reference kernels. This runs on
+// every machine; what it cannot show (launch shapes, memory access, the shuffles themselves) is
+// the op registry's job on a GPU (op_registry_test.cpp, scripts/gpu-check).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "backend/cpu/reference/ops.h"
+#include "backend/cuda/elementwise_math.h"
+#include "backend/cuda/row_math.h"
+#include "unit/backend/float_vectors.h"
+
+namespace utt {
+namespace {
+
+using cuda_math::kWarpLanes;
+using test::largest_difference;
+using test::largest_magnitude;
+using test::random_floats;
+
+// fp32 arithmetic against the double-accumulating reference (op_registry_test.cpp's fp32 bound).
+constexpr double kTolerance = 2e-5;
+
+constexpr std::pair<int64_t, int64_t> kRowShapes[] = {{1, 1}, {3, 13}, {5, 200}, {4, 1031}, {2, 4096}};
+
+int code(Activation act) {
+  return act == Activation::kRelu ? cuda_math::kRelu : act == Activation::kGelu ? cuda_math::kGelu : cuda_math::kSilu;
+}
+
+void expect_close(const std::vector<float>& actual, const std::vector<float>& expected, const char* what) {
+  EXPECT_LE(largest_difference(actual, expected), kTolerance * std::max(largest_magnitude(expected), 1e-30)) << what;
+}
+
+// The kernel's reduction of one row: each lane's partial, combined as the shuffles combine them.
+template <typename LanePartial>
+float warp_reduce_sum(LanePartial partial) {
+  float lanes[kWarpLanes];
+  for (int lane = 0; lane < kWarpLanes; ++lane) lanes[lane] = partial(lane);
+  return cuda_math::butterfly_sum_host(lanes);
+}
+
+TEST(CudaKernelMath, ActivationsAndTheirDerivativesMatchTheReference) {
+  const std::vector<float> x = random_floats(5000, 1, 4.0f);
+  const std::vector<float> ones(x.size(), 1.0f);
+  for (Activation act : {Activation::kRelu, Activation::kGelu, Activation::kSilu}) {
+    std::vector<float> expected(x.size()), expected_derivative(x.size()), actual(x.size()), derivative(x.size());
+    reference::activation_forward(expected.data(), x.data(), static_cast<int64_t>(x.size()), act);
+    reference::activation_backward(expected_derivative.data(), ones.data(), x.data(), static_cast<int64_t>(x.size()), act);
+    for (size_t i = 0; i < x.size(); ++i) {
+      actual[i] = cuda_math::activate(x[i], code(act));
+      derivative[i] = cuda_math::activate_derivative(x[i], code(act));
+    }
+    expect_close(actual, expected, "activation");
+    expect_close(derivative, expected_derivative, "activation derivative");
+  }
+}
+
+TEST(CudaKernelMath, GatedUnitsMatchTheReference) {
+  const int64_t N = 7, F = 131;
+  const std::vector<float> h = random_floats(N * 2 * F, 2, 2.0f), dout = random_floats(N * F, 3);
+  for (Activation act : {Activation::kRelu, Activation::kGelu, Activation::kSilu}) {
+    std::vector<float> expected(N * F), out(N * F), expected_dh(N * 2 * F), dh(N * 2 * F);
+    reference::glu_forward(expected.data(), h.data(), N, F, act);
+    reference::glu_backward(expected_dh.data(), dout.data(), h.data(), N, F, act);
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t f = 0; f < F; ++f) {
+        out[n * F + f] = cuda_math::glu_value(h.data(), n, f, F, code(act));
+        cuda_math::glu_gradients(&dh[n * 2 * F + f], &dh[n * 2 * F + F + f], dout[n * F + f], h[n * 2 * F + f],
+                                 h[n * 2 * F + F + f], code(act));
+      }
+    }
+    expect_close(out, expected, "glu forward");
+    expect_close(dh, expected_dh, "glu backward");
+  }
+}
+
+TEST(CudaKernelMath, DropoutDropsExactlyTheElementsTheCpuDrops) {
+  const int64_t n = 20001;
+  const std::vector<float> x = random_floats(n, 4);
+  for (const float rate : {0.0f, 0.1f, 0.5f, 0.9f}) {
+    std::vector<float> expected = x;
+    reference::dropout(expected.data(), n, rate, 77);
+    const float keep_scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(rate)));
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(cuda_math::dropped(x[i], 77, i, rate, keep_scale), expected[i]) << "element " << i << ", rate " << rate;
+    }
+  }
+}
+
+TEST(CudaKernelMath, AdamWElementMatchesTheReference) {
+  const int64_t n = 3001;
+  std::vector<float> params = random_floats(n, 5), m = random_floats(n, 6, 0.1f), v = random_floats(n, 7, 0.01f);
+  for (float& x : v) x = x * x;
+  const std::vector<float> grads = random_floats(n, 8);
+  const ParameterSegment segments[] = {{0, 100, true}, {100, n, false}};
+  for (const int64_t step : {int64_t{1}, int64_t{9}}) {
+    AdamWHyper hyper;
+    hyper.learning_rate = 3e-3;
+    hyper.weight_decay = 0.1;
+    hyper.step = step;
+    std::vector<float> p_ref = params, m_ref = m, v_ref = v, p = params, m_new = m, v_new = v;
+    reference::adamw_step(p_ref.data(), grads.data(), m_ref.data(), v_ref.data(), segments, 2, hyper, 0.5);
+    // The constants as CudaBackend::adamw_step computes them.
+    const cuda_math::AdamWConstants k{
+        3e-3f, 0.9f, static_cast<float>(1.0 - 0.9), 0.95f, static_cast<float>(1.0 - 0.95),
+        static_cast<float>(1.0 / (1.0 - std::pow(0.9, static_cast<double>(step)))),
+        static_cast<float>(1.0 / (1.0 - std::pow(0.95, static_cast<double>(step)))), 1e-8f, 0.5f};
+    for (const ParameterSegment& s : segments) {
+      const float decay = s.decay ? static_cast<float>(1.0 - 3e-3 * 0.1) : 1.0f;
+      for (int64_t i = s.begin; i < s.end; ++i) cuda_math::adamw_element(&p[i], &m_new[i], &v_new[i], grads[i], decay, k);
+    }
+    expect_close(p, p_ref, "params");
+    expect_close(m_new, m_ref, "first moment");
+    expect_close(v_new, v_ref, "second moment");
+  }
+}
+
+TEST(CudaKernelMath, RmsnormRowsMatchTheReference) {
+  for (const auto& [N, C] : kRowShapes) {
+    const std::vector<float> x = random_floats(N * C, 9, 2.0f), w = random_floats(C, 10), dout = random_floats(N * C, 11);
+    std::vector<float> expected(N * C), expected_rstd(N), out(N * C), rstd(N);
+    reference::rmsnorm_forward(expected.data(), expected_rstd.data(), x.data(), w.data(), N, C, 1e-5);
+    std::vector<float> expected_dx = random_floats(N * C, 12), dx = expected_dx, unused_dweight(C);
+    reference::rmsnorm_backward(expected_dx.data(), unused_dweight.data(), dout.data(), x.data(), w.data(),
+                                expected_rstd.data(), N, C);
+    for (int64_t n = 0; n < N; ++n) {
+      const float* row = x.data() + n * C;
+      const float* drow = dout.data() + n * C;
+      const float sum_of_squares = warp_reduce_sum([&](int lane) { return cuda_math::lane_sum_of_squares(row, C, lane); });
+      rstd[n] = cuda_math::rms_rstd(sum_of_squares, C, 1e-5f);
+      for (int64_t c = 0; c < C; ++c) out[n * C + c] = row[c] * rstd[n] * w[c];
+      const float mean_g_dot_x =
+          warp_reduce_sum([&](int lane) { return cuda_math::lane_rms_g_dot_x(drow, row, w.data(), C, lane); }) /
+          static_cast<float>(C);
+      for (int64_t c = 0; c < C; ++c) dx[n * C + c] += cuda_math::rms_dx(drow[c], row[c], w[c], rstd[n], mean_g_dot_x);
+    }
+    expect_close(out, expected, "rmsnorm out");
+    expect_close(rstd, expected_rstd, "rmsnorm rstd");
+    expect_close(dx, expected_dx, "rmsnorm dx");
+  }
+}
+
+TEST(CudaKernelMath, LayernormRowsMatchTheReference) {
+  for (const auto& [N, C] : kRowShapes) {
+    std::vector<float> x = random_floats(N * C, 13, 3.0f);
+    for (float& v : x) v += 5.0f;
+    const std::vector<float> w = random_floats(C, 14), b = random_floats(C, 15), dout = random_floats(N * C, 16);
+    std::vector<float> expected(N * C), expected_mean(N), expected_rstd(N), out(N * C), mean(N), rstd(N);
+    reference::layernorm_forward(expected.data(), expected_mean.data(), expected_rstd.data(), x.data(), w.data(),
+                                 b.data(), N, C, 1e-5);
+    std::vector<float> expected_dx = random_floats(N * C, 17), dx = expected_dx, unused_dw(C), unused_db(C);
+    reference::layernorm_backward(expected_dx.data(), unused_dw.data(), unused_db.data(), dout.data(), x.data(),
+                                  w.data(), expected_mean.data(), expected_rstd.data(), N, C);
+    for (int64_t n = 0; n < N; ++n) {
+      const float* row = x.data() + n * C;
+      const float* drow = dout.data() + n * C;
+      mean[n] = warp_reduce_sum([&](int lane) { return cuda_math::lane_sum(row, C, lane); }) / static_cast<float>(C);
+      const float variance =
+          warp_reduce_sum([&](int lane) { return cuda_math::lane_centered_squares(row, mean[n], C, lane); }) /
+          static_cast<float>(C);
+      rstd[n] = 1.0f / std::sqrt(variance + 1e-5f);
+      for (int64_t c = 0; c < C; ++c) out[n * C + c] = (row[c] - mean[n]) * rstd[n] * w[c] + b[c];
+      float g_sums[kWarpLanes], g_dots[kWarpLanes];
+      for (int lane = 0; lane < kWarpLanes; ++lane) {
+        cuda_math::lane_layernorm_sums(&g_sums[lane], &g_dots[lane], drow, row, w.data(), mean[n], rstd[n], C, lane);
+      }
+      const float g_mean = cuda_math::butterfly_sum_host(g_sums) / static_cast<float>(C);
+      const float g_dot_xhat_mean = cuda_math::butterfly_sum_host(g_dots) / static_cast<float>(C);
+      for (int64_t c = 0; c < C; ++c) {
+        dx[n * C + c] += cuda_math::layernorm_dx(drow[c], row[c], w[c], mean[n], rstd[n], g_mean, g_dot_xhat_mean);
+      }
+    }
+    expect_close(out, expected, "layernorm out");
+    expect_close(mean, expected_mean, "layernorm mean");
+    expect_close(rstd, expected_rstd, "layernorm rstd");
+    expect_close(dx, expected_dx, "layernorm dx");
+  }
+}
+
+TEST(CudaKernelMath, CrossEntropyRowsMatchTheReference) {
+  for (const auto& [N, V] : {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {4, 1031}, {2, 50257}}) {
+    const std::vector<float> logits = random_floats(N * V, 18, 4.0f);
+    std::vector<int32_t> targets(static_cast<size_t>(N));
+    for (int64_t n = 0; n < N; ++n) targets[static_cast<size_t>(n)] = static_cast<int32_t>((n * 13) % V);
+    std::vector<float> expected_losses(N), expected_gradient = logits, losses(N), gradient = logits;
+    reference::cross_entropy_forward_backward(expected_losses.data(), expected_gradient.data(), targets.data(), N, V,
+                                              7.0, LogitGradient::kWrite);
+    for (int64_t n = 0; n < N; ++n) {
+      const float* row = logits.data() + n * V;
+      float lanes[kWarpLanes];
+      for (int lane = 0; lane < kWarpLanes; ++lane) lanes[lane] = cuda_math::lane_max(row, V, lane);
+      const float largest = cuda_math::butterfly_max_host(lanes);
+      const float log_sum_exp =
+          largest + std::log(warp_reduce_sum([&](int lane) { return cuda_math::lane_sum_exp(row, largest, V, lane); }));
+      losses[n] = log_sum_exp - row[targets[n]];
+      for (int64_t v = 0; v < V; ++v) {
+        gradient[n * V + v] = cuda_math::cross_entropy_gradient(row[v], log_sum_exp, v == targets[n], 7.0f);
+      }
+    }
+    expect_close(losses, expected_losses, "losses");
+    expect_close(gradient, expected_gradient, "logit gradient");
+  }
+}
+
+}  // namespace
+}  // namespace utt
