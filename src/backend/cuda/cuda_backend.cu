@@ -33,6 +33,9 @@ int activation_code(Activation act) {
 
 constexpr bool has_kernel(Op op) {
   switch (op) {
+    case Op::kRopeTable:
+    case Op::kRopeForward:
+    case Op::kRopeBackward:
     case Op::kBiasBackward:
     case Op::kEmbeddingForward:
     case Op::kEmbeddingBackward:
@@ -147,6 +150,17 @@ class CudaBackend final : public Backend {
                           int64_t C) override {
     cuda::layernorm_backward(dx, dweight, dbias, dout, x, weight, mean, rstd, N, C, stream_);
   }
+  void rope_table(float* cos, float* sin, int64_t T, int64_t HS, double theta) override {
+    cuda::rope_table(cos, sin, T, HS, theta, stream_);
+  }
+  void rope_forward(float* x, const float* cos, const float* sin, int64_t B, int64_t T, int64_t heads, int64_t HS,
+                    int64_t row_stride) override {
+    cuda::rope_rotate(x, cos, sin, B, T, heads, HS, row_stride, 1, stream_);
+  }
+  void rope_backward(float* dx, const float* cos, const float* sin, int64_t B, int64_t T, int64_t heads, int64_t HS,
+                     int64_t row_stride) override {
+    cuda::rope_rotate(dx, cos, sin, B, T, heads, HS, row_stride, -1, stream_);
+  }
   void glu_forward(float* out, const float* h, int64_t N, int64_t F, Activation act) override {
     cuda::glu_forward(out, h, N, F, activation_code(act), stream_);
   }
@@ -199,13 +213,6 @@ class CudaBackend final : public Backend {
   void matmul(float*, const float*, const float*, const float*, int64_t, int64_t, int64_t, Transpose, Transpose,
               Accumulate) override {
     no_kernel(Op::kMatmul);
-  }
-  void rope_table(float*, float*, int64_t, int64_t, double) override { no_kernel(Op::kRopeTable); }
-  void rope_forward(float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t) override {
-    no_kernel(Op::kRopeForward);
-  }
-  void rope_backward(float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t) override {
-    no_kernel(Op::kRopeBackward);
   }
   void attention_forward(float*, float*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t) override {
     no_kernel(Op::kAttentionForward);

@@ -52,6 +52,21 @@ UTT_HOST_DEVICE float dropped(float x, uint64_t key, int64_t i, float rate, floa
   return dropout_uniform(key, i) >= rate ? x * keep_scale : 0.0f;
 }
 
+// RoPE (rotate-half pairing: dimension i of a head with i + HS/2). The table's angle
+// t * theta^(-2i/HS) in double, as the reference computes it.
+UTT_HOST_DEVICE double rope_angle(int64_t t, int64_t i, int64_t HS, double theta) {
+  return static_cast<double>(t) * pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(HS));
+}
+// Rotates the pair (x0, x1) by the table's angle; direction -1 is the inverse (the backward).
+// In double, as the reference: the rotation of float inputs then rounds once.
+UTT_HOST_DEVICE void rope_rotate_pair(float* x0, float* x1, float cos_value, float sin_value, int direction) {
+  const double c = cos_value;
+  const double s = direction * static_cast<double>(sin_value);
+  const double a = *x0, b = *x1;
+  *x0 = static_cast<float>(a * c - b * s);
+  *x1 = static_cast<float>(b * c + a * s);
+}
+
 // AdamW's per-element constants, computed once per step on the host in double.
 struct AdamWConstants {
   float learning_rate;

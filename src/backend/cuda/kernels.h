@@ -35,6 +35,12 @@ void layernorm_backward(float* dx, float* dweight, float* dbias, const float* do
                         const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C,
                         cudaStream_t stream);
 
+// ---- rope.cu -----------------------------------------------------------------------------------
+void rope_table(float* cos_table, float* sin_table, int64_t T, int64_t HS, double theta, cudaStream_t stream);
+// direction 1: forward; -1: the inverse rotation (backward).
+void rope_rotate(float* x, const float* cos_table, const float* sin_table, int64_t B, int64_t T, int64_t heads,
+                 int64_t HS, int64_t row_stride, int direction, cudaStream_t stream);
+
 // ---- embedding.cu ------------------------------------------------------------------------------
 void embedding_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe, int64_t B,
                        int64_t T, int64_t C, cudaStream_t stream);

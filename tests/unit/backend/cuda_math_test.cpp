@@ -90,6 +90,34 @@ TEST(CudaKernelMath, DropoutDropsExactlyTheElementsTheCpuDrops) {
   }
 }
 
+TEST(CudaKernelMath, RopeTableAndRotationsMatchTheReference) {
+  const int64_t B = 2, T = 37, heads = 3, HS = 16, stride = 53, half = HS / 2;
+  std::vector<float> cos_ref(T * half), sin_ref(T * half), cos_table(T * half), sin_table(T * half);
+  reference::rope_table(cos_ref.data(), sin_ref.data(), T, HS, 10000.0);
+  for (int64_t k = 0; k < T * half; ++k) {
+    const double angle = cuda_math::rope_angle(k / half, k % half, HS, 10000.0);
+    cos_table[k] = static_cast<float>(std::cos(angle));
+    sin_table[k] = static_cast<float>(std::sin(angle));
+  }
+  EXPECT_EQ(cos_table, cos_ref);
+  EXPECT_EQ(sin_table, sin_ref);
+  const std::vector<float> x = random_floats(B * T * stride, 19);
+  for (const int direction : {1, -1}) {
+    std::vector<float> expected = x, rotated = x;
+    reference::rope_rotate(expected.data(), cos_ref.data(), sin_ref.data(), B, T, heads, HS, stride, direction);
+    for (int64_t n = 0; n < B * T; ++n) {
+      for (int64_t h = 0; h < heads; ++h) {
+        float* head = rotated.data() + n * stride + h * HS;
+        for (int64_t i = 0; i < half; ++i) {
+          cuda_math::rope_rotate_pair(&head[i], &head[i + half], cos_table[(n % T) * half + i],
+                                      sin_table[(n % T) * half + i], direction);
+        }
+      }
+    }
+    EXPECT_EQ(rotated, expected) << "direction " << direction;  // the same double arithmetic
+  }
+}
+
 TEST(CudaKernelMath, AdamWElementMatchesTheReference) {
   const int64_t n = 3001;
   std::vector<float> params = random_floats(n, 5), m = random_floats(n, 6, 0.1f), v = random_floats(n, 7, 0.01f);
