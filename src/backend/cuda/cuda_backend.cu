@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/matmul.h"
 #include "backend/cuda_backend.h"
 #include "backend/device.h"
 
@@ -33,6 +35,7 @@ int activation_code(Activation act) {
 
 constexpr bool has_kernel(Op op) {
   switch (op) {
+    case Op::kMatmul:
     case Op::kRopeTable:
     case Op::kRopeForward:
     case Op::kRopeBackward:
@@ -73,12 +76,14 @@ class CudaBackend final : public Backend {
     CUDA_CHECK(cudaMallocHost(&staging_, kStagingBytes));
     CUDA_CHECK(cudaMallocHost(&sum_result_host_, sizeof(double)));
     CUDA_CHECK(cudaMalloc(&sum_partials_, (cuda::kReductionBlocks + 1) * sizeof(double)));
+    matmul_ = std::make_unique<cuda::CublasMatmul>(stream_, options.bf16_matmuls);
   }
   CudaBackend(const CudaBackend&) = delete;
   CudaBackend& operator=(const CudaBackend&) = delete;
   // Destructors do not throw: a failure here is ignored (the process is ending or the device is gone).
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
+    matmul_.reset();
     cudaFree(sum_partials_);
     cudaFreeHost(sum_result_host_);
     cudaFreeHost(staging_);
@@ -91,9 +96,11 @@ class CudaBackend final : public Backend {
   }
   bool supports(Op op) const override { return has_kernel(op); }
   void synchronize() override { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
-  // The kernels so far need no scratch beyond the reduction partials allocated above; the matmul
-  // (cuBLASLt workspace, bf16 operand copies) and attention kernels will size theirs here.
-  void reserve_workspace(const ModelConfig&, int64_t) override {}
+  // The matmul's bf16 operand scratch (with --use-mixed-precision); cuBLAS's workspace and the
+  // reductions' partials are fixed and allocated at construction.
+  void reserve_workspace(const ModelConfig& config, int64_t rows) override {
+    matmul_->reserve(cuda::matmul_operand_elements(config, rows));
+  }
 
   // ---- memory ----------------------------------------------------------------------------------
   float* allocate_floats(int64_t count) override { return static_cast<float*>(allocate_zeroed(count * 4)); }
@@ -122,6 +129,10 @@ class CudaBackend final : public Backend {
   void fill(float* x, float value, int64_t count) override { cuda::fill(x, value, count, stream_); }
 
   // ---- ops with kernels ------------------------------------------------------------------------
+  void matmul(float* c, const float* a, const float* b, const float* bias, int64_t M, int64_t N, int64_t K,
+              Transpose transpose_a, Transpose transpose_b, Accumulate accumulate) override {
+    matmul_->run(c, a, b, bias, M, N, K, transpose_a, transpose_b, accumulate);
+  }
   void bias_backward(float* dbias, const float* dout, int64_t N, int64_t OC) override {
     cuda::bias_backward(dbias, dout, N, OC, stream_);
   }
@@ -210,10 +221,6 @@ class CudaBackend final : public Backend {
   }
 
   // ---- ops without a kernel yet ----------------------------------------------------------------
-  void matmul(float*, const float*, const float*, const float*, int64_t, int64_t, int64_t, Transpose, Transpose,
-              Accumulate) override {
-    no_kernel(Op::kMatmul);
-  }
   void attention_forward(float*, float*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t) override {
     no_kernel(Op::kAttentionForward);
   }
@@ -281,6 +288,7 @@ class CudaBackend final : public Backend {
   void* staging_ = nullptr;
   double* sum_result_host_ = nullptr;
   double* sum_partials_ = nullptr;  // kReductionBlocks partials, then the result
+  std::unique_ptr<cuda::CublasMatmul> matmul_;
 };
 
 }  // namespace
