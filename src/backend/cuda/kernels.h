@@ -41,6 +41,19 @@ void rope_table(float* cos_table, float* sin_table, int64_t T, int64_t HS, doubl
 void rope_rotate(float* x, const float* cos_table, const float* sin_table, int64_t B, int64_t T, int64_t heads,
                  int64_t HS, int64_t row_stride, int direction, cudaStream_t stream);
 
+// ---- attention.cu ------------------------------------------------------------------------------
+// Flash (lse saved, att null) or naive (att (B, NH, T, T) saved, lse null).
+void attention_forward(float* out, float* lse, float* att, const float* qkv, int64_t B, int64_t T, int64_t NH,
+                       int64_t KVH, int64_t HS, cudaStream_t stream);
+// dqkv = (overwrite). Flash: from out and lse (att and datt null). Naive: from att, with datt as
+// scratch (out and lse null).
+void attention_backward(float* dqkv, float* datt, const float* dout, const float* qkv, const float* out,
+                        const float* lse, const float* att, int64_t B, int64_t T, int64_t NH, int64_t KVH,
+                        int64_t HS, cudaStream_t stream);
+void decode_attention(float* out, const float* q, int64_t q_stride, const float* k_cache, const float* v_cache,
+                      int64_t B, int64_t length, int64_t capacity, int64_t NH, int64_t KVH, int64_t HS,
+                      cudaStream_t stream);
+
 // ---- embedding.cu ------------------------------------------------------------------------------
 void embedding_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe, int64_t B,
                        int64_t T, int64_t C, cudaStream_t stream);

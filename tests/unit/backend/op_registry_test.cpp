@@ -21,10 +21,12 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend_factory.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cuda_backend.h"
 #include "backend/device.h"
 #include "unit/backend/op_cases.h"
+#include "util/error.h"
 
 namespace utt {
 namespace {
@@ -239,6 +241,25 @@ TEST_P(BackendContract, NewBuffersAreZeroAndSynchronizeReturns) {
 INSTANTIATE_TEST_SUITE_P(Backends, BackendContract,
                          testing::Values(BackendUnderTest{"Cpu", false, false}, BackendUnderTest{"Cuda", false, true}),
                          [](const testing::TestParamInfo<BackendUnderTest>& param) { return param.param.name; });
+
+// ---- the factory a run uses ---------------------------------------------------------------------
+
+TEST(BackendFactory, TheCpuKindIsTheCpuBackendInTheRunsPrecision) {
+  EXPECT_EQ(make_backend({.kind = BackendKind::kCpu, .threads = 1})->name(), "CPU");
+  EXPECT_EQ(make_backend({.kind = BackendKind::kCpu, .threads = 1, .mixed_precision = true})->name(),
+            "CPU, bf16 matmuls");
+}
+
+TEST(BackendFactory, TheCudaKindWithoutAVisibleGpuIsRefusedWithTheReason) {
+  const CudaStatus cuda = query_cuda();
+  if (!cuda.gpus.empty()) GTEST_SKIP() << "a GPU is visible";
+  try {
+    make_backend({.kind = BackendKind::kCuda});
+    FAIL() << "expected a UserError";
+  } catch (const UserError& error) {
+    EXPECT_EQ(std::string(error.what()), "--device cuda: " + cuda.problem);
+  }
+}
 
 }  // namespace
 }  // namespace utt
