@@ -16,7 +16,16 @@ if(NOT UTT_CUDA STREQUAL "OFF")
     endif()
     enable_language(CUDA)
     find_package(CUDAToolkit REQUIRED)
-    set(UTT_HAVE_CUDA ON)
+    # The matmuls go through cuBLAS (its header here; the library is opened at run time).
+    find_file(UTT_CUBLAS_HEADER cublas_v2.h PATHS ${CUDAToolkit_INCLUDE_DIRS} NO_DEFAULT_PATH)
+    if(UTT_CUBLAS_HEADER)
+      set(UTT_HAVE_CUDA ON)
+    elseif(UTT_CUDA STREQUAL "ON")
+      message(FATAL_ERROR "UTT_CUDA=ON but the CUDA toolkit has no cuBLAS (cublas_v2.h): install "
+                          "its cuBLAS development package or configure with -DUTT_CUDA=OFF")
+    else()
+      message(STATUS "utt: nvcc found, but no cuBLAS header: building without the CUDA backend")
+    endif()
   elseif(UTT_CUDA STREQUAL "ON")
     message(FATAL_ERROR "UTT_CUDA=ON but no CUDA compiler (nvcc) was found: install the CUDA toolkit "
                         "or configure with -DUTT_CUDA=AUTO or OFF")

@@ -13,6 +13,27 @@
 // (dweight, dbias) so micro-batches add up, and into the residual stream gradient `dx` of the
 // norms (the residual branch and the skip path meet there). Every other activation gradient is
 // OVERWRITTEN (=). Each op's comment says which.
+//
+// Execution contract (what a device backend may do asynchronously, and what callers rely on):
+// - Order: ops run in the order they are called, each seeing every earlier op's writes. A device
+//   backend queues them on one stream; a call may return before its op has run.
+// - upload: the host memory may be reused, changed or freed as soon as upload returns (the
+//   backend has read it, or copied it into staging memory of its own). Callers may upload from a
+//   stack variable or refill one staging vector before every upload.
+// - download, sum, sum_of_squares: return only when the host has the values, so each waits for
+//   every op queued before it (a synchronization point).
+// - synchronize(): waits until every queued op has finished, and reports a device failure of any
+//   of them. The trainer calls it before reading the clock for a log line (the steps timed must
+//   be done, not merely queued); results never depend on it.
+// - Determinism: every op, reductions into gradients included (bias_backward, embedding_backward,
+//   the norms' dweight, attention's dk/dv over GQA groups, sum, sum_of_squares), gives bit-identical
+//   results for identical inputs on the same backend and device, run after run: a fixed
+//   reduction order, never float atomics whose order depends on scheduling. This is what makes a
+//   resumed run equal the uninterrupted one. Different backends agree within the tolerances of
+//   the op registry test (tests/unit/backend/op_registry_test.cpp), not bit for bit.
+// - Workspace: reserve_workspace(config, rows) is called once the model's buffers exist; after
+//   it, no op of a step over at most `rows` rows of that model allocates (device memory or
+//   host memory), so a step's memory is known before the first step runs.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +58,28 @@ struct ParameterSegment {
   bool decay = false;
 };
 
+// Every op of the interface, for backends that say which they implement (supports) and for the
+// op registry test, which must have an entry for each.
+enum class Op {
+  kMatmul, kBiasBackward, kEmbeddingForward, kEmbeddingBackward, kRmsnormForward,
+  kRmsnormBackward, kLayernormForward, kLayernormBackward, kRopeTable, kRopeForward, kRopeBackward,
+  kAttentionForward, kAttentionBackward, kNaiveAttentionForward, kNaiveAttentionBackward,
+  kDecodeAttention, kGluForward, kGluBackward, kActivationForward, kActivationBackward, kDropout,
+  kResidualDropout, kCrossEntropy, kAddInplace, kScale, kSum, kSumOfSquares, kAdamwStep,
+};
+inline constexpr int kOpCount = static_cast<int>(Op::kAdamwStep) + 1;
+inline const char* op_name(Op op) {
+  constexpr const char* kNames[kOpCount] = {
+      "matmul", "bias_backward", "embedding_forward", "embedding_backward", "rmsnorm_forward",
+      "rmsnorm_backward", "layernorm_forward", "layernorm_backward", "rope_table", "rope_forward",
+      "rope_backward", "attention_forward", "attention_backward", "naive_attention_forward",
+      "naive_attention_backward", "decode_attention", "glu_forward", "glu_backward",
+      "activation_forward", "activation_backward", "dropout", "residual_dropout",
+      "cross_entropy_forward_backward", "add_inplace", "scale", "sum", "sum_of_squares",
+      "adamw_step"};
+  return kNames[static_cast<int>(op)];
+}
+
 struct AdamWHyper {
   double learning_rate = 0;
   double beta1 = 0.9;
@@ -50,6 +93,14 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // Whether this backend has a kernel for `op`. A model runs only on a backend that supports
+  // every op (make_backend checks); calling an unsupported op is an internal error.
+  virtual bool supports(Op op) const = 0;
+  // Waits for every queued op (see the execution contract above).
+  virtual void synchronize() = 0;
+  // Sizes the scratch memory of every op a `config` model calls over up to `rows` rows (B*T);
+  // a larger second call grows it. Called before the first step, never during one.
+  virtual void reserve_workspace(const ModelConfig& config, int64_t rows) = 0;
 
   // ---- memory: owners allocate, kernels only use -------------------------------------------
   virtual float* allocate_floats(int64_t count) = 0;   // zero-filled

@@ -80,7 +80,7 @@ std::vector<UnsupportedRequest> unsupported_requests(const TrainConfig& c, const
 }  // namespace
 
 DevicePlan plan_device(const TrainConfig& config, const CudaStatus& cuda) {
-  DevicePlan cpu{"CPU", "1x cpu (" + count_of(thread_count(config), "thread") + ")",
+  DevicePlan cpu{BackendKind::kCpu, "CPU", "1x cpu (" + count_of(thread_count(config), "thread") + ")",
                  "\u26a0 Running on CPU - training will be slower"};
   if (config.device == "cpu") return cpu;
   if (cuda.gpus.empty()) {
@@ -94,7 +94,7 @@ DevicePlan plan_device(const TrainConfig& config, const CudaStatus& cuda) {
   }
   // --device cuda with GPUs: what is there, and that a run refuses it (never a promise of
   // acceleration or of several devices the run would not deliver).
-  return DevicePlan{"GPU", std::to_string(cuda.gpus.size()) + "x " + cuda.gpus.front().name,
+  return DevicePlan{BackendKind::kCuda, "GPU", std::to_string(cuda.gpus.size()) + "x " + cuda.gpus.front().name,
                     "\u2717 Training on CUDA GPUs is not in this build yet: a run refuses --device cuda "
                     "(--device cpu trains on the CPU)"};
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend_factory.h"
 #include "backend/device.h"
 #include "config/train_config.h"
 #include "dist/launch_environment.h"
@@ -14,6 +15,7 @@
 namespace utt {
 
 struct DevicePlan {
+  BackendKind kind = BackendKind::kCpu;  // what make_backend builds for the run
   std::string backend;  // "CPU" or "GPU"
   std::string devices;  // "1x cpu (2 threads)", "2x NVIDIA H100"
   std::string note;     // the guide's banner line under it

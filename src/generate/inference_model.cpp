@@ -1,6 +1,6 @@
 #include "generate/inference_model.h"
 
-#include "backend/cpu/cpu_backend.h"
+#include "backend/backend_factory.h"
 #include "export/host_model.h"
 #include "util/error.h"
 
@@ -18,9 +18,8 @@ InferenceModel load_inference_model(const std::filesystem::path& checkpoint, int
   const HostModel host = load_model_dir(checkpoint, "--checkpoint");
   InferenceModel loaded;
   loaded.tokenizer = std::make_unique<Tokenizer>(*host.tokenizer);
-  CpuBackendOptions options;
-  options.threads = threads;
-  loaded.backend = make_cpu_backend(options);
+  // Generation and evaluation run on the CPU: they take no --device flag.
+  loaded.backend = make_backend({.kind = BackendKind::kCpu, .threads = threads});
   // The host copy of the weights is complete (the file's bytes released) before the model
   // allocates its own buffer: two copies of the weights at the peak, not three. Weights only:
   // no gradients, one layer's activations (ModelUse::kInference).

@@ -50,7 +50,7 @@ class KvCacheDecoder {
 
   // Appends `token` at the next position and returns the logits (V) for the position after
   // it. UTT_CHECK-fails when the cache is full (length() == capacity()): reset and refill.
-  // Passing the argument's address is safe: decode_step has read it when it returns.
+  // Passing the argument's address is safe: upload has read it when it returns (backend.h).
   std::vector<float> append(int32_t token) { return model_.decode_step(cache_, &token); }
 
  private:

@@ -35,6 +35,8 @@ Transformer::Transformer(const ModelConfig& config, Backend& backend, int64_t ma
   UTT_CHECK(config.d_model % config.num_heads == 0 && config.num_heads % config.num_kv_heads == 0,
             "heads must divide d_model and kv heads must divide heads");
   UTT_CHECK(!config.rope || config.head_dim() % 2 == 0, "RoPE needs an even head size");
+  // Every buffer of the model exists now; the backend sizes its scratch so no step allocates.
+  backend_.reserve_workspace(config, max_batch * config.seq_len);
 }
 
 void Transformer::set_parameters(const std::vector<float>& values) {
@@ -403,9 +405,8 @@ std::vector<float> Transformer::decode_step(KvCache& cache, const int32_t* token
   for (int64_t b = 0; b < cache.rows; ++b) {
     UTT_CHECK(tokens[b] >= 0 && tokens[b] < config_.vocab_size, "token id out of range: " + std::to_string(tokens[b]));
   }
-  // Uploaded straight from the caller's memory: the download below waits for everything queued
-  // before it, this upload included, so `tokens` may be reused (or be a stack variable) as soon
-  // as this returns.
+  // Uploaded straight from the caller's memory, which may be a stack variable (KvCacheDecoder's
+  // `token`): backend.h's contract lets it be reused as soon as upload returns.
   backend_.upload(cache.activations.inputs.get(), tokens, cache.rows);
   forward_layers(cache.activations, cache.rows, 1, ForwardOptions{}, &cache);
   ++cache.length;

@@ -136,7 +136,9 @@ class Transformer {
   // Frozen base: norm backward kernels still accumulate a weight gradient; it lands here, unread.
   BackendBuffer<float> discarded_norm_gradients_;
 
-  // Host staging for splitting (rows, T + 1) windows into inputs and targets, sized once.
+  // Host staging for splitting (rows, T + 1) windows into inputs and targets, sized once. Refilled
+  // before every upload: backend.h's contract frees upload's host memory when upload returns, so a
+  // device backend never reads a refilled buffer for an earlier batch.
   std::vector<int32_t> staged_inputs_;
   std::vector<int32_t> staged_targets_;
 

@@ -265,6 +265,8 @@ TrainingResult Trainer::run(TrainerState state) {
     progress.draw(state.step, state.total_steps, loss, per_step * static_cast<double>(state.total_steps - state.step));
 
     if (state.step % options_.log_every == 0 || last) {
+      // A device backend may still be running the step: time it done, not merely queued.
+      model_.backend().synchronize();
       const double interval_seconds = seconds_since(interval_start);
       // Steps of this interval run by this process (a resumed run did the others before).
       const int64_t timed_steps = std::min<int64_t>(interval_steps, result.session_tokens / tokens_per_step);

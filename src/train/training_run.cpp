@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <optional>
 
-#include "backend/cpu/cpu_backend.h"
+#include "backend/backend_factory.h"
 #include "config/config_json.h"
 #include "config/sizing.h"
 #include "data/dataset_files.h"
@@ -329,13 +329,11 @@ struct ModelParts {
   std::unique_ptr<AdamW> optimizer;
 };
 
-ModelParts build_model(const TrainConfig& c, const ModelConfig& model_config, const ResumePoint* resume,
-                       const Tokenizer& tokenizer) {
+ModelParts build_model(const TrainConfig& c, BackendKind backend_kind, const ModelConfig& model_config,
+                       const ResumePoint* resume, const Tokenizer& tokenizer) {
   ModelParts parts;
-  CpuBackendOptions backend_options;
-  backend_options.threads = static_cast<int>(c.threads);
-  backend_options.bf16_matmuls = c.use_mixed_precision;
-  parts.backend = make_cpu_backend(backend_options);
+  parts.backend = make_backend({.kind = backend_kind, .threads = static_cast<int>(c.threads),
+                                .mixed_precision = c.use_mixed_precision});
   parts.model = std::make_unique<Transformer>(model_config, *parts.backend, c.batch_size,
                                               c.use_lora ? ModelUse::kAdapterTraining : ModelUse::kTraining);
   parts.lora = start_lora(c, *parts.model, *parts.backend);  // null without --use-lora
@@ -471,7 +469,7 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
   if (!val_batches.empty()) {
     fmt::print("Validation: {} batches every {} steps\n", val_batches.size(), c.eval_every);
   }
-  const ModelParts parts = build_model(in.config, model_config, resume, tokenizer);  // B rows per rank
+  const ModelParts parts = build_model(c, in.backend, model_config, resume, tokenizer);  // B rows per rank
   const std::unique_ptr<BatchLoader> train_batches =
       make_train_loader(c, model_config, data, steps, encoder, state, resume);
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "backend/backend_factory.h"
 #include "config/train_config.h"
 #include "dist/communicator.h"
 
@@ -16,6 +17,7 @@ struct TrainingRunInputs {
   std::string resume_command;        // how to continue this run, for the stop message
   nlohmann::json configuration;      // every flag's value, for training_summary.json
   std::string device_banner;         // the guide's "Backend: ... / Devices: ..." lines
+  BackendKind backend = BackendKind::kCpu;  // the device plan's choice
 };
 
 // Returns the process exit code: 0 when the run completed, 130 / 143 when SIGINT / SIGTERM

@@ -39,6 +39,13 @@ class CpuBackend final : public Backend {
     return name;
   }
 
+  bool supports(Op) const override { return true; }
+  // Every op has run when it returns: nothing is queued.
+  void synchronize() override {}
+  // The CPU kernels' scratch (matmul packing, bf16 operands) is grown on the first step and
+  // reused after; tests/unit/model/step_allocation_test.cpp counts that no later step allocates.
+  void reserve_workspace(const ModelConfig&, int64_t) override {}
+
   float* allocate_floats(int64_t count) override {
     return static_cast<float*>(allocate_zeroed(static_cast<size_t>(count) * sizeof(float)));
   }
