@@ -96,6 +96,19 @@ TEST(LocalStore, StoresListsReplacesAndRemovesObjects) {
   fs::remove_all(dir);
 }
 
+// A port on 127.0.0.1 that nothing listens on now (the kernel's pick), for a server to take.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t size = sizeof(address);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
 // npm's s3rver on a free port of 127.0.0.1, with the bucket utt-test; stopped at the end.
 class S3Server {
  public:
@@ -143,18 +156,6 @@ class S3Server {
   fs::path object_file(const std::string& key) const { return dir_ / "data/utt-test" / (key + "._S3rver_object"); }
 
  private:
-  static int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-    socklen_t size = sizeof(address);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-    ::close(fd);
-    return ntohs(address.sin_port);
-  }
-
   fs::path dir_;
   int port_ = 0;
   pid_t pid_ = -1;
@@ -410,18 +411,6 @@ class AzureServer {
   std::string read_back(const std::string& blob) const { return from_base64(client("read utt-test '" + blob + "'")); }
 
  private:
-  static int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-    socklen_t size = sizeof(address);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-    ::close(fd);
-    return ntohs(address.sin_port);
-  }
-
   fs::path dir_;
   int port_ = 0;
   pid_t pid_ = -1;
