@@ -135,7 +135,8 @@ def lr_at(step, lr, warmup, total, min_ratio=0.1):
     return lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def train_steps(a):
+def model_and_optimizer(a):
+    """The seeded model and utt's AdamW: weight decay on matrices only, betas (0.9, 0.95)."""
     torch.manual_seed(a.seed)
     model = Transformer(a)
     decay = [p for p in model.parameters() if p.dim() >= 2]
@@ -143,6 +144,11 @@ def train_steps(a):
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": a.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=a.learning_rate, betas=(0.9, 0.95), eps=1e-8)
+    return model, optimizer
+
+
+def train_steps(a):
+    model, optimizer = model_and_optimizer(a)
     total = a.warmup + a.steps
     seconds = []
     for step in range(total):
@@ -192,13 +198,7 @@ def validation_loss(model, stream, a):
 
 
 def train_on_tokens(a):
-    torch.manual_seed(a.seed)
-    model = Transformer(a)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": a.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=a.learning_rate, betas=(0.9, 0.95), eps=1e-8)
+    model, optimizer = model_and_optimizer(a)
     train = read_stream(a.train_ids, a.eos_id)
     generator = torch.Generator().manual_seed(a.seed)
     offsets = torch.arange(a.seq_len + 1)
