@@ -1,6 +1,7 @@
 // `utt train --dry-run`: everything the run would do, resolved and printed, nothing done.
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdio>
 
 #include "cli/run_plan.h"
@@ -8,6 +9,7 @@
 #include "config/memory_estimate.h"
 #include "export/init_source.h"
 #include "train/lr_schedule.h"
+#include "train/time_budget.h"
 #include "util/text.h"
 
 namespace utt {
@@ -71,6 +73,11 @@ void print_schedule(const RunPlan& plan) {
   fmt::print("  {} tokens per optimizer step (batch {} x accumulation {}{} x seq_len {})\n",
              with_thousands(tokens_per_step), c.batch_size, c.gradient_accumulation_steps,
              ranks > 1 ? fmt::format(" x {} ranks", ranks) : "", plan.model.config.seq_len);
+  if (c.time_budget) {
+    fmt::print("  total steps{}: chosen by --time-budget (below), and the warmup shortened to a tenth of them "
+               "unless --warmup-steps is given\n", c.max_steps ? " (--max-steps)" : "");
+    return;
+  }
   if (!c.max_steps) {
     fmt::print("  total steps: {} of the training data, counted when the data is read "
                "(--max-steps N fixes it)\n",
@@ -89,6 +96,31 @@ void print_schedule(const RunPlan& plan) {
   fmt::print("\n  lr:  ");
   for (int64_t step : steps) fmt::print(" {:>10.3e}", learning_rate_at(schedule, step));
   fmt::print("\n");
+}
+
+// --time-budget: the probe and the plan, measured now on this machine with the configured
+// vocabulary; the run measures again once its tokenizer and token count are known.
+void print_time_budget(const RunPlan& plan) {
+  const TrainConfig& c = plan.config;
+  if (!c.time_budget) return;
+  fmt::print("\n");
+  if (plan.resume) {
+    fmt::print("Time budget: {}: the checkpoint's plan continues, stopping at the budget at the latest\n",
+               *c.time_budget);
+    return;
+  }
+  BudgetRequest request;
+  request.config = &c;
+  request.base = plan.model.config;
+  request.model_fixed = budget_model_fixed(c);
+  request.backend = {.kind = plan.device.kind, .threads = static_cast<int>(plan.parallel.threads_per_rank),
+                     .mixed_precision = c.use_mixed_precision};
+  request.run_start = std::chrono::steady_clock::now();
+  const BudgetPlan budget = plan_time_budget(request);
+  print_budget_plan(budget, c);
+  fmt::print("  (a preview: measured now with vocabulary {} and as if the data never repeated; the run measures "
+             "again once its tokenizer and token count are known)\n",
+             with_thousands(plan.model.config.vocab_size));
 }
 
 // What the run will do with --output-dir and --resume-from (their checks have passed: a
@@ -152,6 +184,7 @@ void print_dry_run(const RunPlan& plan) {
   }
   fmt::print("{}\n", plan.device.note);
   print_launch(plan.parallel);
+  if (!plan.batch_note.empty()) fmt::print("{}\n", plan.batch_note);
   fmt::print("\n");
   const TrainConfig& c = plan.config;
   fmt::print("Dataset: {}\n", plan.dataset);
@@ -161,6 +194,7 @@ void print_dry_run(const RunPlan& plan) {
   print_model(plan);
   print_memory(plan);
   print_schedule(plan);
+  print_time_budget(plan);
   print_configuration(plan);
   if (!plan.unsupported.empty()) {
     fmt::print("\nNot supported yet in this build (a run without --dry-run refuses these):\n");

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "config/batch_size.h"
 #include "config/config_json.h"
 #include "config/sizing.h"
 #include "data/dataset_files.h"
@@ -12,6 +13,7 @@
 #include "dist/local_launch.h"
 #include "export/export_formats.h"
 #include "export/init_source.h"
+#include "train/time_budget.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -75,6 +77,36 @@ std::vector<UnsupportedRequest> unsupported_requests(const TrainConfig& c, const
   if (c.cloud_provider) list.push_back({"--cloud-provider", "cloud checkpoint storage"});
   if (device.backend == "GPU") list.push_back({"--device", "training on CUDA GPUs (use --device cpu)"});
   return list;
+}
+
+// --batch-size auto: batch_size and gradient_accumulation_steps from the device's memory; a
+// resumed run keeps its checkpoint's micro-batch (its batches must continue as they were).
+void resolve_auto_batch(RunPlan& plan, const CudaStatus& cuda) {
+  TrainConfig& c = plan.config;
+  if (plan.parallel.ranks > 1) {
+    throw UserError(fmt::format("--batch-size auto plans one device, and this run has {} ranks: give --batch-size N",
+                                plan.parallel.ranks));
+  }
+  ModelConfig model = plan.model.config;
+  if (c.auto_vocab_size && !plan.resume) model.vocab_size = c.max_vocab_size;  // the largest it may become
+  const int64_t target = c.effective_batch_tokens.value_or(default_effective_batch_tokens(model));
+  const bool gpu = plan.device.kind == BackendKind::kCuda && !cuda.gpus.empty();
+  const double memory = gpu ? static_cast<double>(cuda.gpus.front().memory_bytes) : available_host_memory_bytes();
+  BatchChoice choice = choose_batch_size(model, target, memory, c.use_mixed_precision, 1,
+                                         gpu ? cuda.gpus.front().name : std::string("this machine"));
+  if (plan.resume && plan.resume->state.batch_size_per_rank > 0) {
+    const int64_t rows = choice.micro_batch * choice.accumulation;
+    choice.micro_batch = plan.resume->state.batch_size_per_rank;
+    choice.accumulation = std::max<int64_t>(1, (rows + choice.micro_batch - 1) / choice.micro_batch);
+    choice.reason = fmt::format("Batch: auto: the checkpoint's {} rows x {} accumulation step{} (target {} tokens)",
+                                choice.micro_batch, choice.accumulation, choice.accumulation == 1 ? "" : "s",
+                                with_thousands(target));
+  }
+  c.batch_size = choice.micro_batch;
+  c.gradient_accumulation_steps = choice.accumulation;
+  plan.batch_note = choice.reason;
+  plan.parallel.batch_per_device = c.batch_size;
+  plan.parallel.effective_batch = c.batch_size * c.gradient_accumulation_steps * plan.parallel.ranks;
 }
 
 }  // namespace
@@ -141,7 +173,7 @@ std::string data_parallel_banner(const DataParallelPlan& parallel, const std::st
 
 RunPlan plan_run(const TrainConfig& config) {
   validate(config);
-  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}, {}, {}, {}};
+  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}, {}, {}, {}, {}};
   plan.output = inspect_output_dir(config.output_dir);
   if (!config.dry_run) refuse_if_busy(plan.output);  // a dry run says it instead
   plan.resume = find_resume_point(config, plan.output);
@@ -150,6 +182,8 @@ RunPlan plan_run(const TrainConfig& config) {
     // A resumed run keeps its checkpoint's tokenizer, so its vocabulary is known now.
     ModelConfig& model = plan.model.config;
     model.vocab_size = plan.resume->model.vocab_size;
+    // A --time-budget run chose its model when it started: the checkpoint has it.
+    if (config.time_budget && !budget_model_fixed(config)) model = plan.resume->model;
     if (config.target_params) {
       ModelConfig base = model;
       if (!config.was_set("num-kv-heads")) base.num_kv_heads = 0;
@@ -165,11 +199,18 @@ RunPlan plan_run(const TrainConfig& config) {
   if (config.use_lora) lora_settings(config, plan.model.config);  // targets and PEFT layout, checked now
   if (config.export_formats) check_exportable(plan.model.config, parse_export_formats(*config.export_formats));
   plan.dataset = describe_dataset(config);
-  plan.device = plan_device(config, query_cuda());
+  const CudaStatus cuda = query_cuda();
+  plan.device = plan_device(config, cuda);
   plan.parallel = plan_data_parallel(config, detect_launch_environment());
   if (plan.parallel.ranks > 1 && plan.device.backend == "CPU") {
     plan.device.devices = fmt::format("{}x cpu ({} each)", plan.parallel.ranks,
                                       count_of(plan.parallel.threads_per_rank, "thread"));
+  }
+  if (config.batch_size_auto) resolve_auto_batch(plan, cuda);
+  if (config.time_budget && plan.parallel.ranks > 1) {
+    throw UserError(fmt::format("--time-budget plans a run on one device, and this run has {} ranks: drop "
+                                "--time-budget, or train on one device (--num-devices 1)",
+                                plan.parallel.ranks));
   }
   plan.unsupported = unsupported_requests(config, plan.device);
   return plan;

@@ -52,6 +52,7 @@ struct RunPlan {
   std::vector<UnsupportedRequest> unsupported;
   OutputDirState output;              // what --output-dir holds now
   std::optional<ResumePoint> resume;  // --resume-from, resolved and read
+  std::string batch_note;             // --batch-size auto: what it chose and why
 };
 
 // Validates and resolves; throws UserError for any impossible request, including a

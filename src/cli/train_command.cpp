@@ -36,8 +36,9 @@ TrainingRunInputs training_inputs(const RunPlan& plan, const std::vector<std::st
   inputs.config.threads = plan.parallel.ranks > 1 ? plan.parallel.threads_per_rank : config.threads;
   inputs.model = plan.model.config;
   inputs.resume_command = resume_command(args);
-  TrainConfig resolved = config;  // the summary shows the dimensions the run really used
+  TrainConfig resolved = config;  // the summary shows the dimensions and batch the run really used
   resolved.model = plan.model.config;
+  resolved.batch_size_auto = false;
   inputs.configuration = flags_to_json(resolved);
   inputs.backend = plan.device.kind;
   inputs.device_banner = "Backend: " + plan.device.backend + "\nDevices: " + plan.device.devices + "\n";
@@ -45,6 +46,7 @@ TrainingRunInputs training_inputs(const RunPlan& plan, const std::vector<std::st
     inputs.device_banner += lines + "\n";
   }
   inputs.device_banner += plan.device.note;
+  if (!plan.batch_note.empty()) inputs.device_banner += "\n" + plan.batch_note;
   return inputs;
 }
 

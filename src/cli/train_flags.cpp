@@ -65,6 +65,18 @@ FlagSpec int_flag(std::string name, std::string section, std::string help, Field
   return spec;
 }
 
+// --batch-size N, or auto: the largest micro-batch that fits, with accumulation.
+FlagSpec batch_size_flag(const std::string& section) {
+  // The guide's help text; --effective-batch-tokens' says what auto does.
+  FlagSpec spec = int_flag("batch-size", section, "Training batch size", UTT_FIELD(batch_size), "N|auto");
+  spec.set = [](TrainConfig& c, const std::string& v) {
+    c.batch_size_auto = v == "auto";
+    if (!c.batch_size_auto) c.batch_size = parse_int(v, "--batch-size");
+  };
+  spec.get = [](const TrainConfig& c) { return c.batch_size_auto ? std::string("auto") : std::to_string(c.batch_size); };
+  return spec;
+}
+
 FlagSpec optional_int_flag(std::string name, std::string section, std::string help,
                            Field<std::optional<int64_t>> field, std::string value_name = "N") {
   FlagSpec spec = make(name, std::move(section), FlagKind::kInt, std::move(value_name),
@@ -202,7 +214,8 @@ std::vector<FlagSpec> build_train_flags() {
       string_flag("lora-targets", optimizations, "Linear layers that get adapters: any of q,k,v,o,gate,up,down", UTT_FIELD(lora_targets), "LIST"),
 
       int_flag("epochs", training, "Number of training epochs", UTT_FIELD(epochs)),
-      int_flag("batch-size", training, "Training batch size", UTT_FIELD(batch_size)),
+      batch_size_flag(training),
+      optional_int_flag("effective-batch-tokens", training, "With --batch-size auto (the largest micro-batch that fits the device's memory, gradient accumulation for the rest): tokens per optimizer step (None: from the model size)", UTT_FIELD(effective_batch_tokens)),
       int_flag("gradient-accumulation-steps", training, "Gradient accumulation steps", UTT_FIELD(gradient_accumulation_steps)),
       float_flag("learning-rate", training, "Peak learning rate", UTT_FIELD(learning_rate), "LR"),
       float_flag("weight-decay", training, "Weight decay for AdamW", UTT_FIELD(weight_decay)),
@@ -241,6 +254,7 @@ std::vector<FlagSpec> build_train_flags() {
       int_flag("threads", run, "CPU threads of each rank (0: its share of the cores)", UTT_FIELD(threads)),
       int_flag("num-devices", run, "Data-parallel ranks on this machine: N worker processes, started through mpirun, that split the cores (under mpirun or srun the launcher's ranks are used)", UTT_FIELD(num_devices), "N"),
       float_flag("rank-timeout", run, "With several ranks: seconds a rank waits for the others at a step before it stops the job naming those that did not come", UTT_FIELD(rank_timeout), "SECONDS"),
+      optional_string_flag("time-budget", run, "Train for this long (90s, 20m, 2h): utt measures its speed here and chooses the model size and steps with the best expected loss, ending with the final checkpoint within the budget (a preset, dimensions or --max-steps fix those parts)", UTT_FIELD(time_budget), "DURATION"),
       bool_flag("dry-run", run, "Print the resolved configuration, model size, memory estimate and schedule, then exit", UTT_FIELD(dry_run)),
   };
   for (FlagSpec& flag : flags) {
@@ -424,7 +438,7 @@ nlohmann::json flags_to_json(const TrainConfig& config) {
       json[key] = nullptr;
     } else if (flag.kind == FlagKind::kBool) {
       json[key] = value == "True";
-    } else if (flag.kind == FlagKind::kInt || flag.kind == FlagKind::kCount) {
+    } else if ((flag.kind == FlagKind::kInt || flag.kind == FlagKind::kCount) && value != "auto") {
       json[key] = std::stoll(value);
     } else if (flag.kind == FlagKind::kFloat) {
       json[key] = std::stod(value);

@@ -55,6 +55,10 @@ struct TrainConfig {
   // Training
   int64_t epochs = 3;
   int64_t batch_size = 32;
+  // --batch-size auto: the run chooses batch_size and gradient_accumulation_steps from the
+  // device's memory (config/batch_size.h) for effective_batch_tokens per optimizer step.
+  bool batch_size_auto = false;
+  std::optional<int64_t> effective_batch_tokens;  // default: from the model size
   int64_t gradient_accumulation_steps = 1;
   double learning_rate = 5e-4;
   double weight_decay = 0.01;
@@ -98,6 +102,8 @@ struct TrainConfig {
   int64_t threads = 0;          // 0: one per core (per rank: the ranks on a machine split its cores)
   int64_t num_devices = 1;      // data-parallel ranks started on this machine (CPU: processes)
   double rank_timeout = 600;    // seconds a rank waits for the others at a step before stopping the job
+  // --time-budget 20m: utt chooses the model size and steps for this wall time (train/time_budget.h).
+  std::optional<std::string> time_budget;
   bool dry_run = false;
 
   // Flags (by name, without dashes) given on the command line or in the config file, so

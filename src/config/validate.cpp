@@ -1,5 +1,6 @@
 #include <string>
 
+#include "config/duration.h"
 #include "config/presets.h"
 #include "config/train_config.h"
 #include "util/error.h"
@@ -49,9 +50,9 @@ void validate_model_choice(const TrainConfig& c) {
       throw UserError("--target-params must be positive, got " + std::to_string(*c.target_params));
     }
   }
-  if (c.prefer_depth && !c.target_params) {
-    throw UserError("--prefer-depth only applies to --target-params sizing: add --target-params N "
-                    "or drop --prefer-depth");
+  if (c.prefer_depth && !c.target_params && !c.time_budget) {
+    throw UserError("--prefer-depth only applies to --target-params or --time-budget sizing: add "
+                    "--target-params N or drop --prefer-depth");
   }
   if (c.was_set("lora-rank") && !c.use_lora) {
     throw UserError("--lora-rank is set but LoRA is off: add --use-lora, or drop --lora-rank");
@@ -76,6 +77,15 @@ void validate_model_choice(const TrainConfig& c) {
   }
   if (c.model.dropout_rate < 0 || c.model.dropout_rate >= 1) {
     throw UserError("--dropout-rate must be in [0, 1), got " + std::to_string(c.model.dropout_rate));
+  }
+}
+
+void validate_time_budget(const TrainConfig& c) {
+  if (!c.time_budget) return;
+  parse_duration(*c.time_budget, "--time-budget");  // throws for a bad spelling
+  if (c.was_set("epochs")) {
+    throw UserError("--time-budget chooses how many tokens to train on, and --epochs fixes it: drop one "
+                    "(--max-steps fixes the steps and lets the budget choose the model)");
   }
 }
 
@@ -122,10 +132,28 @@ void validate_dataset(const TrainConfig& c) {
   }
 }
 
+void validate_auto_batch(const TrainConfig& c) {
+  if (c.effective_batch_tokens && !c.batch_size_auto) {
+    throw UserError("--effective-batch-tokens applies to --batch-size auto: add --batch-size auto, or drop it "
+                    "(--batch-size N x --gradient-accumulation-steps M sets the batch yourself)");
+  }
+  if (!c.batch_size_auto) return;
+  if (c.effective_batch_tokens) require_positive(*c.effective_batch_tokens, "effective-batch-tokens");
+  if (c.was_set("gradient-accumulation-steps")) {
+    throw UserError("--batch-size auto chooses --gradient-accumulation-steps itself: drop it "
+                    "(--effective-batch-tokens sets the tokens per optimizer step)");
+  }
+  if (c.time_budget) {
+    throw UserError("--batch-size auto and --time-budget cannot be combined yet: give --batch-size N with "
+                    "--time-budget");
+  }
+}
+
 void validate_training(const TrainConfig& c) {
   require_positive(c.epochs, "epochs");
   require_positive(c.batch_size, "batch-size");
   require_positive(c.gradient_accumulation_steps, "gradient-accumulation-steps");
+  validate_auto_batch(c);
   if (!(c.learning_rate > 0)) {
     throw UserError("--learning-rate must be positive, got " + std::to_string(c.learning_rate));
   }
@@ -198,6 +226,7 @@ void validate(const TrainConfig& config) {
   validate_model_choice(config);
   validate_training(config);
   validate_cloud(config);
+  validate_time_budget(config);
 }
 
 void validate_model(const ModelConfig& m) {

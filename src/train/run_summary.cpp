@@ -47,6 +47,7 @@ void write_summary(const RunOutputs& run, const TrainingResult& result) {
                                 {"all_reduce_seconds", result.all_reduce_seconds},
                                 {"all_reduce_seconds_per_step", result.all_reduce_seconds / static_cast<double>(session_steps)}};
   }
+  if (!run.time_budget.is_null()) summary["time_budget"] = run.time_budget;
   write_file_atomic(run.output_dir / "training_summary.json", summary.dump(2) + "\n");
 }
 

@@ -29,6 +29,7 @@ struct RunOutputs {
   ModelConfig model;
   EpochCount epochs;
   double documents_per_batch = 0;  // measured over this session's batches (BatchMix)
+  nlohmann::json time_budget;      // --time-budget: the plan and how the run kept to it (null without)
 };
 
 void write_summary(const RunOutputs& run, const TrainingResult& result);

@@ -14,6 +14,7 @@
 #include "train/lr_schedule.h"
 #include "train/stop_signal.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace utt {
 namespace {
@@ -235,6 +236,48 @@ void Trainer::validate(TrainerState& state, TrainingResult& result) {
   if (best) save("best_checkpoint", state);
 }
 
+// True when one more step (at `step_seconds`) and the end of the run would pass the deadline.
+bool Trainer::out_of_time_after(const TrainerState& state, double step_seconds) const {
+  if (!options_.deadline || state.step >= state.total_steps) return false;
+  const double left = std::chrono::duration<double>(*options_.deadline - Clock::now()).count();
+  return step_seconds + options_.end_reserve_seconds > left;
+}
+
+// --time-budget: the probe measured the steps once, on a machine that may be busy. Every 10
+// steps of this session the plan is checked against the mean step time so far (validation and
+// checkpoints included): when fewer steps than planned fit before the deadline (by more than 3%),
+// or more (by more than 10%: overrunning is the worse mistake), the plan shrinks or grows (up to
+// budget_step_limit) to them and the decay is
+// re-planned to end with them, as a resume with another --max-steps would. So the run ends its
+// schedule at the budget, not merely stops there.
+std::string Trainer::fit_plan_to_deadline(TrainerState& state, double step_seconds, int64_t session_steps) {
+  if (!options_.deadline || session_steps < 10 || session_steps % 10 != 0 || state.step >= state.total_steps) {
+    return "";
+  }
+  const double left =
+      std::chrono::duration<double>(*options_.deadline - Clock::now()).count() - options_.end_reserve_seconds;
+  const auto fit = static_cast<int64_t>(std::max(0.0, left / step_seconds));
+  int64_t new_total = state.step + std::max<int64_t>(fit, 1);
+  const auto planned = static_cast<double>(state.total_steps);
+  if (static_cast<double>(new_total) > 1.1 * planned && options_.budget_step_limit > state.total_steps) {
+    new_total = std::min(new_total, options_.budget_step_limit);
+  } else if (static_cast<double>(new_total) >= 0.97 * planned) {
+    return "";
+  }
+  if (new_total == state.total_steps) return "";
+  const LrSchedule next = replan_schedule(schedule(state), state.step, new_total);
+  const std::string note = fmt::format(
+      "Time budget: steps take {:.3f}s here, {} than planned: the plan {} from {} to {} steps, the "
+      "learning-rate decay re-planned to end with them",
+      step_seconds, new_total < state.total_steps ? "slower" : "faster",
+      new_total < state.total_steps ? "shrinks" : "grows", with_thousands(state.total_steps),
+      with_thousands(new_total));
+  state.total_steps = new_total;
+  state.lr_restart_step = next.restart_step;
+  state.lr_restart_value = next.restart_lr;
+  return note;
+}
+
 TrainingResult Trainer::run(TrainerState state) {
   install_stop_handlers();
   TrainingResult result;
@@ -259,9 +302,16 @@ TrainingResult Trainer::run(TrainerState state) {
     interval_loss += loss;
     ++interval_steps;
     state.elapsed_seconds = elapsed_before + seconds_since(session_start);
-    const bool last = state.step == state.total_steps;
-
     const double per_step = seconds_since(session_start) / static_cast<double>(result.session_tokens / tokens_per_step);
+    if (const std::string note = fit_plan_to_deadline(state, per_step, result.session_tokens / tokens_per_step);
+        !note.empty() && leader()) {
+      progress.clear();
+      fmt::print("{}\n", note);
+      std::fflush(stdout);
+    }
+    const bool out_of_time = out_of_time_after(state, per_step);
+    const bool last = state.step == state.total_steps || out_of_time;
+
     progress.draw(state.step, state.total_steps, loss, per_step * static_cast<double>(state.total_steps - state.step));
 
     if (state.step % options_.log_every == 0 || last) {
@@ -324,6 +374,14 @@ TrainingResult Trainer::run(TrainerState state) {
         std::fflush(stdout);
       }
       result.outcome = TrainingOutcome::kInterrupted;
+      break;
+    }
+    if (out_of_time) {
+      result.deadline_reached = true;
+      if (leader()) {
+        fmt::print("\nTime budget: stopping after step {} of {}: the next step would end past the budget\n",
+                   state.step, state.total_steps);
+      }
       break;
     }
   }

@@ -10,6 +10,7 @@
 // with batch ranks x B takes. Rank 0 alone prints, logs and writes checkpoints.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -43,6 +44,13 @@ struct TrainerOptions {
   std::filesystem::path output_dir;
   std::string tokenizer_json;         // copied into every checkpoint
   std::string resume_command;         // the command that continues this run (printed on a stop)
+  // --time-budget: no step starts that would end past the deadline, keeping end_reserve_seconds
+  // for the final validation and checkpoint; the run then ends early, as if complete. Before
+  // that, the plan follows the measured step time (Trainer::fit_plan_to_deadline): it shrinks
+  // when steps are slower than planned, and grows up to budget_step_limit (0: never) when faster.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  double end_reserve_seconds = 0;
+  int64_t budget_step_limit = 0;
 };
 
 enum class TrainingOutcome { kCompleted, kInterrupted, kDataExhausted };
@@ -57,6 +65,7 @@ struct TrainingResult {
   int64_t ranks = 1;
   double all_reduce_seconds = 0;  // in this process's steps: summing the gradients over the ranks
   std::filesystem::path last_checkpoint;
+  bool deadline_reached = false;  // ended before total_steps to keep within --time-budget
 };
 
 // Mean loss over `batches` (each B rows of T + 1 ids), dropout off.
@@ -88,6 +97,8 @@ class Trainer {
   void wait_for_ranks(int64_t tag, int64_t step, const char* where);
   bool leader() const { return ranks_.rank() == 0; }
   LrSchedule schedule(const TrainerState& state) const;
+  bool out_of_time_after(const TrainerState& state, double step_seconds) const;
+  std::string fit_plan_to_deadline(TrainerState& state, double step_seconds, int64_t session_steps);
   void validate(TrainerState& state, TrainingResult& result);
   void record_position(TrainerState& state) const;
   std::filesystem::path save(const std::string& name, TrainerState& state);

@@ -11,6 +11,7 @@
 
 #include "backend/backend_factory.h"
 #include "config/config_json.h"
+#include "config/duration.h"
 #include "config/sizing.h"
 #include "data/dataset_files.h"
 #include "data/cached_loader.h"
@@ -32,6 +33,7 @@
 #include "train/run_state.h"
 #include "train/run_summary.h"
 #include "train/stop_signal.h"
+#include "train/time_budget.h"
 #include "train/tokenizer_encoder.h"
 #include "train/tokenizer_setup.h"
 #include "train/trainer.h"
@@ -233,21 +235,19 @@ ModelConfig size_model(const TrainConfig& c, const ModelConfig& planned, const T
   return model_config;
 }
 
-struct StepPlan {
-  int64_t total_steps = 0;
+// One epoch of the training stream, counted before step 1 so the schedule ends where the data
+// ends: from the token cache (--no-use-streaming), or by one tokenizing pass.
+struct TrainingData {
   EpochSize epoch_size;
-  EpochCount epochs;
   std::unique_ptr<TokenCache> cache;  // with --no-use-streaming
+  double count_seconds = 0;
 };
 
-// The token stream of one epoch is counted before step 1, so the schedule ends where the
-// data ends: from the token cache (--no-use-streaming), or by one tokenizing pass.
-StepPlan plan_steps(const TrainConfig& c, const ModelConfig& model_config, const DataPlan& data,
-                    const TokenEncoder& encoder, Communicator& ranks) {
-  StepPlan plan;
+TrainingData count_training_data(const TrainConfig& c, const DataPlan& data, const TokenEncoder& encoder,
+                                 Communicator& ranks) {
+  TrainingData counted;
   const auto count_start = std::chrono::steady_clock::now();
-  std::unique_ptr<TokenCache>& cache = plan.cache;
-  EpochSize& epoch = plan.epoch_size;
+  std::unique_ptr<TokenCache>& cache = counted.cache;
   if (!c.use_streaming) {
     TokenCacheSource source{data.train_files, c.split, c.text_column, train_selection(c)};
     const std::string path = token_cache_path(token_cache_dir(), source, encoder);
@@ -258,11 +258,29 @@ StepPlan plan_steps(const TrainConfig& c, const ModelConfig& model_config, const
     cache = std::make_unique<TokenCache>(path);
     fmt::print("Token cache: {} {} ({} documents, {} tokens)\n", built ? "built" : "reusing", path,
                with_thousands(cache->num_documents()), with_thousands(cache->num_tokens()));
-    epoch = {cache->num_tokens() + cache->num_documents() * encoder.framing().size(), cache->num_documents()};
+    counted.epoch_size = {cache->num_tokens() + cache->num_documents() * encoder.framing().size(),
+                          cache->num_documents()};
   } else {
-    epoch = count_epoch_tokens(c, data.train_files, encoder);
+    counted.epoch_size = count_epoch_tokens(c, data.train_files, encoder);
   }
-  const int64_t epoch_tokens = epoch.tokens;
+  counted.count_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - count_start).count();
+  return counted;
+}
+
+struct StepPlan {
+  int64_t total_steps = 0;
+  EpochSize epoch_size;
+  EpochCount epochs;
+  std::unique_ptr<TokenCache> cache;  // with --no-use-streaming
+};
+
+// The optimizer steps of the run: the end of --epochs, or --max-steps if sooner.
+StepPlan plan_steps(const TrainConfig& c, const ModelConfig& model_config, TrainingData counted) {
+  StepPlan plan;
+  plan.cache = std::move(counted.cache);
+  plan.epoch_size = counted.epoch_size;
+  const int64_t epoch_tokens = plan.epoch_size.tokens;
   const int64_t stride = c.stride.value_or(model_config.seq_len);
   const auto seed = static_cast<uint64_t>(c.seed);
   const int64_t data_steps = count_optimizer_steps(epoch_tokens, c.batch_size, model_config.seq_len,
@@ -280,10 +298,9 @@ StepPlan plan_steps(const TrainConfig& c, const ModelConfig& model_config, const
   }
   const int64_t total_steps = c.max_steps ? std::min(*c.max_steps, data_steps) : data_steps;
   fmt::print("Training data: {} tokens per epoch (counted in {:.1f}s); {} optimizer steps{}\n",
-             with_thousands(epoch_tokens),
-             std::chrono::duration<double>(std::chrono::steady_clock::now() - count_start).count(),
-             with_thousands(total_steps),
-             c.max_steps && *c.max_steps < data_steps
+             with_thousands(epoch_tokens), counted.count_seconds, with_thousands(total_steps),
+             c.time_budget ? std::string(" (--time-budget)")
+             : c.max_steps && *c.max_steps < data_steps
                  ? fmt::format(" (--max-steps; {} would take {})", count_of(c.epochs, "epoch"),
                                with_thousands(data_steps))
                  : fmt::format(" ({})", count_of(c.epochs, "epoch")));
@@ -319,6 +336,48 @@ ModelConfig plan_model(const TrainConfig& c, const ModelConfig& planned, const T
              with_thousands(model_config.vocab_size), describe_architecture(model_config),
              with_thousands(count.total));
   return model_config;
+}
+
+// --time-budget: the model and steps chosen for the time (a resumed run keeps its checkpoint's),
+// with `c`'s --max-steps, --epochs and --warmup-steps set to them and `planned` to the model.
+// nullopt without a budget.
+std::optional<BudgetPlan> apply_time_budget(TrainConfig& c, const TrainingRunInputs& in, const Tokenizer& tokenizer,
+                                            const ResumePoint* resume, const EpochSize& epoch,
+                                            std::chrono::steady_clock::time_point run_start, ModelConfig& planned) {
+  if (!c.time_budget) return std::nullopt;
+  const double unique_tokens = static_cast<double>(epoch.tokens);
+  BudgetPlan plan;
+  if (resume) {
+    plan.budget_seconds = parse_duration(*c.time_budget, "--time-budget");
+    const double left = plan.budget_seconds - resume->state.elapsed_seconds;
+    plan.deadline = run_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                    std::chrono::duration<double>(left));
+    plan.model = resume->model;
+    plan.steps = resume->state.total_steps;
+    plan.end_reserve_seconds = std::min(60.0, 0.02 * plan.budget_seconds) + 1.0;
+    fmt::print("Time budget: {}, {} of it used before this resume: the checkpoint's plan of {} steps continues "
+               "and stops at the budget at the latest\n",
+               format_duration(plan.budget_seconds), format_duration(resume->state.elapsed_seconds),
+               with_thousands(plan.steps));
+  } else {
+    BudgetRequest request;
+    request.config = &c;
+    request.base = size_model(c, in.model, tokenizer);
+    request.model_fixed = budget_model_fixed(c);
+    request.unique_tokens = unique_tokens;
+    request.backend = {.kind = in.backend, .threads = static_cast<int>(c.threads),
+                       .mixed_precision = c.use_mixed_precision};
+    request.run_start = run_start;
+    plan = plan_time_budget(request);
+    print_budget_plan(plan, c);
+  }
+  c.max_steps = plan.steps;
+  // Data for the longest plan the run may grow to (time_budget.h): the loader's epochs only
+  // bound the stream, the steps are planned.
+  c.epochs = static_cast<int64_t>(kMaxBudgetEpochs) + 1;
+  c.warmup_steps = budget_warmup_steps(c, plan.steps);
+  planned = plan.model;
+  return plan;
 }
 
 // The model and its optimizer: fresh from --seed, or the checkpoint's weights and moments.
@@ -408,7 +467,10 @@ void write_run_plot(const fs::path& output_dir) {
   }
 }
 
-TrainerOptions trainer_options(const TrainingRunInputs& in, const Tokenizer& tokenizer) {
+// `run` is the run's configuration as planned (a --time-budget sets its warmup); the batch is
+// per rank, as given.
+TrainerOptions trainer_options(const TrainingRunInputs& in, const TrainConfig& run, const Tokenizer& tokenizer,
+                               const std::optional<BudgetPlan>& budget, const StepPlan& steps) {
   const TrainConfig& c = in.config;
   TrainerOptions options;
   options.batch_size = c.batch_size;
@@ -425,13 +487,25 @@ TrainerOptions trainer_options(const TrainingRunInputs& in, const Tokenizer& tok
   options.output_dir = c.output_dir;
   options.tokenizer_json = tokenizer.to_json();
   options.resume_command = in.resume_command;
+  options.warmup_steps = run.warmup_steps;
+  if (budget) {
+    options.deadline = budget->deadline;
+    options.end_reserve_seconds = budget->end_reserve_seconds;
+    // --max-steps fixes the steps: the plan may only shrink then.
+    if (!in.config.max_steps) {
+      const int64_t tokens_per_step = run.batch_size * run.gradient_accumulation_steps * budget->model.seq_len;
+      options.budget_step_limit = std::min(steps.epochs.data_steps,
+                                           budget_step_limit(tokens_per_step, static_cast<double>(steps.epoch_size.tokens)));
+    }
+  }
   return options;
 }
 
 }  // namespace
 
 int run_training(const TrainingRunInputs& in, Communicator& ranks) {
-  const TrainConfig c = with_step_batch(in.config, ranks.world_size());
+  const auto run_start = std::chrono::steady_clock::now();
+  TrainConfig c = with_step_batch(in.config, ranks.world_size());
   const bool leader = ranks.rank() == 0;
   const fs::path output_dir = c.output_dir;
   print_run_banner(in);
@@ -457,8 +531,12 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
   broadcast_text(ranks, rank0_tokenizer);
   UTT_CHECK(rank0_tokenizer == tokenizer.fingerprint(), "every rank has rank 0's tokenizer");
   fmt::print("Document separators: {}\n", tokenizer.describe_document_separators());
-  const ModelConfig model_config = plan_model(c, in.model, tokenizer, resume);
-  const StepPlan steps = plan_steps(c, model_config, data, encoder, ranks);
+  TrainingData counted = count_training_data(c, data, encoder, ranks);
+  ModelConfig planned = in.model;
+  const std::optional<BudgetPlan> budget =
+      apply_time_budget(c, in, tokenizer, resume, counted.epoch_size, run_start, planned);
+  const ModelConfig model_config = plan_model(c, planned, tokenizer, resume);
+  const StepPlan steps = plan_steps(c, model_config, std::move(counted));
   fmt::print("Batches: {}\n",
              describe_batches(loader_config(c, model_config, data.train_files, train_selection(c), true, c.epochs),
                               steps.epoch_size));
@@ -494,17 +572,27 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
 
   ranks.set_all_reduce_timeout(c.rank_timeout);
   Trainer trainer(*parts.model, *parts.optimizer, *train_batches, &val_batches, metrics.get(), tensorboard.get(),
-                  ranks, trainer_options(in, tokenizer));
+                  ranks, trainer_options(in, c, tokenizer, budget, steps));
   const TrainingResult result = trainer.run(state);
   if (leader) {
-    const RunOutputs outputs{output_dir, in.configuration, model_config, steps.epochs,
-                             train_batches->mix().documents_per_batch()};
+    RunOutputs outputs{output_dir, in.configuration, model_config, steps.epochs,
+                       train_batches->mix().documents_per_batch(), {}};
+    const double used_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count() +
+        (resume ? resume->state.elapsed_seconds : 0.0);
+    if (budget) outputs.time_budget = budget_summary(*budget, used_seconds, result.state.step, result.deadline_reached);
     write_summary(outputs, result);
     write_run_plot(output_dir);
     if (c.export_formats && result.outcome != TrainingOutcome::kInterrupted) {
       export_trained_model(output_dir / "final_checkpoint", output_dir, parse_export_formats(*c.export_formats));
     }
     print_closing_lines(outputs, result);
+    if (budget) {
+      fmt::print("Time budget: {} planned, {} used ({} probing); {} of {} planned steps\n",
+                 format_duration(budget->budget_seconds), format_duration(used_seconds),
+                 format_duration(budget->probe_seconds), with_thousands(result.state.step),
+                 with_thousands(budget->steps));
+    }
   }
   // The ranks end together: mpirun stops a job as soon as one process exits with an error
   // code (a stop's 143 is one), so no rank may exit while rank 0 still writes.

@@ -1,0 +1,41 @@
+// --batch-size auto: the largest micro-batch the device's memory holds, with gradient
+// accumulation making up the batch per optimizer step.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "config/model_config.h"
+
+namespace utt {
+
+// Share of the device's free memory a run plans to use: the rest is for what the estimate
+// leaves out (allocator overhead, workspaces, the data stage, the operating system).
+inline constexpr double kAutoBatchMemoryShare = 0.8;
+
+// Tokens per optimizer step when --effective-batch-tokens is not given: the compute-optimal
+// batch of DeepSeek LLM (DeepSeek-AI 2024, "Scaling Open-Source Language Models with
+// Longtermism"): B = 0.292 C^0.3271 tokens, for the compute C = 6 N D of a model of N
+// parameters trained compute-optimally (D = 20 N), rounded down to a power of two, at least
+// one window of seq_len.
+int64_t default_effective_batch_tokens(const ModelConfig& model);
+
+struct BatchChoice {
+  int64_t micro_batch = 1;   // --batch-size: rows per rank and micro-batch
+  int64_t accumulation = 1;  // --gradient-accumulation-steps
+  int64_t target_tokens = 0;
+  int64_t largest_fitting = 0;  // the largest micro-batch the memory holds
+  double memory_bytes = 0;      // what the device has free
+  std::string reason;           // one line for the banner and the dry run
+};
+
+// The micro-batch and accumulation that reach `target_tokens` per optimizer step over `ranks`
+// ranks with the largest micro-batch that fits kAutoBatchMemoryShare of `memory_bytes` (by
+// estimate_training_memory). Throws UserError when not even one row fits.
+BatchChoice choose_batch_size(const ModelConfig& model, int64_t target_tokens, double memory_bytes,
+                              bool mixed_precision, int64_t ranks, const std::string& device);
+
+// Bytes the system can give without swapping (/proc/meminfo's MemAvailable); 0 when unknown.
+double available_host_memory_bytes();
+
+}  // namespace utt
