@@ -46,25 +46,12 @@ TEST(AutoBatch, ADryRunShowsTheChoice) {
 }
 
 TEST(AutoBatch, ContradictionsAreRefused) {
-  const std::string dir = scratch_dir("auto_batch_bad");
-  struct Case {
-    std::vector<std::string> extra;
-    std::string message;
-  };
-  const std::vector<Case> cases = {
+  expect_refused(scratch_dir("auto_batch_bad"), {
       {{"--effective-batch-tokens", "4096"}, "--effective-batch-tokens applies to --batch-size auto"},
       {{"--batch-size", "auto", "--gradient-accumulation-steps", "4"}, "chooses --gradient-accumulation-steps itself"},
       {{"--batch-size", "auto", "--time-budget", "5m"}, "cannot be combined yet"},
       {{"--batch-size", "many"}, "--batch-size"},
-  };
-  for (const Case& c : cases) {
-    std::vector<std::string> args = {"train", "--dataset-id", corpus(), "--output-dir", dir + "/out"};
-    args.insert(args.end(), c.extra.begin(), c.extra.end());
-    const RunResult r = run_utt(args, dir);
-    EXPECT_EQ(r.exit_code, 2) << r.out;
-    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
-    EXPECT_FALSE(fs::exists(dir + "/out"));
-  }
+  });
 }
 
 }  // namespace

@@ -112,24 +112,11 @@ TEST(TimeBudget, ADryRunShowsThePlanWithoutTraining) {
 }
 
 TEST(TimeBudget, BadBudgetsAreRefusedWithTheFix) {
-  const std::string dir = scratch_dir("time_budget_bad");
-  struct Case {
-    std::vector<std::string> extra;
-    std::string message;
-  };
-  const std::vector<Case> cases = {
+  expect_refused(scratch_dir("time_budget_bad"), {
       {{"--time-budget", "90"}, "'90' has no unit"},
       {{"--time-budget", "soon"}, "give a duration such as 90s, 20m, 2h or 1h30m"},
       {{"--time-budget", "5m", "--epochs", "2"}, "--time-budget chooses how many tokens"},
-  };
-  for (const Case& c : cases) {
-    std::vector<std::string> args = {"train", "--dataset-id", corpus(), "--output-dir", dir + "/out"};
-    args.insert(args.end(), c.extra.begin(), c.extra.end());
-    const RunResult r = run_utt(args, dir);
-    EXPECT_EQ(r.exit_code, 2) << r.out;
-    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
-    EXPECT_FALSE(fs::exists(dir + "/out"));
-  }
+  });
 }
 
 }  // namespace

@@ -41,6 +41,24 @@ inline std::vector<std::string> tiny_run(const std::string& output_dir, int64_t 
           "--threads", "2", "--output-dir", output_dir};
 }
 
+// `utt train --dataset-id <corpus> --output-dir <dir>/out` plus each case's flags must end
+// with exit code 2, the case's message on stderr, and no output directory.
+struct RefusedFlags {
+  std::vector<std::string> flags;
+  std::string message;
+};
+
+inline void expect_refused(const std::string& dir, const std::vector<RefusedFlags>& cases) {
+  for (const RefusedFlags& c : cases) {
+    std::vector<std::string> args = {"train", "--dataset-id", corpus(), "--output-dir", dir + "/out"};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    const RunResult r = run_utt(args, dir);
+    EXPECT_EQ(r.exit_code, 2) << r.out;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir + "/out"));
+  }
+}
+
 inline std::vector<nlohmann::json> metrics(const std::filesystem::path& dir) {
   std::vector<nlohmann::json> rows;
   std::istringstream lines(read(dir / "metrics.jsonl"));
