@@ -46,7 +46,9 @@ TEST(TimeBudget, ChoosesAModelFromMeasuredSpeedAndEndsWithinTheBudget) {
   EXPECT_GT(budget["probes"][0]["step_seconds"].get<double>(), 0);
   EXPECT_EQ(summary["parameters"], budget["parameters"]);
   // The plan follows the measured step time; it ends its schedule unless the deadline cut it.
-  if (!budget["deadline_reached"].get<bool>()) EXPECT_EQ(summary["steps"], summary["total_steps"]);
+  if (!budget["deadline_reached"].get<bool>()) {
+    EXPECT_EQ(summary["steps"], summary["total_steps"]);
+  }
   EXPECT_GT(summary["steps"].get<int64_t>(), 20);
   EXPECT_TRUE(fs::exists(dir + "/out/final_checkpoint/model.safetensors"));
   // It trained: the loss fell from the first logged interval to the end.
