@@ -12,6 +12,7 @@
 #include "backend/cpu/reference/ops.h"
 #include "backend/cuda/flash_attention_emulation.h"
 #include "unit/backend/float_vectors.h"
+#include "unit/backend/masked_attention.h"
 
 namespace utt {
 namespace {
@@ -22,7 +23,12 @@ using flash::b_col;
 using flash::b_row;
 using flash::c_col;
 using flash::c_row;
+using test::document_positions;
+using test::Expected;
+using test::masked_attention;
 using test::random_floats;
+using test::relative_error;
+using test::Shape;
 
 constexpr int kLanes = 32;
 
@@ -113,54 +119,6 @@ TEST(FlashFragments, TileLoadsAndTheEmulatedMmaComputeAPlainProduct) {
 
 // ---- whole attention -------------------------------------------------------------------------
 
-struct Shape { int64_t B, T, NH, KVH, HS; };
-
-// Plain causal attention with a document mask, in double: the specification the kernels follow.
-// doc_pos null: one document per row (then it is reference::attention_*, checked below).
-struct Expected {
-  std::vector<double> out, lse, dqkv;
-};
-Expected masked_attention(const std::vector<float>& qkv, const std::vector<float>& dout, const int32_t* doc_pos,
-                          const Shape& s) {
-  const cuda_math::QkvLayout L{s.T, s.NH, s.KVH, s.HS};
-  const double scale = 1.0 / std::sqrt(static_cast<double>(s.HS));
-  Expected e{std::vector<double>(static_cast<size_t>(s.B * s.T * s.NH * s.HS)),
-             std::vector<double>(static_cast<size_t>(s.B * s.NH * s.T)), std::vector<double>(qkv.size())};
-  for (int64_t b = 0; b < s.B; ++b)
-    for (int64_t h = 0; h < s.NH; ++h)
-      for (int64_t t = 0; t < s.T; ++t) {
-        const int64_t start = doc_pos == nullptr ? 0 : std::max<int64_t>(0, t - doc_pos[b * s.T + t]);
-        const int64_t kvh = L.kv_head(h), o = (b * s.T + t) * s.NH * s.HS + h * s.HS;
-        std::vector<double> p(static_cast<size_t>(t + 1), 0.0), dp(static_cast<size_t>(t + 1), 0.0);
-        double largest = -INFINITY, sum = 0, delta = 0;
-        for (int64_t k = start; k <= t; ++k) {
-          double dot = 0;
-          for (int64_t d = 0; d < s.HS; ++d) dot += static_cast<double>(qkv[L.q(b, t, h) + d]) * qkv[L.k(b, k, kvh) + d];
-          p[k] = dot * scale;
-          largest = std::max(largest, p[k]);
-        }
-        for (int64_t k = start; k <= t; ++k) sum += (p[k] = std::exp(p[k] - largest));
-        for (int64_t k = start; k <= t; ++k) {
-          p[k] /= sum;
-          for (int64_t d = 0; d < s.HS; ++d) {
-            e.out[o + d] += p[k] * qkv[L.v(b, k, kvh) + d];
-            dp[k] += static_cast<double>(dout[o + d]) * qkv[L.v(b, k, kvh) + d];
-          }
-          delta += p[k] * dp[k];
-        }
-        e.lse[(b * s.NH + h) * s.T + t] = largest + std::log(sum);
-        for (int64_t k = start; k <= t; ++k) {
-          const double ds = p[k] * (dp[k] - delta);
-          for (int64_t d = 0; d < s.HS; ++d) {
-            e.dqkv[L.q(b, t, h) + d] += ds * qkv[L.k(b, k, kvh) + d] * scale;
-            e.dqkv[L.k(b, k, kvh) + d] += ds * qkv[L.q(b, t, h) + d] * scale;
-            e.dqkv[L.v(b, k, kvh) + d] += p[k] * dout[o + d];
-          }
-        }
-      }
-  return e;
-}
-
 struct Emulated {
   std::vector<float> out, lse, dqkv;
 };
@@ -179,17 +137,6 @@ Emulated emulate(const std::vector<float>& qkv, const std::vector<float>& dout, 
     flash::emulate_backward<128>(e.dqkv.data(), dout.data(), e.out.data(), e.lse.data(), p, s.B);
   }
   return e;
-}
-
-// Largest |actual - expected| relative to the largest |expected| (NaN fails).
-double relative_error(const std::vector<float>& actual, const std::vector<double>& expected) {
-  double difference = 0, largest = 1e-30;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    const double d = std::abs(actual[i] - expected[i]);
-    difference = std::isnan(d) ? INFINITY : std::max(difference, d);
-    largest = std::max(largest, std::abs(expected[i]));
-  }
-  return difference / largest;
 }
 
 // bf16 operands (q, k, v, the probabilities, dout, the score gradients) carry 8 significant
@@ -231,22 +178,6 @@ TEST(FlashAttentionEmulation, TheSpecificationWithoutDocumentsIsTheReferenceAtte
 TEST(FlashAttentionEmulation, ForwardAndBackwardMatchTheReferenceOnOddLengthsAndGroupedHeads) {
   uint64_t seed = 10;
   for (const Shape& s : kShapes) expect_matches(s, nullptr, seed += 2);
-}
-
-// Documents of lengths 1, 2, 3, ... then a long one, so masks start inside and across tiles.
-std::vector<int32_t> document_positions(int64_t B, int64_t T) {
-  std::vector<int32_t> positions(static_cast<size_t>(B * T));
-  for (int64_t b = 0; b < B; ++b) {
-    int32_t length = static_cast<int32_t>(b + 1), position = 0;
-    for (int64_t t = 0; t < T; ++t) {
-      positions[static_cast<size_t>(b * T + t)] = position;
-      if (++position == length) {
-        position = 0;
-        length = length < 40 ? length * 3 : 1000;
-      }
-    }
-  }
-  return positions;
 }
 
 TEST(FlashAttentionEmulation, DocumentMasksMatchPlainMaskedAttention) {
