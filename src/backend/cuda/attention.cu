@@ -6,9 +6,9 @@
 // writes dq; one warp per key row sums dk and dv over the heads of its group and the queries
 // after it, in order.
 //
-// These are the simple, obviously correct kernels (the `--no-flash-attention` path and the
-// fallback for head sizes the tensor-core kernel will not cover); one dot product per key is a
-// warp reduction, so they are far from the GPU's attention speed.
+// These are the simple, obviously correct kernels: the `--no-flash-attention` path, attention in
+// fp32 runs, and the fallback for head sizes the tensor-core kernel (flash_attention.cu) does not
+// take. One dot product per key is a warp reduction, so they are far from the GPU's attention speed.
 #include "backend/cuda/attention_math.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"

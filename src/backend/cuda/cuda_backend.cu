@@ -7,11 +7,13 @@
 // a run still refuses --device cuda (cli/run_plan.cpp) until scripts/gpu-check passes on one.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/flash_attention.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/matmul.h"
 #include "backend/cuda_backend.h"
@@ -189,13 +191,24 @@ class CudaBackend final : public Backend {
     }
   }
 
+  // The tensor-core kernel (flash_attention.cu) with bf16 operands under --use-mixed-precision
+  // and head sizes 64 and 128; otherwise attention.cu's simple fp32 kernels. The naive ops below
+  // (--no-flash-attention) always take the simple kernels.
   void attention_forward(float* out, float* lse, const float* qkv, int64_t B, int64_t T, int64_t NH, int64_t KVH,
                          int64_t HS) override {
-    cuda::attention_forward(out, lse, nullptr, qkv, B, T, NH, KVH, HS, stream_);
+    if (use_flash_kernel(HS)) {
+      cuda::flash_attention_forward(out, lse, qkv, nullptr, B, T, NH, KVH, HS, stream_);
+    } else {
+      cuda::attention_forward(out, lse, nullptr, qkv, B, T, NH, KVH, HS, stream_);
+    }
   }
   void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
                           int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS) override {
-    cuda::attention_backward(dqkv, nullptr, dout, qkv, out, lse, nullptr, B, T, NH, KVH, HS, stream_);
+    if (use_flash_kernel(HS)) {
+      cuda::flash_attention_backward(dqkv, dout, qkv, out, lse, nullptr, B, T, NH, KVH, HS, stream_);
+    } else {
+      cuda::attention_backward(dqkv, nullptr, dout, qkv, out, lse, nullptr, B, T, NH, KVH, HS, stream_);
+    }
   }
   void naive_attention_forward(float* out, float* att, const float* qkv, int64_t B, int64_t T, int64_t NH,
                                int64_t KVH, int64_t HS) override {
@@ -211,6 +224,26 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  // With bf16 operands, the tensor-core kernel when it takes the head size. Otherwise the simple
+  // kernel (correct, slower), and the reason is said once on stderr.
+  bool use_flash_kernel(int64_t HS) {
+    if (options_.bf16_matmuls && cuda::flash_attention_supports(HS)) return true;
+    if (!flash_notice_given_) {
+      flash_notice_given_ = true;
+      if (!options_.bf16_matmuls) {
+        std::fprintf(stderr,
+                     "utt: note: attention runs on the simple fp32 CUDA kernel; the tensor-core flash attention "
+                     "kernel takes bf16 operands, which --use-mixed-precision turns on\n");
+      } else {
+        std::fprintf(stderr,
+                     "utt: note: the tensor-core flash attention kernel takes head sizes 64 and 128; head size %lld "
+                     "runs on the simple CUDA attention kernel (same results, slower)\n",
+                     static_cast<long long>(HS));
+      }
+    }
+    return false;
+  }
+
   // As the CPU kernels compute it: 1 / (1 - rate) in double, rounded to float once.
   static float keep_scale(float rate) { return static_cast<float>(1.0 / (1.0 - static_cast<double>(rate))); }
 
@@ -253,6 +286,7 @@ class CudaBackend final : public Backend {
   double* sum_result_host_ = nullptr;
   double* sum_partials_ = nullptr;  // kReductionBlocks partials, then the result
   std::unique_ptr<cuda::CublasMatmul> matmul_;
+  bool flash_notice_given_ = false;
 };
 
 }  // namespace

@@ -220,9 +220,10 @@ std::string attention_text(const AttentionShape& s) {
 
 // Flash-style attention. The backward case runs the forward first on the same backend (its
 // saved out and lse are the backward's inputs), so it checks both.
-std::vector<OpCase> attention_cases(bool backward) {
+template <size_t kCount>
+std::vector<OpCase> attention_cases(bool backward, const AttentionShape (&shapes)[kCount]) {
   std::vector<OpCase> cases;
-  for (const AttentionShape s : kAttentionShapes) {
+  for (const AttentionShape s : shapes) {
     const int64_t width = (s.NH + 2 * s.KVH) * s.HS, N = s.B * s.T;
     OpCase c;
     c.shape = attention_text(s);
@@ -437,7 +438,14 @@ std::vector<OpCase> adamw_cases() {
   return cases;
 }
 
+// The tensor-core kernel's head sizes; lengths of one row, a part tile, and several tiles of
+// 64 with a remainder; grouped-query heads.
+constexpr AttentionShape kFlashAttentionShapes[] = {
+    {1, 1, 1, 1, 64}, {2, 67, 4, 2, 64}, {1, 200, 4, 1, 64}, {1, 45, 2, 2, 128}, {2, 130, 3, 1, 128}};
+
 }  // namespace
+
+std::vector<OpCase> flash_attention_cases() { return attention_cases(true, kFlashAttentionShapes); }
 
 std::vector<OpCase> op_cases(Op op) {
   switch (op) {
@@ -452,8 +460,8 @@ std::vector<OpCase> op_cases(Op op) {
     case Op::kRopeTable: return rope_table_cases();
     case Op::kRopeForward: return rope_cases(false);
     case Op::kRopeBackward: return rope_cases(true);
-    case Op::kAttentionForward: return attention_cases(false);
-    case Op::kAttentionBackward: return attention_cases(true);
+    case Op::kAttentionForward: return attention_cases(false, kAttentionShapes);
+    case Op::kAttentionBackward: return attention_cases(true, kAttentionShapes);
     case Op::kNaiveAttentionForward: return naive_attention_cases(false);
     case Op::kNaiveAttentionBackward: return naive_attention_cases(true);
     case Op::kDecodeAttention: return decode_attention_cases();

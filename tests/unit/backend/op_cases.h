@@ -27,6 +27,10 @@ struct OpCase {
 
 std::vector<OpCase> op_cases(Op op);
 
+// Attention forward then backward at the tensor-core kernel's head sizes (64, 128), which the
+// CUDA backend runs on that kernel under --use-mixed-precision.
+std::vector<OpCase> flash_attention_cases();
+
 // Matmul cases only, for the bf16 backends (no other op depends on --use-mixed-precision).
 inline std::vector<OpCase> bf16_cases() { return op_cases(Op::kMatmul); }
 

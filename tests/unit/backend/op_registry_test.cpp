@@ -8,6 +8,8 @@
 // - bf16 matmuls (--use-mixed-precision): 2e-5 against the reference on the same bf16-rounded
 //   operands (a product of two bf16 values is exact in fp32, so only the summation order differs),
 //   and 2e-2 against the fp32 reference (each operand rounds by up to 2^-9 of itself).
+// - attention under --use-mixed-precision at head sizes 64 and 128 (the CUDA backend's tensor-core
+//   flash kernel): 2e-2 against the fp32 reference.
 // - scalars (sum, sum_of_squares): 1e-9 of the sum of the terms' magnitudes.
 // Besides agreeing with the reference, every op must give bit-identical results when run twice on
 // the same backend (backend.h: determinism, reductions into gradients included).
@@ -180,6 +182,42 @@ TEST_P(Bf16OpRegistry, MatmulMatchesTheReferenceOnBf16OperandsAndStaysNearFp32) 
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Bf16OpRegistry,
+                         testing::Values(BackendUnderTest{"CpuBf16", true, false}, BackendUnderTest{"CudaBf16", true, true}),
+                         [](const testing::TestParamInfo<BackendUnderTest>& param) { return param.param.name; });
+
+// ---- attention under --use-mixed-precision (the tensor-core flash kernel on CUDA) -------------
+
+// bf16 q, k, v, probabilities, dout and score gradients against the fp32 reference: the host
+// emulation of the same kernel logic (flash_attention_test.cpp) stays within 0.5% on these
+// inputs; 2% leaves room for the tensor cores' own accumulation order.
+constexpr double kFlashAttentionTolerance = 2e-2;
+
+class FlashAttentionOpRegistry : public testing::TestWithParam<BackendUnderTest> {};
+
+TEST_P(FlashAttentionOpRegistry, MatchesTheReferenceWithinBf16ToleranceAndRepeatsBitForBit) {
+  std::string skip_reason;
+  const std::unique_ptr<Backend> backend = make_under_test(GetParam(), &skip_reason);
+  if (!backend) GTEST_SKIP() << skip_reason;
+  const std::unique_ptr<Backend> reference = make_cpu_backend({.reference_mode = true});
+  for (const OpCase& c : test::flash_attention_cases()) {
+    const OpResult actual = run_case(*backend, c);
+    expect_close(actual, run_case(*reference, c), c, kFlashAttentionTolerance, "flash attention");
+    expect_identical(actual, run_case(*backend, c), c, "flash attention");
+  }
+}
+
+// Head sizes the tensor-core kernel does not take fall back to the fp32 kernels: fp32 tolerance.
+TEST_P(FlashAttentionOpRegistry, OtherHeadSizesFallBackToTheFp32Kernels) {
+  std::string skip_reason;
+  const std::unique_ptr<Backend> backend = make_under_test(GetParam(), &skip_reason);
+  if (!backend) GTEST_SKIP() << skip_reason;
+  const std::unique_ptr<Backend> reference = make_cpu_backend({.reference_mode = true});
+  for (const OpCase& c : test::op_cases(Op::kAttentionBackward)) {
+    expect_close(run_case(*backend, c), run_case(*reference, c), c, kFp32Tolerance, "attention fallback");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, FlashAttentionOpRegistry,
                          testing::Values(BackendUnderTest{"CpuBf16", true, false}, BackendUnderTest{"CudaBf16", true, true}),
                          [](const testing::TestParamInfo<BackendUnderTest>& param) { return param.param.name; });
 
