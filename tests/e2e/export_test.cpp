@@ -107,9 +107,28 @@ void expect_llama_cpp_agrees(const std::string& run_dir, const std::string& name
                                       dir);
   ASSERT_EQ(generated.exit_code, 0) << generated.err;
   std::vector<uint32_t> greedy = result["greedy"].get<std::vector<uint32_t>>();
+  const std::vector<double> margins = result["greedy_margins"].get<std::vector<double>>();
+  ASSERT_EQ(margins.size(), greedy.size());
+  // Where llama.cpp's best two logits are closer than the two programs may differ, either
+  // token is a right answer and the continuations may part: compare up to there.
+  size_t compared = greedy.size();
+  for (size_t i = 0; i < margins.size(); ++i) {
+    if (margins[i] <= 2 * kLogprobTolerance) {
+      compared = i;
+      break;
+    }
+  }
+  const bool tie = compared < greedy.size();
+  greedy.resize(compared);
   if (!greedy.empty() && greedy.back() == tokenizer.eos_id()) greedy.pop_back();  // utt stops without printing it
-  ASSERT_FALSE(greedy.empty());
-  EXPECT_EQ(generated.out, prompt + tokenizer.decode(greedy) + "\n");
+  ASSERT_GE(greedy.size(), 8u) << "llama.cpp's greedy continuation met a near tie after " << greedy.size()
+                               << " tokens: too few to compare";
+  const std::string expected = prompt + tokenizer.decode(greedy);
+  if (tie) {
+    EXPECT_EQ(generated.out.substr(0, expected.size()), expected);
+  } else {
+    EXPECT_EQ(generated.out, expected + "\n");
+  }
 }
 
 TEST(ExportGguf, LlamaCppRunsTheTrainedLlamaModelAsUttDoes) {

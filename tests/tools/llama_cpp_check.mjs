@@ -7,7 +7,9 @@
 //           "windows": [[id...]...],          next-token log-probabilities at every position
 //           "prompt_ids": [id...], "max_new_tokens": N}   greedy continuation
 // RESULT:  {"tokens": [[id...]...], "logprobs": [[lp...]...] (lp[t] = log p(window[t+1] | window[..t])),
-//           "greedy": [id...]}
+//           "greedy": [id...], "greedy_margins": [m...]}
+// greedy_margins[i]: how far the chosen token's logit stood above the runner-up's at step i, so a
+// test can tell a near tie (where float rounding may pick either) from a real disagreement.
 //
 // The context uses an F32 KV cache and no flash attention, so llama.cpp computes in f32 as utt does
 // (its defaults, an F16 cache and flash attention, move log-probabilities by about 1e-3).
@@ -36,7 +38,7 @@ function logSoftmaxAt(logits, target) {
   return logits.get(target) - max - Math.log(sum);
 }
 
-const result = {tokens: [], logprobs: [], greedy: []};
+const result = {tokens: [], logprobs: [], greedy: [], greedy_margins: []};
 for (const text of request.texts ?? []) result.tokens.push(Array.from(model.tokenize(text, false)));
 
 for (const window of request.windows ?? []) {
@@ -50,10 +52,27 @@ for (const window of request.windows ?? []) {
 }
 
 if (request.prompt_ids) {
+  // Greedy by hand, one token at a time, to see each step's logits.
   const {context, sequence} = await freshSequence(request.prompt_ids.length + request.max_new_tokens + 32);
-  for await (const token of sequence.evaluate(request.prompt_ids, {temperature: 0})) {
-    result.greedy.push(token);
-    if (result.greedy.length >= request.max_new_tokens || model.isEogToken(token)) break;
+  let inputs = request.prompt_ids;
+  while (result.greedy.length < request.max_new_tokens) {
+    const outputs = await sequence.controlledEvaluate(
+        inputs.map((token, i) => (i === inputs.length - 1 ? [token, {generateNext: {logits: true}}] : token)));
+    const logits = outputs[inputs.length - 1].next.logits;
+    let best = -1, bestValue = -Infinity, runnerUp = -Infinity;
+    for (const [token, value] of logits.entries()) {
+      if (value > bestValue) {
+        runnerUp = bestValue;
+        best = token;
+        bestValue = value;
+      } else if (value > runnerUp) {
+        runnerUp = value;
+      }
+    }
+    result.greedy.push(best);
+    result.greedy_margins.push(bestValue - runnerUp);
+    if (model.isEogToken(best)) break;
+    inputs = [best];
   }
   await context.dispose();
 }
