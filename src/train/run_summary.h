@@ -29,6 +29,9 @@ struct RunOutputs {
   ModelConfig model;
   EpochCount epochs;
   double documents_per_batch = 0;  // measured over this session's batches (BatchMix)
+  double flops_per_token = 0;        // model FLOPs of one trained token (config/flop_count.h)
+  double peak_flops_per_second = 0;  // of all ranks together; 0: unknown
+  std::string peak_source;           // how the peak was found
 };
 
 void write_summary(const RunOutputs& run, const TrainingResult& result);
