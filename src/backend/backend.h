@@ -105,6 +105,8 @@ class Backend {
   // ---- memory: owners allocate, kernels only use -------------------------------------------
   virtual float* allocate_floats(int64_t count) = 0;   // zero-filled
   virtual int32_t* allocate_ints(int64_t count) = 0;   // zero-filled
+  // The most bytes this backend held at once (buffers and workspace) since it was made.
+  virtual int64_t peak_allocated_bytes() const = 0;
   virtual void release(void* buffer) = 0;
   virtual void upload(float* device, const float* host, int64_t count) = 0;
   virtual void upload(int32_t* device, const int32_t* host, int64_t count) = 0;
@@ -123,12 +125,15 @@ class Backend {
   virtual void bias_backward(float* dbias, const float* dout, int64_t N, int64_t OC) = 0;
 
   // ---- embeddings --------------------------------------------------------------------------
-  // out (N, C) = wte[tokens[n]] + (wpe ? wpe[n % T] : 0); tokens (N), N = B*T.
+  // out (N, C) = wte[tokens[n]] + (wpe ? wpe[position(n)] : 0); tokens (N), N = B*T;
+  // position(n) = doc_pos[n] (documents restart their positions), or n % T when doc_pos is null.
   virtual void embedding_forward(float* out, const int32_t* tokens, const float* wte,
-                                 const float* wpe, int64_t B, int64_t T, int64_t C) = 0;
-  // dwte (V, C) += scattered dout rows; dwpe (T, C) += (when not null).
+                                 const float* wpe, const int32_t* doc_pos, int64_t B, int64_t T,
+                                 int64_t C) = 0;
+  // dwte (V, C) += scattered dout rows; dwpe (T, C) += (when not null), at the same positions.
   virtual void embedding_backward(float* dwte, float* dwpe, const float* dout,
-                                  const int32_t* tokens, int64_t B, int64_t T, int64_t C) = 0;
+                                  const int32_t* tokens, const int32_t* doc_pos, int64_t B,
+                                  int64_t T, int64_t C) = 0;
 
   // ---- norms -------------------------------------------------------------------------------
   // x (N, C) -> out (N, C); rstd (N) saved. out = x * rstd * weight.
@@ -159,21 +164,28 @@ class Backend {
   // ---- causal attention --------------------------------------------------------------------
   // qkv (B, T, (NH + 2*KVH) * HS): per row q heads, then k heads, then v heads. Query head h
   // reads kv head h / (NH / KVH). out (B, T, NH*HS).
+  // Document masking: doc_pos (B, T), each token's position inside its document, so that query
+  // t sees keys t - doc_pos[t] .. t and never a key of an earlier document in its row. Positions
+  // count within the row (a row's first token is 0, also when it continues a document) and
+  // documents are contiguous: doc_pos[b, t] is 0 (a document starts) or doc_pos[b, t-1] + 1.
+  // nullptr: one document per row (plain causal).
   // Flash-style: tiled over keys with an online softmax; never a T x T matrix. Saves the
   // log-sum-exp of the scaled scores, lse (B, NH, T).
-  virtual void attention_forward(float* out, float* lse, const float* qkv, int64_t B, int64_t T,
-                                 int64_t NH, int64_t KVH, int64_t HS) = 0;
+  virtual void attention_forward(float* out, float* lse, const float* qkv, const int32_t* doc_pos,
+                                 int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS) = 0;
   // dqkv = (overwrite), recomputing probabilities from lse.
   virtual void attention_backward(float* dqkv, const float* dout, const float* qkv,
-                                  const float* out, const float* lse, int64_t B, int64_t T,
-                                  int64_t NH, int64_t KVH, int64_t HS) = 0;
-  // Naive: materializes the probabilities att (B, NH, T, T) (upper triangle zero).
-  virtual void naive_attention_forward(float* out, float* att, const float* qkv, int64_t B,
-                                       int64_t T, int64_t NH, int64_t KVH, int64_t HS) = 0;
+                                  const float* out, const float* lse, const int32_t* doc_pos,
+                                  int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS) = 0;
+  // Naive: materializes the probabilities att (B, NH, T, T) (zero where a query sees no key).
+  virtual void naive_attention_forward(float* out, float* att, const float* qkv,
+                                       const int32_t* doc_pos, int64_t B, int64_t T, int64_t NH,
+                                       int64_t KVH, int64_t HS) = 0;
   // dqkv = (overwrite); datt (B, NH, T, T) is scratch.
   virtual void naive_attention_backward(float* dqkv, float* datt, const float* dout,
-                                        const float* qkv, const float* att, int64_t B, int64_t T,
-                                        int64_t NH, int64_t KVH, int64_t HS) = 0;
+                                        const float* qkv, const float* att, const int32_t* doc_pos,
+                                        int64_t B, int64_t T, int64_t NH, int64_t KVH,
+                                        int64_t HS) = 0;
 
   // ---- decode attention: one new position per sequence against a key/value cache ------------
   // q: B rows of q_stride floats, each starting with the NH query heads (HS each) of the

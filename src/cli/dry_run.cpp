@@ -52,14 +52,15 @@ void print_model(const RunPlan& plan) {
 void print_memory(const RunPlan& plan) {
   const TrainConfig& c = plan.config;
   const TrainingMemory memory =
-      estimate_training_memory(plan.model.config, c.batch_size, c.use_mixed_precision);
+      estimate_training_memory(plan.model.config, c.batch_size, c.use_mixed_precision, c.activation_checkpointing);
   fmt::print("\nTraining memory (estimate; batch {} x seq_len {}, {}):\n", c.batch_size,
              plan.model.config.seq_len,
              c.use_mixed_precision ? "fp32 activations, bf16 matmul operands" : "fp32");
   fmt::print("  weights      {:>12}\n", human_bytes(memory.weights_bytes));
   fmt::print("  gradients    {:>12}\n", human_bytes(memory.gradients_bytes));
   fmt::print("  optimizer    {:>12}   (AdamW moments)\n", human_bytes(memory.optimizer_bytes));
-  fmt::print("  activations  {:>12}   (one micro-batch)\n", human_bytes(memory.activations_bytes));
+  fmt::print("  activations  {:>12}   (one micro-batch{})\n", human_bytes(memory.activations_bytes),
+             c.activation_checkpointing ? "; each layer's input kept, --activation-checkpointing" : "");
   fmt::print("  total        {:>12}\n", human_bytes(memory.total_bytes()));
 }
 

@@ -227,9 +227,11 @@ std::vector<FlagSpec> build_train_flags() {
       bool_flag("use-streaming", loading, "Use streaming data loader (--no-use-streaming: tokenize once into a cache)", UTT_FIELD(use_streaming)),
       int_flag("shuffle-buffer-size", loading, "Shuffle buffer size", UTT_FIELD(shuffle_buffer_size)),
       optional_int_flag("stride", loading, "Sequence stride (None: seq-len)", UTT_FIELD(stride)),
+      bool_flag("document-masking", loading, "Let no token attend across a document boundary of its packed window; learned positions restart with each document (--no-document-masking: windows attend across documents)", UTT_FIELD(document_masking)),
       optional_int_flag("window-shuffle-size", loading, "Packed windows shuffled together, so a batch mixes many documents (None: about 4M tokens' worth, at least 64 batches; 1: stream order)", UTT_FIELD(window_shuffle_size)),
 
       bool_flag("use-mixed-precision", optimization, "Use bfloat16 precision", UTT_FIELD(use_mixed_precision)),
+      bool_flag("activation-checkpointing", optimization, "Keep only each block's input for the backward pass and recompute the rest there: less activation memory for about one more forward pass; the same gradients", UTT_FIELD(activation_checkpointing)),
 
       string_flag("output-dir", checkpoint, "Output directory", UTT_FIELD(output_dir), "DIR"),
       int_flag("log-every", checkpoint, "Log every N steps", UTT_FIELD(log_every)),
@@ -253,6 +255,7 @@ std::vector<FlagSpec> build_train_flags() {
       choice_flag<std::string>("device", run, "Where to train: auto (a GPU when one is visible), cpu or cuda", UTT_FIELD(device), {"auto", "cpu", "cuda"}),
       int_flag("threads", run, "CPU threads of each rank (0: its share of the cores)", UTT_FIELD(threads)),
       int_flag("num-devices", run, "Data-parallel ranks on this machine: N worker processes, started through mpirun, that split the cores (under mpirun or srun the launcher's ranks are used)", UTT_FIELD(num_devices), "N"),
+      optional_float_flag("peak-tflops", run, "Peak TFLOP/s of one device, for the MFU in the log and training_summary.json (None: measured on the CPU, the data sheet's for a known GPU)", UTT_FIELD(peak_tflops), "TFLOPS"),
       float_flag("rank-timeout", run, "With several ranks: seconds a rank waits for the others at a step before it stops the job naming those that did not come", UTT_FIELD(rank_timeout), "SECONDS"),
       optional_string_flag("time-budget", run, "Train for this long (90s, 20m, 2h): utt measures its speed here and chooses the model size and steps with the best expected loss, ending with the final checkpoint within the budget (a preset, dimensions or --max-steps fix those parts)", UTT_FIELD(time_budget), "DURATION"),
       bool_flag("dry-run", run, "Print the resolved configuration, model size, memory estimate and schedule, then exit", UTT_FIELD(dry_run)),

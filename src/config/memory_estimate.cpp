@@ -5,7 +5,7 @@
 namespace utt {
 
 TrainingMemory estimate_training_memory(const ModelConfig& m, int64_t batch_size,
-                                        bool mixed_precision) {
+                                        bool mixed_precision, bool activation_checkpointing) {
   const double params = static_cast<double>(count_parameters(m).total);
   TrainingMemory memory;
   memory.weights_bytes = 4 * params;
@@ -30,7 +30,10 @@ TrainingMemory estimate_training_memory(const ModelConfig& m, int64_t batch_size
   const double per_layer = tokens * (per_token_layer + attention_per_token) * 4.0;
   // Final norm output; the logits and their gradient.
   const double head = tokens * (C + 2.0 * m.vocab_size) * 4.0;
-  memory.activations_bytes = layers * per_layer + head;
+  // Checkpointing: one layer's set (its input among them), which the backward pass refills
+  // layer by layer, and the other layers' inputs (the residual stream).
+  memory.activations_bytes = activation_checkpointing ? (layers - 1) * tokens * C * 4.0 + per_layer + head
+                                                      : layers * per_layer + head;
   if (mixed_precision) {
     // bf16 copies of the operands of the largest matmul (the LM head's weight gradient: the
     // logits' gradient and the final norm output), reused by every matmul.

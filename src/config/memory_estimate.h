@@ -22,7 +22,8 @@ struct TrainingMemory {
 // inputs and outputs, q/k/v, attention output, FFN hidden states; attention probabilities
 // only for naive attention; the logits and their gradient) and ignores allocator overhead
 // and temporary workspaces. Mixed precision adds the bf16 copies of matmul operands.
+// Activation checkpointing keeps each layer's input and one layer's set of the rest.
 TrainingMemory estimate_training_memory(const ModelConfig& model, int64_t batch_size,
-                                        bool mixed_precision);
+                                        bool mixed_precision, bool activation_checkpointing = false);
 
 }  // namespace utt

@@ -72,9 +72,14 @@ struct TrainConfig {
   int64_t shuffle_buffer_size = 10000;
   std::optional<int64_t> stride;  // default: seq_len
   std::optional<int64_t> window_shuffle_size;  // windows; default: about 4M tokens' worth
+  // A packed window's tokens attend only within their own document (and learned positions
+  // restart with each document); --no-document-masking lets them see the earlier documents.
+  bool document_masking = true;
 
   // Optimization
   bool use_mixed_precision = false;
+  // Keep only each block's input for the backward pass and recompute the rest there.
+  bool activation_checkpointing = false;
 
   // Checkpoint & logging
   std::string output_dir = "output_ultimate";
@@ -104,6 +109,7 @@ struct TrainConfig {
   double rank_timeout = 600;    // seconds a rank waits for the others at a step before stopping the job
   // --time-budget 20m: utt chooses the model size and steps for this wall time (train/time_budget.h).
   std::optional<std::string> time_budget;
+  std::optional<double> peak_tflops;  // one device's peak for MFU; default: measured (CPU), table (GPU)
   bool dry_run = false;
 
   // Flags (by name, without dashes) given on the command line or in the config file, so

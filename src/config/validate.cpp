@@ -1,3 +1,4 @@
+#include <cmath>
 #include <string>
 
 #include "config/duration.h"
@@ -186,6 +187,9 @@ void validate_training(const TrainConfig& c) {
   require_not_negative(c.threads, "threads");
   require_positive(c.num_devices, "num-devices");
   if (!(c.rank_timeout > 0)) throw UserError("--rank-timeout must be a positive number of seconds");
+  if (c.peak_tflops && !(*c.peak_tflops > 0 && std::isfinite(*c.peak_tflops))) {
+    throw UserError("--peak-tflops must be a positive number of TFLOP/s (one device's peak, e.g. 989 for an H100 SXM in bf16)");
+  }
 }
 
 void validate_cloud(const TrainConfig& c) {

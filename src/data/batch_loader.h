@@ -74,6 +74,9 @@ class BatchLoader {
   // Fills `tokens` with B * (T + 1) ids (row-major, one window per row). False once the
   // last epoch has no full batch left; an epoch's partial last batch is dropped.
   virtual bool next_batch(std::vector<uint32_t>& tokens) = 0;
+  // The same, with each row's document positions (B * T, backend.h's doc_pos: each input
+  // token's position inside its document, counted from the row's start) for document masking.
+  virtual bool next_batch(std::vector<uint32_t>& tokens, std::vector<int32_t>& doc_pos) = 0;
   // Where the loader stands after the last batch returned.
   virtual LoaderState state() const = 0;
   // The batches this loader returned so far (not carried over a resume).

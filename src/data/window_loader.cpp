@@ -60,15 +60,24 @@ void WindowLoader::start_epoch(int64_t epoch, const std::optional<WindowBlockSta
   }
 }
 
-bool WindowLoader::next_batch(std::vector<uint32_t>& tokens) {
+bool WindowLoader::next_batch(std::vector<uint32_t>& tokens) { return fill_batch(tokens, nullptr); }
+
+bool WindowLoader::next_batch(std::vector<uint32_t>& tokens, std::vector<int32_t>& doc_pos) {
+  return fill_batch(tokens, &doc_pos);
+}
+
+bool WindowLoader::fill_batch(std::vector<uint32_t>& tokens, std::vector<int32_t>* doc_pos) {
   const auto row = static_cast<size_t>(config_.seq_len + 1);
+  const auto inputs = static_cast<size_t>(config_.seq_len);
   tokens.resize(static_cast<size_t>(config_.batch_size) * row);
+  if (doc_pos != nullptr) doc_pos->resize(static_cast<size_t>(config_.batch_size) * inputs);
   documents_.resize(static_cast<size_t>(config_.batch_size));
   while (!finished_) {
     int64_t filled = 0;
     while (filled < config_.batch_size &&
            windows_.next(*source_, tokens.data() + static_cast<size_t>(filled) * row,
-                         documents_[static_cast<size_t>(filled)])) {
+                         documents_[static_cast<size_t>(filled)],
+                         doc_pos != nullptr ? doc_pos->data() + static_cast<size_t>(filled) * inputs : nullptr)) {
       ++filled;
     }
     if (filled == config_.batch_size) {

@@ -17,6 +17,7 @@ namespace utt {
 class WindowLoader : public BatchLoader {
  public:
   bool next_batch(std::vector<uint32_t>& tokens) override;
+  bool next_batch(std::vector<uint32_t>& tokens, std::vector<int32_t>& doc_pos) override;
   LoaderState state() const override;
   const BatchMix& mix() const override { return mix_; }
 
@@ -35,6 +36,7 @@ class WindowLoader : public BatchLoader {
 
  private:
   void start_epoch(int64_t epoch, const std::optional<WindowBlockState>& resume);
+  bool fill_batch(std::vector<uint32_t>& tokens, std::vector<int32_t>* doc_pos);
 
   LoaderConfig config_;
   std::string settings_;

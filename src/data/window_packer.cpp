@@ -70,12 +70,23 @@ bool WindowPacker::has_window() const {
   return static_cast<int64_t>(tokens_.size() - begin_) >= window_;
 }
 
-int64_t WindowPacker::take_window(uint32_t* out) {
+int64_t WindowPacker::take_window(uint32_t* out, int32_t* doc_pos) {
   UTT_CHECK(has_window(), "take_window without a full window");
   while (first_start_ + 1 < starts_.size() && starts_[first_start_ + 1] <= static_cast<int64_t>(begin_)) {
     ++first_start_;
   }
   std::copy_n(tokens_.begin() + static_cast<std::ptrdiff_t>(begin_), window_, out);
+  if (doc_pos != nullptr) {
+    size_t next = first_start_ + 1;  // the first document starting after the window's first token
+    int32_t position = 0;
+    for (int64_t t = 0; t + 1 < window_; ++t) {
+      while (next < starts_.size() && starts_[next] <= static_cast<int64_t>(begin_) + t) {
+        position = 0;
+        ++next;
+      }
+      doc_pos[t] = position++;
+    }
+  }
   begin_ += static_cast<size_t>(stride_);
   return front_document_ + static_cast<int64_t>(first_start_);
 }

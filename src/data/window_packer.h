@@ -42,8 +42,11 @@ class WindowPacker {
   void add_document(const std::vector<uint32_t>& ids, const DocumentFraming& framing);
   bool has_window() const;
   // Copies the next seq_len + 1 tokens to `out`, advances by stride, and returns the ordinal
-  // (in this epoch's stream) of the document the window's first token belongs to.
-  int64_t take_window(uint32_t* out);
+  // (in this epoch's stream) of the document the window's first token belongs to. With
+  // `doc_pos`, also writes the seq_len input tokens' positions inside their documents, counted
+  // from the window's start (backend.h's doc_pos: 0 at the window's first token and wherever a
+  // document starts, from the packer's own record of where documents start).
+  int64_t take_window(uint32_t* out, int32_t* doc_pos = nullptr);
 
   // All a resumed packer needs.
   PackerState state() const;

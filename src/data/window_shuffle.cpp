@@ -47,6 +47,7 @@ void ShuffledWindows::resume_epoch(uint64_t epoch_seed, const WindowBlockState& 
 void ShuffledWindows::fill_block(DocumentSource& source) {
   block_tokens_.clear();
   block_documents_.clear();
+  block_doc_pos_.clear();
   int64_t n = 0;
   while (n < block_windows_) {
     while (!packer_.has_window() && !source_done_) {
@@ -58,7 +59,9 @@ void ShuffledWindows::fill_block(DocumentSource& source) {
     }
     if (!packer_.has_window()) break;
     block_tokens_.resize(static_cast<size_t>((n + 1) * window_));
-    block_documents_.push_back(packer_.take_window(block_tokens_.data() + static_cast<size_t>(n * window_)));
+    block_doc_pos_.resize(static_cast<size_t>((n + 1) * (window_ - 1)));
+    block_documents_.push_back(packer_.take_window(block_tokens_.data() + static_cast<size_t>(n * window_),
+                                                   block_doc_pos_.data() + static_cast<size_t>(n * (window_ - 1))));
     ++n;
   }
   // Fisher-Yates with our own generator, so the order is the same on every platform.
@@ -69,7 +72,7 @@ void ShuffledWindows::fill_block(DocumentSource& source) {
   filled_ = true;
 }
 
-bool ShuffledWindows::next(DocumentSource& source, uint32_t* out, int64_t& document) {
+bool ShuffledWindows::next(DocumentSource& source, uint32_t* out, int64_t& document, int32_t* doc_pos) {
   if (filled_ && block_state_.windows_taken == static_cast<int64_t>(order_.size())) {
     if (order_.empty()) return false;  // the last block was empty: the epoch is over
     block_state_.block += 1;
@@ -82,6 +85,10 @@ bool ShuffledWindows::next(DocumentSource& source, uint32_t* out, int64_t& docum
   const size_t w = order_[static_cast<size_t>(block_state_.windows_taken++)];
   std::copy_n(block_tokens_.begin() + static_cast<std::ptrdiff_t>(w * static_cast<size_t>(window_)), window_, out);
   document = block_documents_[w];
+  if (doc_pos != nullptr) {
+    const auto inputs = static_cast<size_t>(window_ - 1);
+    std::copy_n(block_doc_pos_.begin() + static_cast<std::ptrdiff_t>(w * inputs), inputs, doc_pos);
+  }
   return true;
 }
 

@@ -55,8 +55,9 @@ class ShuffledWindows {
   void resume_epoch(uint64_t epoch_seed, const WindowBlockState& state, DocumentSource& source);
 
   // The next window (seq_len + 1 ids) into `out` and the ordinal of its first token's document
-  // in the epoch's stream; false when the epoch has no window left.
-  bool next(DocumentSource& source, uint32_t* out, int64_t& document);
+  // in the epoch's stream; false when the epoch has no window left. With `doc_pos`, also its
+  // seq_len input tokens' positions inside their documents (WindowPacker::take_window).
+  bool next(DocumentSource& source, uint32_t* out, int64_t& document, int32_t* doc_pos = nullptr);
 
   // Where the epoch stands after the last window returned.
   WindowBlockState state() const { return block_state_; }
@@ -75,6 +76,7 @@ class ShuffledWindows {
   WindowBlockState block_state_;
   std::vector<uint32_t> block_tokens_;      // the block's windows, in stream order
   std::vector<int64_t> block_documents_;    // each window's first-token document
+  std::vector<int32_t> block_doc_pos_;      // each window's seq_len document positions
   std::vector<uint32_t> order_;             // the order windows leave the block
   std::vector<uint32_t> document_;
 };

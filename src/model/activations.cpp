@@ -16,7 +16,7 @@ NormSaved make_norm(Backend& backend, const ModelConfig& config, int64_t N) {
 }  // namespace
 
 Activations::Activations(Backend& backend, const ModelConfig& c, int64_t batch, ModelUse use,
-                         int64_t position_count)
+                         int64_t position_count, ActivationMemory memory)
     : max_batch(batch), positions(position_count > 0 ? position_count : c.seq_len) {
   if (batch == 0) return;
   const int64_t T = positions;
@@ -28,10 +28,16 @@ Activations::Activations(Backend& backend, const ModelConfig& c, int64_t batch, 
 
   inputs = BackendBuffer<int32_t>(backend, N);
   targets = BackendBuffer<int32_t>(backend, N);
-  const int64_t layer_sets = use != ModelUse::kInference ? c.num_layers : std::min<int64_t>(c.num_layers, 1);
+  doc_pos = BackendBuffer<int32_t>(backend, N);
+  const bool recompute = use != ModelUse::kInference && memory == ActivationMemory::kRecompute;
+  const int64_t layer_sets =
+      use != ModelUse::kInference && !recompute ? c.num_layers : std::min<int64_t>(c.num_layers, 1);
+  if (recompute) {
+    for (int64_t l = 0; l < c.num_layers; ++l) inputs_kept.emplace_back(backend, N * C);
+  }
   for (int64_t l = 0; l < layer_sets; ++l) {
     LayerActivations layer;
-    layer.input = BackendBuffer<float>(backend, N * C);
+    if (!recompute) layer.input = BackendBuffer<float>(backend, N * C);
     layer.attention_norm = make_norm(backend, c, N);
     layer.qkv = BackendBuffer<float>(backend, N * qkv_width);
     layer.attention = BackendBuffer<float>(backend, N * C);

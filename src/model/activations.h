@@ -19,6 +19,11 @@ namespace utt {
 // (no base gradients, the same activations); or inference (weights, one layer's activations).
 enum class ModelUse { kTraining, kAdapterTraining, kInference };
 
+// What a training forward keeps for the backward pass: every layer's activations, or each
+// layer's input alone (activation checkpointing), the backward pass recomputing a layer's other
+// activations into one shared set just before it needs them.
+enum class ActivationMemory { kKeepAll, kRecompute };
+
 struct NormSaved {
   BackendBuffer<float> out;   // (N, C)
   BackendBuffer<float> mean;  // (N); LayerNorm only
@@ -42,16 +47,25 @@ struct LayerActivations {
 struct Activations {
   // For up to max_batch rows of `positions` tokens (0: seq_len); max_batch 0 allocates nothing.
   Activations(Backend& backend, const ModelConfig& config, int64_t max_batch,
-              ModelUse use = ModelUse::kTraining, int64_t positions = 0);
+              ModelUse use = ModelUse::kTraining, int64_t positions = 0,
+              ActivationMemory memory = ActivationMemory::kKeepAll);
 
-  // Layer l's buffers: its own when training, the one shared set for inference.
+  // Layer l's buffers: its own when training, the one shared set for inference; with
+  // kRecompute, its own input and the shared set for everything else.
   LayerActivations& layer(int64_t l) { return layers[static_cast<size_t>(l) % layers.size()]; }
+  float* layer_input(int64_t l) {
+    return inputs_kept.empty() ? layer(l).input.get() : inputs_kept[static_cast<size_t>(l)].get();
+  }
 
   int64_t max_batch = 0;
   int64_t positions = 0;
   BackendBuffer<int32_t> inputs;   // (N)
   BackendBuffer<int32_t> targets;  // (N)
+  BackendBuffer<int32_t> doc_pos;  // (N) each input's position in its document (document masking)
   std::vector<LayerActivations> layers;  // num_layers of them when training, else one
+  // kRecompute: every layer's input (N, C), kept; `layers` is then the one shared set (without
+  // an input buffer of its own).
+  std::vector<BackendBuffer<float>> inputs_kept;
   BackendBuffer<float> output;     // (N, C) the residual stream after the last layer
   NormSaved final_norm;
   BackendBuffer<float> logits;     // (N, V); becomes dlogits after a training forward

@@ -19,7 +19,7 @@ constexpr int64_t kSiteLora = 16;  // + the adapter group
 }  // namespace
 
 Transformer::Transformer(const ModelConfig& config, Backend& backend, int64_t max_batch,
-                         ModelUse use)
+                         ModelUse use, ActivationMemory memory)
     : config_(config),
       backend_(backend),
       use_(use),
@@ -28,7 +28,7 @@ Transformer::Transformer(const ModelConfig& config, Backend& backend, int64_t ma
       parameters_(backend, layout_.total()),
       gradients_(use == ModelUse::kTraining ? BackendBuffer<float>(backend, layout_.total())
                                             : BackendBuffer<float>()),
-      activations_(backend, config, max_batch, use),
+      activations_(backend, config, max_batch, use, 0, memory),
       discarded_norm_gradients_(backend, use == ModelUse::kAdapterTraining ? 2 * config.d_model : 0),
       staged_inputs_(static_cast<size_t>(max_batch * config.seq_len)),
       staged_targets_(static_cast<size_t>(max_batch * config.seq_len)) {
@@ -165,10 +165,20 @@ double Transformer::forward(const int32_t* inputs, const int32_t* targets, int64
   }
   backend_.upload(activations_.inputs.get(), inputs, N);
   backend_.upload(activations_.targets.get(), targets, N);
+  if (options.doc_pos != nullptr) {
+    for (int64_t n = 0; n < N; ++n) {
+      const int32_t position = options.doc_pos[n];
+      // Window-relative (a row starts at 0), so a learned position stays inside the table.
+      UTT_CHECK(n % T == 0 ? position == 0 : position == 0 || position == options.doc_pos[n - 1] + 1,
+                "doc_pos must start each row at 0 and restart at 0 or count up by one within it");
+    }
+    backend_.upload(activations_.doc_pos.get(), options.doc_pos, N);
+  }
 
   last_B_ = rows;
   last_T_ = T;
   last_options_ = options;
+  doc_masked_ = options.doc_pos != nullptr;
   forward_layers(activations_, rows, T, options);
 
   const double normalizer =
@@ -187,9 +197,6 @@ void Transformer::forward_layers(Activations& a, int64_t B, int64_t T, const For
   const int64_t N = B * T;
   const int64_t C = c.d_model;
   const int64_t HS = c.head_dim();
-  const int64_t qkv_width = C + 2 * c.kv_dim();
-  const int64_t F = c.d_ff;
-  const int64_t hidden_width = c.swiglu ? 2 * F : F;
   const bool dropout = options.training && c.dropout_rate > 0.0;
   const float rate = static_cast<float>(c.dropout_rate);
   UTT_CHECK(B <= a.max_batch && T <= a.positions, "activations too small for this forward");
@@ -200,81 +207,103 @@ void Transformer::forward_layers(Activations& a, int64_t B, int64_t T, const For
   const float* rope_cos = a.rope_cos.get() + (c.rope ? position * HS / 2 : 0);
   const float* rope_sin = a.rope_sin.get() + (c.rope ? position * HS / 2 : 0);
 
-  float* x0 = c.num_layers > 0 ? a.layer(0).input.get() : a.output.get();
-  backend_.embedding_forward(x0, a.inputs.get(), param(layout_.tok_embeddings()), wpe, B, T, C);
+  // Document masking in a full forward (decoding attends over one sequence's cache).
+  const int32_t* doc_pos = cache == nullptr && options.doc_pos != nullptr ? a.doc_pos.get() : nullptr;
+  float* x0 = c.num_layers > 0 ? a.layer_input(0) : a.output.get();
+  backend_.embedding_forward(x0, a.inputs.get(), param(layout_.tok_embeddings()), wpe, doc_pos, B, T, C);
   if (dropout) backend_.dropout(x0, N * C, rate, dropout_site(-1, kSiteEmbedding));
 
   for (int64_t l = 0; l < c.num_layers; ++l) {
-    // With one shared set of buffers (inference), `next` is this layer's own input, free to be
-    // overwritten once `middle` holds the residual stream.
-    LayerActivations& layer = a.layer(l);
-    const LayerOffsets& w = layout_.layer(l);
-    float* next = l + 1 < c.num_layers ? a.layer(l + 1).input.get() : a.output.get();
-
-    // Attention block.
-    norm_forward(layer.attention_norm, layer.input.get(), w.attention_norm_weight, w.attention_norm_bias, N);
-    linear_forward(layer.qkv.get(), layer.attention_norm.out.get(), w.qkv_weight, w.qkv_bias, N, C,
-                   qkv_width, Accumulate::kNo);
-    lora_forward(l, 0, layer.attention_norm.out.get(), layer.qkv.get(), N);
-    // The query heads and the key heads sit side by side at the start of each row: one pass
-    // rotates both.
-    if (c.rope) {
-      backend_.rope_forward(layer.qkv.get(), rope_cos, rope_sin, B, T, c.num_heads + c.num_kv_heads,
-                            HS, qkv_width);
-    }
-    if (cache != nullptr) {
-      cache->store(l, layer.qkv.get(), qkv_width);
-      backend_.decode_attention(layer.attention.get(), layer.qkv.get(), qkv_width,
-                                cache->keys[static_cast<size_t>(l)].get(),
-                                cache->values[static_cast<size_t>(l)].get(), B, position + 1,
-                                cache->capacity, c.num_heads, c.num_kv_heads, HS);
-    } else if (c.flash_attention) {
-      backend_.attention_forward(layer.attention.get(), layer.lse.get(), layer.qkv.get(), B, T,
-                                 c.num_heads, c.num_kv_heads, HS);
-    } else {
-      backend_.naive_attention_forward(layer.attention.get(), layer.probabilities.get(),
-                                       layer.qkv.get(), B, T, c.num_heads, c.num_kv_heads, HS);
-    }
-    // middle = input + dropout(attention wo^T + bo): one pass over the branch with dropout;
-    // without it the matmul adds onto a copy of the input.
-    if (dropout) {
-      linear_forward(a.branch.get(), layer.attention.get(), w.wo_weight, w.wo_bias, N, C, C, Accumulate::kNo);
-      lora_forward(l, 1, layer.attention.get(), a.branch.get(), N);
-      backend_.residual_dropout(layer.middle.get(), layer.input.get(), a.branch.get(), N * C, rate,
-                                dropout_site(l, kSiteAttention));
-    } else {
-      backend_.copy(layer.middle.get(), layer.input.get(), N * C);
-      linear_forward(layer.middle.get(), layer.attention.get(), w.wo_weight, w.wo_bias, N, C, C,
-                     Accumulate::kYes);
-      lora_forward(l, 1, layer.attention.get(), layer.middle.get(), N);
-    }
-
-    // Feed-forward block.
-    norm_forward(layer.ffn_norm, layer.middle.get(), w.ffn_norm_weight, w.ffn_norm_bias, N);
-    linear_forward(layer.ffn_hidden.get(), layer.ffn_norm.out.get(), w.ffn_in_weight, w.ffn_in_bias, N, C,
-                   hidden_width, Accumulate::kNo);
-    lora_forward(l, 2, layer.ffn_norm.out.get(), layer.ffn_hidden.get(), N);
-    if (c.swiglu) {
-      backend_.glu_forward(layer.ffn_act.get(), layer.ffn_hidden.get(), N, F, c.activation);
-    } else {
-      backend_.activation_forward(layer.ffn_act.get(), layer.ffn_hidden.get(), N * F, c.activation);
-    }
-    if (dropout) {
-      linear_forward(a.branch.get(), layer.ffn_act.get(), w.w_down_weight, w.w_down_bias, N, F, C,
-                     Accumulate::kNo);
-      lora_forward(l, 3, layer.ffn_act.get(), a.branch.get(), N);
-      backend_.residual_dropout(next, layer.middle.get(), a.branch.get(), N * C, rate,
-                                dropout_site(l, kSiteFeedForward));
-    } else {
-      backend_.copy(next, layer.middle.get(), N * C);
-      linear_forward(next, layer.ffn_act.get(), w.w_down_weight, w.w_down_bias, N, F, C, Accumulate::kYes);
-      lora_forward(l, 3, layer.ffn_act.get(), next, N);
-    }
+    float* next = l + 1 < c.num_layers ? a.layer_input(l + 1) : a.output.get();
+    layer_forward(a, l, next, B, T, dropout, rope_cos, rope_sin, doc_pos, cache);
   }
 
   norm_forward(a.final_norm, a.output.get(), layout_.norm_weight(), layout_.norm_bias(), N);
   linear_forward(a.logits.get(), a.final_norm.out.get(), layout_.output_weight(), -1, N, C,
                  c.vocab_size, Accumulate::kNo);
+}
+
+// One block; `next` may be null in a recomputation for the backward pass, which needs every
+// activation of the block but not its output (the next block's input, kept).
+void Transformer::layer_forward(Activations& a, int64_t l, float* next, int64_t B, int64_t T, bool dropout,
+                                const float* rope_cos, const float* rope_sin, const int32_t* doc_pos,
+                                KvCache* cache) {
+  const ModelConfig& c = config_;
+  const int64_t N = B * T;
+  const int64_t C = c.d_model;
+  const int64_t HS = c.head_dim();
+  const int64_t qkv_width = C + 2 * c.kv_dim();
+  const int64_t F = c.d_ff;
+  const int64_t hidden_width = c.swiglu ? 2 * F : F;
+  const float rate = static_cast<float>(c.dropout_rate);
+  // With one shared set of buffers (inference), `next` is this layer's own input, free to be
+  // overwritten once `middle` holds the residual stream.
+  LayerActivations& layer = a.layer(l);
+  const LayerOffsets& w = layout_.layer(l);
+  const float* input = a.layer_input(l);
+
+  // Attention block.
+  norm_forward(layer.attention_norm, input, w.attention_norm_weight, w.attention_norm_bias, N);
+  linear_forward(layer.qkv.get(), layer.attention_norm.out.get(), w.qkv_weight, w.qkv_bias, N, C,
+                 qkv_width, Accumulate::kNo);
+  lora_forward(l, 0, layer.attention_norm.out.get(), layer.qkv.get(), N);
+  // The query heads and the key heads sit side by side at the start of each row: one pass
+  // rotates both. RoPE keeps the window's positions under document masking: a score depends on
+  // the distance between query and key alone, and masked attention only pairs tokens of one
+  // document, so restarted positions would give the same scores (up to rounding).
+  if (c.rope) {
+    backend_.rope_forward(layer.qkv.get(), rope_cos, rope_sin, B, T, c.num_heads + c.num_kv_heads,
+                          HS, qkv_width);
+  }
+  if (cache != nullptr) {
+    cache->store(l, layer.qkv.get(), qkv_width);
+    backend_.decode_attention(layer.attention.get(), layer.qkv.get(), qkv_width,
+                              cache->keys[static_cast<size_t>(l)].get(),
+                              cache->values[static_cast<size_t>(l)].get(), B, cache->length + 1,
+                              cache->capacity, c.num_heads, c.num_kv_heads, HS);
+  } else if (c.flash_attention) {
+    backend_.attention_forward(layer.attention.get(), layer.lse.get(), layer.qkv.get(), doc_pos, B, T,
+                               c.num_heads, c.num_kv_heads, HS);
+  } else {
+    backend_.naive_attention_forward(layer.attention.get(), layer.probabilities.get(),
+                                     layer.qkv.get(), doc_pos, B, T, c.num_heads, c.num_kv_heads, HS);
+  }
+  // middle = input + dropout(attention wo^T + bo): one pass over the branch with dropout;
+  // without it the matmul adds onto a copy of the input.
+  if (dropout) {
+    linear_forward(a.branch.get(), layer.attention.get(), w.wo_weight, w.wo_bias, N, C, C, Accumulate::kNo);
+    lora_forward(l, 1, layer.attention.get(), a.branch.get(), N);
+    backend_.residual_dropout(layer.middle.get(), input, a.branch.get(), N * C, rate,
+                              dropout_site(l, kSiteAttention));
+  } else {
+    backend_.copy(layer.middle.get(), input, N * C);
+    linear_forward(layer.middle.get(), layer.attention.get(), w.wo_weight, w.wo_bias, N, C, C,
+                   Accumulate::kYes);
+    lora_forward(l, 1, layer.attention.get(), layer.middle.get(), N);
+  }
+
+  // Feed-forward block.
+  norm_forward(layer.ffn_norm, layer.middle.get(), w.ffn_norm_weight, w.ffn_norm_bias, N);
+  linear_forward(layer.ffn_hidden.get(), layer.ffn_norm.out.get(), w.ffn_in_weight, w.ffn_in_bias, N, C,
+                 hidden_width, Accumulate::kNo);
+  lora_forward(l, 2, layer.ffn_norm.out.get(), layer.ffn_hidden.get(), N);
+  if (c.swiglu) {
+    backend_.glu_forward(layer.ffn_act.get(), layer.ffn_hidden.get(), N, F, c.activation);
+  } else {
+    backend_.activation_forward(layer.ffn_act.get(), layer.ffn_hidden.get(), N * F, c.activation);
+  }
+  if (next == nullptr) return;
+  if (dropout) {
+    linear_forward(a.branch.get(), layer.ffn_act.get(), w.w_down_weight, w.w_down_bias, N, F, C,
+                   Accumulate::kNo);
+    lora_forward(l, 3, layer.ffn_act.get(), a.branch.get(), N);
+    backend_.residual_dropout(next, layer.middle.get(), a.branch.get(), N * C, rate,
+                              dropout_site(l, kSiteFeedForward));
+  } else {
+    backend_.copy(next, layer.middle.get(), N * C);
+    linear_forward(next, layer.ffn_act.get(), w.w_down_weight, w.w_down_bias, N, F, C, Accumulate::kYes);
+    lora_forward(l, 3, layer.ffn_act.get(), next, N);
+  }
 }
 
 void Transformer::backward() {
@@ -308,9 +337,18 @@ void Transformer::backward() {
     return a.dbranch.get();
   };
 
+  const bool recompute = !a.inputs_kept.empty();
+  const int32_t* doc_pos = doc_masked_ ? a.doc_pos.get() : nullptr;
   for (int64_t l = c.num_layers - 1; l >= 0; --l) {
-    LayerActivations& layer = a.layers[static_cast<size_t>(l)];
+    LayerActivations& layer = a.layer(l);
     const LayerOffsets& w = layout_.layer(l);
+    const float* input = a.layer_input(l);
+    // Activation checkpointing: the layer's forward again, from its kept input, with the same
+    // kernels, weights and dropout masks as the first time, so every activation (and with them
+    // every gradient) is the same bit for bit. The last layer's are still in the shared set.
+    if (recompute && l + 1 < c.num_layers) {
+      layer_forward(a, l, nullptr, B, T, dropout, a.rope_cos.get(), a.rope_sin.get(), doc_pos, nullptr);
+    }
 
     // Feed-forward block; dresidual is d(next).
     const float* dffn_out = branch_gradient(l, kSiteFeedForward);
@@ -337,10 +375,10 @@ void Transformer::backward() {
     lora_backward(l, 1, layer.attention.get(), dattention_out, a.dattention.get(), N);
     if (c.flash_attention) {
       backend_.attention_backward(a.dqkv.get(), a.dattention.get(), layer.qkv.get(), layer.attention.get(),
-                                  layer.lse.get(), B, T, c.num_heads, c.num_kv_heads, HS);
+                                  layer.lse.get(), doc_pos, B, T, c.num_heads, c.num_kv_heads, HS);
     } else {
       backend_.naive_attention_backward(a.dqkv.get(), a.dprobabilities.get(), a.dattention.get(),
-                                        layer.qkv.get(), layer.probabilities.get(), B, T, c.num_heads,
+                                        layer.qkv.get(), layer.probabilities.get(), doc_pos, B, T, c.num_heads,
                                         c.num_kv_heads, HS);
     }
     if (c.rope) {
@@ -350,7 +388,7 @@ void Transformer::backward() {
     linear_backward(a.dnorm.get(), a.dqkv.get(), layer.attention_norm.out.get(), w.qkv_weight, w.qkv_bias,
                     N, C, qkv_width, Accumulate::kNo);
     lora_backward(l, 0, layer.attention_norm.out.get(), a.dqkv.get(), a.dnorm.get(), N);
-    norm_backward(dresidual, a.dnorm.get(), layer.input.get(), layer.attention_norm,
+    norm_backward(dresidual, a.dnorm.get(), input, layer.attention_norm,
                   w.attention_norm_weight, w.attention_norm_bias, N);
   }
 
@@ -362,7 +400,7 @@ void Transformer::backward() {
     dembedding = a.dbranch.get();
   }
   backend_.embedding_backward(grad(layout_.tok_embeddings()), grad(layout_.pos_embeddings()), dembedding,
-                              a.inputs.get(), B, T, C);
+                              a.inputs.get(), doc_pos, B, T, C);
 }
 
 std::vector<float> Transformer::token_losses(int64_t rows) const {
@@ -387,6 +425,7 @@ std::vector<float> Transformer::last_logits(const int32_t* tokens, int64_t rows,
   }
   backend_.upload(activations_.inputs.get(), staged_inputs_.data(), rows * T);
   last_options_ = ForwardOptions{};
+  doc_masked_ = false;
   gradient_ready_ = false;
   forward_layers(activations_, rows, T, last_options_);
   std::vector<float> logits(static_cast<size_t>(rows * config_.vocab_size));

@@ -42,14 +42,20 @@ struct ForwardOptions {
   uint64_t dropout_seed = 0;
   int64_t step = 0;
   int64_t micro_batch = 0;
+  // Document masking: host (rows, seq_len), each input's position inside its document
+  // (backend.h's doc_pos), so no token attends across a document boundary of its window and
+  // learned positions restart with each document; null: one document per row.
+  const int32_t* doc_pos = nullptr;
 };
 
 struct KvCache;  // model/kv_cache.h
 
 class Transformer {
  public:
+  // kRecompute (--activation-checkpointing): the backward pass recomputes each layer's
+  // activations from its saved input; the gradients are the same bit for bit.
   Transformer(const ModelConfig& config, Backend& backend, int64_t max_batch,
-              ModelUse use = ModelUse::kTraining);
+              ModelUse use = ModelUse::kTraining, ActivationMemory memory = ActivationMemory::kKeepAll);
 
   // LoRA: the adapters join every forward and backward from now on (nullptr detaches them).
   void attach_lora(LoraAdapters* lora) { lora_ = lora; }
@@ -105,6 +111,9 @@ class Transformer {
   // cache->length, attending over the cache.
   void forward_layers(Activations& a, int64_t B, int64_t T, const ForwardOptions& options,
                       KvCache* cache = nullptr);
+  // Layer l's forward from its input to `next` (the next layer's input, or the output).
+  void layer_forward(Activations& a, int64_t l, float* next, int64_t B, int64_t T, bool dropout,
+                     const float* rope_cos, const float* rope_sin, const int32_t* doc_pos, KvCache* cache);
   void norm_forward(NormSaved& saved, const float* x, int64_t weight, int64_t bias, int64_t N);
   void norm_backward(float* dx, const float* dout, const float* x, const NormSaved& saved,
                      int64_t weight, int64_t bias, int64_t N);
@@ -145,7 +154,8 @@ class Transformer {
   // What the last forward ran on, for backward().
   int64_t last_B_ = 0;
   int64_t last_T_ = 0;
-  ForwardOptions last_options_;
+  ForwardOptions last_options_;  // its doc_pos is the caller's and may be gone: see doc_masked_
+  bool doc_masked_ = false;      // the last forward's doc_pos sits in activations_.doc_pos
   bool gradient_ready_ = false;
 };
 

@@ -10,10 +10,18 @@
 namespace utt {
 
 std::string format_step_line(const StepLogLine& l) {
-  return fmt::format("Step {:>6} \u2502 Loss: {:.4f} \u2502 Tokens/sec: {:>9} \u2502 Time: {:>7.1f}s "
-                     "\u2502 LR: {:.2e} \u2502 Grad norm: {:.4f}",
-                     l.step, l.loss, with_thousands(std::llround(l.tokens_per_second)),
-                     l.elapsed_seconds, l.learning_rate, l.grad_norm);
+  std::string line = fmt::format("Step {:>6} \u2502 Loss: {:.4f} \u2502 Tokens/sec: {:>9} \u2502 Time: {:>7.1f}s "
+                                 "\u2502 LR: {:.2e} \u2502 Grad norm: {:.4f}",
+                                 l.step, l.loss, with_thousands(std::llround(l.tokens_per_second)),
+                                 l.elapsed_seconds, l.learning_rate, l.grad_norm);
+  // The extras after the guide's fields, in its "Name: value" style. TFLOP/s with three
+  // decimals reads a CPU's ~0.1 and a GPU's ~400 alike.
+  if (l.flops_per_second > 0) line += fmt::format(" \u2502 TFLOP/s: {:.3f}", l.flops_per_second / 1e12);
+  if (l.mfu > 0) line += fmt::format(" \u2502 MFU: {:.1f}%", 100 * l.mfu);
+  if (l.peak_memory_bytes > 0) {
+    line += fmt::format(" \u2502 Peak mem: {:.2f} GiB", static_cast<double>(l.peak_memory_bytes) / (1 << 30));
+  }
+  return line;
 }
 
 std::string format_validation_block(double loss, int64_t batches, const std::string& best_dir) {

@@ -14,9 +14,14 @@ struct StepLogLine {
   double elapsed_seconds = 0;
   double learning_rate = 0;
   double grad_norm = 0;
+  // Compute (docs/architecture.md, "Compute reporting"); each field is shown when known (> 0).
+  double flops_per_second = 0;  // model FLOPs: tokens/s x FLOPs per token
+  double mfu = 0;               // flops_per_second over the peak, 0..1
+  int64_t peak_memory_bytes = 0;  // the backend's most bytes held at once so far
 };
 
 // "Step    100 │ Loss: 3.4567 │ Tokens/sec:    45,678 │ Time:   123.4s │ LR: 3.00e-04 │ Grad norm: 0.8123"
+// then, when known, " │ TFLOP/s: 0.152 │ MFU: 73.1% │ Peak mem: 1.27 GiB"
 std::string format_step_line(const StepLogLine& line);
 
 // The guide's validation block:

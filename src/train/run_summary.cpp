@@ -21,6 +21,8 @@ int64_t completed_epochs(int64_t steps, const EpochCount& count) {
 
 void write_summary(const RunOutputs& run, const TrainingResult& result) {
   const ParameterCount count = count_parameters(run.model);
+  const double tokens_per_second =
+      result.session_seconds > 0 ? static_cast<double>(result.session_tokens) / result.session_seconds : 0.0;
   nlohmann::json summary = {
       {"status", result.outcome == TrainingOutcome::kInterrupted ? "interrupted" : "completed"},
       {"final_loss", result.state.last_loss},
@@ -31,8 +33,15 @@ void write_summary(const RunOutputs& run, const TrainingResult& result) {
       {"epochs_completed", completed_epochs(result.state.step, run.epochs)},
       {"tokens", result.state.tokens_seen},
       {"wall_time_seconds", result.state.elapsed_seconds},
-      {"tokens_per_second", result.session_seconds > 0 ? result.session_tokens / result.session_seconds : 0.0},
+      {"tokens_per_second", tokens_per_second},
       {"documents_per_batch", run.documents_per_batch},
+      {"flops_per_token", run.flops_per_token},
+      {"flops_per_second", tokens_per_second * run.flops_per_token},
+      {"peak_flops_per_second", run.peak_flops_per_second > 0 ? nlohmann::json(run.peak_flops_per_second) : nlohmann::json()},
+      {"peak_flops_source", run.peak_source},
+      {"mfu", run.peak_flops_per_second > 0 ? nlohmann::json(tokens_per_second * run.flops_per_token / run.peak_flops_per_second)
+                                            : nlohmann::json()},
+      {"peak_memory_bytes", result.peak_memory_bytes},
       {"parameters", count.total},
       {"non_embedding_parameters", count.non_embedding},
       {"last_checkpoint", result.last_checkpoint.string()},
@@ -52,13 +61,19 @@ void write_summary(const RunOutputs& run, const TrainingResult& result) {
 }
 
 void print_closing_lines(const RunOutputs& run, const TrainingResult& result) {
-  fmt::print("\nTraining {} after {} steps ({} tokens) in {}; {} tokens/s\n",
+  const double tokens_per_second =
+      result.session_seconds > 0 ? static_cast<double>(result.session_tokens) / result.session_seconds : 0.0;
+  // Then the compute figures of training_summary.json: model TFLOP/s, MFU when the peak is
+  // known, and the most memory the backend's buffers held.
+  const double flops_per_second = tokens_per_second * run.flops_per_token;
+  const std::string mfu = run.peak_flops_per_second > 0
+                              ? fmt::format(", MFU {:.1f}%", 100 * flops_per_second / run.peak_flops_per_second)
+                              : std::string();
+  fmt::print("\nTraining {} after {} steps ({} tokens) in {}; {} tokens/s; {:.3f} TFLOP/s{}; peak memory {:.2f} GiB\n",
              result.outcome == TrainingOutcome::kInterrupted ? "stopped" : "finished",
              with_thousands(result.state.step), with_thousands(result.state.tokens_seen),
-             format_duration(result.state.elapsed_seconds),
-             with_thousands(static_cast<int64_t>(result.session_seconds > 0
-                                                     ? result.session_tokens / result.session_seconds
-                                                     : 0)));
+             format_duration(result.state.elapsed_seconds), with_thousands(static_cast<int64_t>(tokens_per_second)),
+             flops_per_second / 1e12, mfu, static_cast<double>(result.peak_memory_bytes) / (1 << 30));
   if (result.outcome == TrainingOutcome::kDataExhausted) {
     fmt::print("The training data ended before step {}: the schedule was computed for more data\n",
                result.state.total_steps);

@@ -29,7 +29,10 @@ struct RunOutputs {
   ModelConfig model;
   EpochCount epochs;
   double documents_per_batch = 0;  // measured over this session's batches (BatchMix)
-  nlohmann::json time_budget;      // --time-budget: the plan and how the run kept to it (null without)
+  double flops_per_token = 0;        // model FLOPs of one trained token (config/flop_count.h)
+  double peak_flops_per_second = 0;  // of all ranks together; 0: unknown
+  std::string peak_source;           // how the peak was found
+  nlohmann::json time_budget;        // --time-budget: the plan and how the run kept to it (null without)
 };
 
 void write_summary(const RunOutputs& run, const TrainingResult& result);

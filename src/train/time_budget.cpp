@@ -8,6 +8,7 @@
 
 #include "config/batch_size.h"
 #include "config/duration.h"
+#include "config/flop_count.h"
 #include "config/memory_estimate.h"
 #include "config/sizing.h"
 #include "model/transformer.h"
@@ -42,12 +43,6 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Training FLOPs per token, for predicting a candidate's step time from a smaller one's before
-// probing it: 6 per parameter that multiplies, and the attention products.
-double approximate_flops_per_token(const ModelConfig& m) {
-  return 6 * scaling_parameters(m) + 12.0 * static_cast<double>(m.num_layers * m.d_model * m.seq_len);
-}
-
 double checkpoint_bytes(const ModelConfig& m) {
   return 12.0 * static_cast<double>(count_parameters(m).total);  // weights and two AdamW moments, fp32
 }
@@ -60,8 +55,7 @@ std::string describe_model(const ModelConfig& m) {
 }  // namespace
 
 double scaling_parameters(const ModelConfig& m) {
-  const ParameterCount count = count_parameters(m);
-  return static_cast<double>(count.non_embedding + (m.tie_embeddings ? m.vocab_size * m.d_model : 0));
+  return static_cast<double>(training_flops(m).matmul_parameters);
 }
 
 double effective_tokens(double tokens, double unique_tokens) {
@@ -228,8 +222,8 @@ BudgetPlan plan_time_budget(const BudgetRequest& request) {
       // Predicted from the last probe by FLOPs per token: stop before a probe that would take
       // too long, or a model that could not train enough steps anyway.
       const ThroughputProbe& last = plan.probes.back();
-      const double predicted_step = last.step_seconds * approximate_flops_per_token(candidate) /
-                                    approximate_flops_per_token(last.model);
+      const double predicted_step = last.step_seconds * static_cast<double>(training_flops(candidate).per_token) /
+                                    static_cast<double>(training_flops(last.model).per_token);
       const double spent = seconds_since(probe_start);
       if (spent + 5 * predicted_step > probe_allowance) break;  // one untimed, three timed, a forward
       if (predicted_step * kMinBudgetSteps > plan.budget_seconds - seconds_since(request.run_start)) break;

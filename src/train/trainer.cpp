@@ -59,24 +59,26 @@ class ProgressLine {
 }  // namespace
 
 double evaluate(Transformer& model, const std::vector<std::vector<int32_t>>& batches,
-                int64_t batch_size) {
+                int64_t batch_size, const std::vector<std::vector<int32_t>>* doc_pos) {
   if (batches.empty()) return std::nan("");
+  UTT_CHECK(doc_pos == nullptr || doc_pos->size() == batches.size(), "one doc_pos per validation batch");
   double total = 0;
-  for (const std::vector<int32_t>& batch : batches) {
+  for (size_t i = 0; i < batches.size(); ++i) {
     ForwardOptions options;
     options.training = false;
-    total += model.forward(batch.data(), batch_size, options);
+    if (doc_pos != nullptr) options.doc_pos = (*doc_pos)[i].data();
+    total += model.forward(batches[i].data(), batch_size, options);
   }
   return total / static_cast<double>(batches.size());
 }
 
 Trainer::Trainer(Transformer& model, AdamW& optimizer, BatchLoader& train,
-                 const std::vector<std::vector<int32_t>>* validation_batches, MetricsLog* metrics,
+                 const ValidationBatches* validation_batches, MetricsLog* metrics,
                  TensorBoardLog* tensorboard, Communicator& ranks, TrainerOptions options)
     : model_(model),
       optimizer_(optimizer),
       train_(train),
-      validation_(validation_batches && !validation_batches->empty() ? validation_batches : nullptr),
+      validation_(validation_batches && !validation_batches->tokens.empty() ? validation_batches : nullptr),
       metrics_(metrics),
       tensorboard_(tensorboard),
       ranks_(ranks),
@@ -96,7 +98,9 @@ double Trainer::train_step(TrainerState& state) {
   double loss = 0;
   for (int64_t micro = 0; micro < options_.accumulation; ++micro) {
     // Every rank's loader yields the same batches, so all of them run out together.
-    if (!train_.next_batch(raw_batch_)) {
+    const bool more = options_.document_masking ? train_.next_batch(raw_batch_, raw_doc_pos_)
+                                                : train_.next_batch(raw_batch_);
+    if (!more) {
       data_exhausted_ = true;
       return std::nan("");
     }
@@ -109,6 +113,7 @@ double Trainer::train_step(TrainerState& state) {
     forward.step = state.step;
     // Each rank's rows get masks of their own (rank 0's are one process's).
     forward.micro_batch = micro + options_.accumulation * rank;
+    if (options_.document_masking) forward.doc_pos = raw_doc_pos_.data() + rank * B * T;
     loss += model_.forward(batch_.data(), B, forward);
     model_.backward();
   }
@@ -186,18 +191,21 @@ double Trainer::validation_loss(int64_t step) {
   const int64_t T = model_.config().seq_len;
   const int64_t world = ranks_.world_size();
   const auto rank_rows = static_cast<size_t>(B * (T + 1));
-  if (world == 1) return evaluate(model_, *validation_, B);
+  const bool masked = !validation_->doc_pos.empty();
+  if (world == 1) return evaluate(model_, validation_->tokens, B, masked ? &validation_->doc_pos : nullptr);
   double total = 0;
-  for (const std::vector<int32_t>& batch : *validation_) {
+  for (size_t i = 0; i < validation_->tokens.size(); ++i) {
+    const std::vector<int32_t>& batch = validation_->tokens[i];
     UTT_CHECK(batch.size() == static_cast<size_t>(world) * rank_rows, "a validation batch is ranks x B rows");
     ForwardOptions options;
     options.training = false;
     options.loss_normalizer = static_cast<double>(world * B * T);
+    if (masked) options.doc_pos = validation_->doc_pos[i].data() + ranks_.rank() * B * T;
     total += model_.forward(batch.data() + static_cast<size_t>(ranks_.rank()) * rank_rows, B, options);
   }
   wait_for_ranks(-step - 1, step, "validation loss sum");  // a tag of its own: negative
   ranks_.all_reduce_sum(&total, 1);
-  return total / static_cast<double>(validation_->size());
+  return total / static_cast<double>(validation_->tokens.size());
 }
 
 // Before a collective: every rank must come within --rank-timeout, or the job stops naming
@@ -224,11 +232,11 @@ void Trainer::validate(TrainerState& state, TrainingResult& result) {
     best_dir = (options_.output_dir / "best_checkpoint").string();
   }
   if (!leader()) return;
-  fmt::print("\n{}\n", format_validation_block(loss, static_cast<int64_t>(validation_->size()), best_dir));
+  fmt::print("\n{}\n", format_validation_block(loss, static_cast<int64_t>(validation_->tokens.size()), best_dir));
   std::fflush(stdout);
   const double perplexity = std::exp(std::min(loss, 700.0));
   metrics_->write({{"step", state.step}, {"val_loss", loss}, {"val_perplexity", perplexity},
-                   {"val_batches", validation_->size()}});
+                   {"val_batches", validation_->tokens.size()}});
   if (tensorboard_) {
     tensorboard_->write_scalars(state.step, {{"val/loss", static_cast<float>(loss)},
                                              {"val/perplexity", static_cast<float>(perplexity)}});
@@ -327,6 +335,9 @@ TrainingResult Trainer::run(TrainerState state) {
       line.elapsed_seconds = state.elapsed_seconds;
       line.learning_rate = learning_rate_at(schedule(state), state.step - 1);
       line.grad_norm = last_grad_norm_;
+      line.flops_per_second = line.tokens_per_second * options_.flops_per_token;
+      if (options_.peak_flops_per_second > 0) line.mfu = line.flops_per_second / options_.peak_flops_per_second;
+      line.peak_memory_bytes = model_.backend().peak_allocated_bytes();
       progress.clear();
       record_position(state);
       if (leader()) {
@@ -335,14 +346,18 @@ TrainingResult Trainer::run(TrainerState state) {
         metrics_->write({{"step", line.step}, {"loss", line.loss}, {"lr", line.learning_rate},
                       {"grad_norm", line.grad_norm}, {"tokens_per_sec", line.tokens_per_second},
                       {"tokens", state.tokens_seen}, {"epoch", state.epoch},
-                        {"elapsed_seconds", line.elapsed_seconds}});
+                        {"elapsed_seconds", line.elapsed_seconds}, {"flops_per_sec", line.flops_per_second},
+                        {"mfu", line.mfu}, {"peak_memory_bytes", line.peak_memory_bytes}});
         if (tensorboard_) {
           const double step_seconds = interval_seconds / static_cast<double>(std::max<int64_t>(timed_steps, 1));
           tensorboard_->write_scalars(line.step, {{"train/loss", static_cast<float>(line.loss)},
                                                   {"train/learning_rate", static_cast<float>(line.learning_rate)},
                                                   {"train/grad_norm", static_cast<float>(line.grad_norm)},
                                                   {"train/tokens_per_second", static_cast<float>(line.tokens_per_second)},
-                                                  {"train/step_seconds", static_cast<float>(step_seconds)}});
+                                                  {"train/step_seconds", static_cast<float>(step_seconds)},
+                                                  {"train/flops_per_second", static_cast<float>(line.flops_per_second)},
+                                                  {"train/mfu", static_cast<float>(line.mfu)},
+                                                  {"train/peak_memory_bytes", static_cast<float>(line.peak_memory_bytes)}});
         }
       }
       interval_start = Clock::now();
@@ -394,6 +409,7 @@ TrainingResult Trainer::run(TrainerState state) {
   result.session_steps = result.session_tokens / tokens_per_step;
   result.ranks = ranks_.world_size();
   result.all_reduce_seconds = all_reduce_seconds_;
+  result.peak_memory_bytes = model_.backend().peak_allocated_bytes();
   result.state = state;
   return result;
 }

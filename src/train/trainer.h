@@ -51,6 +51,20 @@ struct TrainerOptions {
   std::optional<std::chrono::steady_clock::time_point> deadline;
   double end_reserve_seconds = 0;
   int64_t budget_step_limit = 0;
+  // Compute reporting: the model FLOPs of one trained token (config/flop_count.h) and the peak
+  // FLOP/s of all ranks together (0: unknown, no MFU).
+  double flops_per_token = 0;
+  double peak_flops_per_second = 0;
+  // --document-masking: every batch's documents attend only within themselves (the loader's
+  // doc_pos goes with each batch to the model).
+  bool document_masking = false;
+};
+
+// The fixed validation set: batches of ranks x B rows of T + 1 ids, and with document masking
+// each batch's doc_pos (ranks x B rows of T); without it `doc_pos` is empty.
+struct ValidationBatches {
+  std::vector<std::vector<int32_t>> tokens;
+  std::vector<std::vector<int32_t>> doc_pos;
 };
 
 enum class TrainingOutcome { kCompleted, kInterrupted, kDataExhausted };
@@ -64,13 +78,15 @@ struct TrainingResult {
   int64_t session_steps = 0;
   int64_t ranks = 1;
   double all_reduce_seconds = 0;  // in this process's steps: summing the gradients over the ranks
+  int64_t peak_memory_bytes = 0;   // the backend's peak_allocated_bytes at the end
   std::filesystem::path last_checkpoint;
   bool deadline_reached = false;  // ended before total_steps to keep within --time-budget
 };
 
-// Mean loss over `batches` (each B rows of T + 1 ids), dropout off.
+// Mean loss over `batches` (each B rows of T + 1 ids), dropout off; with `doc_pos` (one per
+// batch, B rows of T) document-masked.
 double evaluate(Transformer& model, const std::vector<std::vector<int32_t>>& batches,
-                int64_t batch_size);
+                int64_t batch_size, const std::vector<std::vector<int32_t>>* doc_pos = nullptr);
 
 // The gradients are summed over the ranks in buckets of this many floats (16 MiB): a size
 // every collective library moves at full bandwidth, and the unit a backward pass can hand over
@@ -83,7 +99,7 @@ class Trainer {
   // (null on the other ranks); `tensorboard` too, and null with --no-tensorboard; it gets the
   // values metrics.jsonl gets.
   Trainer(Transformer& model, AdamW& optimizer, BatchLoader& train,
-          const std::vector<std::vector<int32_t>>* validation_batches, MetricsLog* metrics,
+          const ValidationBatches* validation_batches, MetricsLog* metrics,
           TensorBoardLog* tensorboard, Communicator& ranks, TrainerOptions options);
 
   // Runs from `state` (a fresh state or one loaded from a checkpoint) to state.total_steps.
@@ -106,13 +122,14 @@ class Trainer {
   Transformer& model_;
   AdamW& optimizer_;
   BatchLoader& train_;
-  const std::vector<std::vector<int32_t>>* validation_;
+  const ValidationBatches* validation_;
   MetricsLog* metrics_;
   TensorBoardLog* tensorboard_;
   Communicator& ranks_;
   TrainerOptions options_;
   std::vector<uint32_t> raw_batch_;
   std::vector<int32_t> batch_;
+  std::vector<int32_t> raw_doc_pos_;  // the loader's, ranks x B rows of T
   double last_grad_norm_ = 0;
   std::filesystem::path last_good_checkpoint_;
   bool data_exhausted_ = false;

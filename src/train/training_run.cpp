@@ -10,6 +10,8 @@
 #include <optional>
 
 #include "backend/backend_factory.h"
+#include "backend/compute_peak.h"
+#include "config/flop_count.h"
 #include "config/config_json.h"
 #include "config/duration.h"
 #include "config/sizing.h"
@@ -169,9 +171,9 @@ std::string describe_batches(const LoaderConfig& loader, const EpochSize& epoch)
                      with_thousands(static_cast<int64_t>(std::llround(documents))), mixed);
 }
 
-std::vector<std::vector<int32_t>> validation_batches(const TrainConfig& c, const ModelConfig& m,
-                                                     const DataPlan& data, const TokenEncoder& encoder) {
-  std::vector<std::vector<int32_t>> batches;
+ValidationBatches validation_batches(const TrainConfig& c, const ModelConfig& m, const DataPlan& data,
+                                     const TokenEncoder& encoder) {
+  ValidationBatches batches;
   const bool held_out = !c.val_split && c.val_fraction > 0;
   if (data.val_files.empty() && !held_out) return batches;
   const std::vector<std::string>& files = data.val_files.empty() ? data.train_files : data.val_files;
@@ -180,10 +182,12 @@ std::vector<std::vector<int32_t>> validation_batches(const TrainConfig& c, const
   config.seed = 0;
   StreamingLoader loader(config, encoder);
   std::vector<uint32_t> raw;
-  while (static_cast<int64_t>(batches.size()) < c.eval_batches && loader.next_batch(raw)) {
-    batches.emplace_back(raw.begin(), raw.end());
+  std::vector<int32_t> doc_pos;
+  while (static_cast<int64_t>(batches.tokens.size()) < c.eval_batches && loader.next_batch(raw, doc_pos)) {
+    batches.tokens.emplace_back(raw.begin(), raw.end());
+    if (c.document_masking) batches.doc_pos.push_back(doc_pos);
   }
-  if (batches.empty()) {
+  if (batches.tokens.empty()) {
     fmt::print("Validation: skipped: the validation data holds less than one batch of {} x {} tokens\n",
                c.batch_size, m.seq_len + 1);
   }
@@ -315,6 +319,10 @@ void print_run_banner(const TrainingRunInputs& in) {
                                    ? "bf16 matmuls with fp32 accumulation (--use-mixed-precision); "
                                      "fp32 weights, optimizer, norms, attention and loss"
                                    : "fp32");
+  if (in.config.activation_checkpointing) {
+    fmt::print("Activations: each block's input kept, the rest recomputed in the backward pass "
+               "(--activation-checkpointing)\n");
+  }
 }
 
 // The architecture trained: the planned one with the tokenizer's vocabulary, and a resumed
@@ -393,8 +401,9 @@ ModelParts build_model(const TrainConfig& c, BackendKind backend_kind, const Mod
   ModelParts parts;
   parts.backend = make_backend({.kind = backend_kind, .threads = static_cast<int>(c.threads),
                                 .mixed_precision = c.use_mixed_precision});
-  parts.model = std::make_unique<Transformer>(model_config, *parts.backend, c.batch_size,
-                                              c.use_lora ? ModelUse::kAdapterTraining : ModelUse::kTraining);
+  parts.model = std::make_unique<Transformer>(
+      model_config, *parts.backend, c.batch_size, c.use_lora ? ModelUse::kAdapterTraining : ModelUse::kTraining,
+      c.activation_checkpointing ? ActivationMemory::kRecompute : ActivationMemory::kKeepAll);
   parts.lora = start_lora(c, *parts.model, *parts.backend);  // null without --use-lora
   AdamWSettings settings;
   settings.weight_decay = c.weight_decay;
@@ -467,10 +476,33 @@ void write_run_plot(const fs::path& output_dir) {
   }
 }
 
+struct ComputeReport {
+  double flops_per_token = 0;
+  ComputePeak peak;  // of all ranks together
+};
+
+// What the log's TFLOP/s and MFU are computed from, said once before step 1.
+ComputeReport plan_compute_report(const TrainConfig& c, BackendKind backend, const ModelConfig& model, int ranks) {
+  const TrainingFlops flops = training_flops(model);
+  ComputeReport report;
+  report.flops_per_token = static_cast<double>(flops.per_token);
+  report.peak = run_compute_peak(backend == BackendKind::kCuda,
+                                 c.use_mixed_precision ? MatmulPrecision::kBf16 : MatmulPrecision::kFp32, c.peak_tflops);
+  report.peak.flops_per_second *= ranks;
+  fmt::print("Compute: {:.3g} GFLOP per token (6 x {} matmul parameters + {:.3g} GFLOP attention); peak {}{}\n",
+             static_cast<double>(flops.per_token) / 1e9, with_thousands(flops.matmul_parameters),
+             static_cast<double>(flops.attention) / 1e9,
+             report.peak.flops_per_second > 0 ? fmt::format("{:.3g} TFLOP/s: ", report.peak.flops_per_second / 1e12)
+                                              : std::string(),
+             report.peak.source + (ranks > 1 && report.peak.flops_per_second > 0 ? fmt::format(", x {} ranks", ranks) : ""));
+  return report;
+}
+
 // `run` is the run's configuration as planned (a --time-budget sets its warmup); the batch is
 // per rank, as given.
 TrainerOptions trainer_options(const TrainingRunInputs& in, const TrainConfig& run, const Tokenizer& tokenizer,
-                               const std::optional<BudgetPlan>& budget, const StepPlan& steps) {
+                               const ComputeReport& compute, const std::optional<BudgetPlan>& budget,
+                               const StepPlan& steps) {
   const TrainConfig& c = in.config;
   TrainerOptions options;
   options.batch_size = c.batch_size;
@@ -487,6 +519,9 @@ TrainerOptions trainer_options(const TrainingRunInputs& in, const TrainConfig& r
   options.output_dir = c.output_dir;
   options.tokenizer_json = tokenizer.to_json();
   options.resume_command = in.resume_command;
+  options.flops_per_token = compute.flops_per_token;
+  options.document_masking = c.document_masking;
+  options.peak_flops_per_second = compute.peak.flops_per_second;
   options.warmup_steps = run.warmup_steps;
   if (budget) {
     options.deadline = budget->deadline;
@@ -537,17 +572,20 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
       apply_time_budget(c, in, tokenizer, resume, counted.epoch_size, run_start, planned);
   const ModelConfig model_config = plan_model(c, planned, tokenizer, resume);
   const StepPlan steps = plan_steps(c, model_config, std::move(counted));
-  fmt::print("Batches: {}\n",
+  fmt::print("Batches: {}; {}\n",
              describe_batches(loader_config(c, model_config, data.train_files, train_selection(c), true, c.epochs),
-                              steps.epoch_size));
+                              steps.epoch_size),
+             c.document_masking ? "document-masked: a token attends only within its own document"
+                                : "not document-masked (--no-document-masking): windows attend across documents");
   TrainerState state = starting_state(in.config, resume, steps.total_steps, tokenizer.fingerprint(),
                                       ranks.world_size());
   broadcast_text(ranks, state.run_id);  // a new run's id is drawn on every rank: rank 0's counts
-  const std::vector<std::vector<int32_t>> val_batches = validation_batches(c, model_config, data, encoder);
-  if (!val_batches.empty()) {
-    fmt::print("Validation: {} batches every {} steps\n", val_batches.size(), c.eval_every);
+  const ValidationBatches val_batches = validation_batches(c, model_config, data, encoder);
+  if (!val_batches.tokens.empty()) {
+    fmt::print("Validation: {} batches every {} steps\n", val_batches.tokens.size(), c.eval_every);
   }
   const ModelParts parts = build_model(c, in.backend, model_config, resume, tokenizer);  // B rows per rank
+  const ComputeReport compute = plan_compute_report(c, in.backend, model_config, ranks.world_size());
   const std::unique_ptr<BatchLoader> train_batches =
       make_train_loader(c, model_config, data, steps, encoder, state, resume);
 
@@ -572,11 +610,12 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
 
   ranks.set_all_reduce_timeout(c.rank_timeout);
   Trainer trainer(*parts.model, *parts.optimizer, *train_batches, &val_batches, metrics.get(), tensorboard.get(),
-                  ranks, trainer_options(in, c, tokenizer, budget, steps));
+                  ranks, trainer_options(in, c, tokenizer, compute, budget, steps));
   const TrainingResult result = trainer.run(state);
   if (leader) {
     RunOutputs outputs{output_dir, in.configuration, model_config, steps.epochs,
-                       train_batches->mix().documents_per_batch(), {}};
+                       train_batches->mix().documents_per_batch(), compute.flops_per_token,
+                       compute.peak.flops_per_second, compute.peak.source, {}};
     const double used_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count() +
         (resume ? resume->state.elapsed_seconds : 0.0);

@@ -20,7 +20,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kKills = 30;
 constexpr uint32_t kKillSeed = 20261203;
 // Fields that measure time, not training: they differ between any two runs.
-const char* const kTimingFields[] = {"tokens_per_sec", "elapsed_seconds"};
+const char* const kTimingFields[] = {"tokens_per_sec", "elapsed_seconds", "flops_per_sec", "mfu"};
 
 // Small and quick (about a millisecond a step): the kills land in startup, training steps,
 // validation, checkpoint writes and the final files alike.

@@ -79,7 +79,10 @@ TEST(TensorBoard, EventFilesHoldEveryLoggedValueAndPassAnIndependentDecoder) {
       EXPECT_EQ(scalars.values.at({step, "train/grad_norm"}), as_float(row["grad_norm"])) << step;
       EXPECT_EQ(scalars.values.at({step, "train/tokens_per_second"}), as_float(row["tokens_per_sec"])) << step;
       EXPECT_GT(scalars.values.at({step, "train/step_seconds"}), 0) << step;
-      expected += 5;
+      EXPECT_EQ(scalars.values.at({step, "train/flops_per_second"}), as_float(row["flops_per_sec"])) << step;
+      EXPECT_EQ(scalars.values.at({step, "train/mfu"}), as_float(row["mfu"])) << step;
+      EXPECT_EQ(scalars.values.at({step, "train/peak_memory_bytes"}), as_float(row["peak_memory_bytes"])) << step;
+      expected += 8;
     } else {
       EXPECT_EQ(scalars.values.at({step, "val/loss"}), as_float(row["val_loss"])) << step;
       EXPECT_EQ(scalars.values.at({step, "val/perplexity"}), as_float(row["val_perplexity"])) << step;
@@ -87,7 +90,7 @@ TEST(TensorBoard, EventFilesHoldEveryLoggedValueAndPassAnIndependentDecoder) {
     }
   }
   EXPECT_EQ(scalars.order.size(), expected) << "events that metrics.jsonl does not have";
-  EXPECT_EQ(expected, 4u * 5 + 2 * 2);
+  EXPECT_EQ(expected, 4u * 8 + 2 * 2);
 }
 
 TEST(TensorBoard, NoTensorboardWritesNoEventFiles) {
@@ -120,9 +123,11 @@ TEST(TensorBoard, AResumedRunCutsEventsPastItsCheckpointAndEqualsTheUninterrupte
   const nlohmann::json& resumed = decoded["files"][1]["events"];
   EXPECT_EQ(resumed[1]["session_status"], "START");
   EXPECT_EQ(resumed[1]["step"], 11);
-  // Timing differs between processes; everything else is the same numbers in the same order.
+  // Timing differs between processes; everything else is the same numbers in the same order
+  // (per training event loss, learning rate, gradient norm and peak memory, which a resumed run
+  // allocates the same).
   const std::vector<std::string> expected = tensorboard_values(decode_tensorboard(dir + "/full/runs"));
-  EXPECT_EQ(expected.size(), 4u * 3 + 2 * 2);
+  EXPECT_EQ(expected.size(), 4u * 4 + 2 * 2);
   EXPECT_EQ(tensorboard_values(decoded), expected);
 }
 

@@ -85,7 +85,10 @@ inline std::vector<std::string> tensorboard_values(const nlohmann::json& decoded
     for (const nlohmann::json& event : file["events"]) {
       if (!event.contains("scalars")) continue;
       for (const auto& [tag, value] : event["scalars"].items()) {
-        if (tag == "train/tokens_per_second" || tag == "train/step_seconds") continue;
+        if (tag == "train/tokens_per_second" || tag == "train/step_seconds" || tag == "train/flops_per_second" ||
+            tag == "train/mfu") {
+          continue;
+        }
         values.push_back(std::to_string(event["step"].get<int64_t>()) + " " + tag + " " + value.dump());
       }
     }

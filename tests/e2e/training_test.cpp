@@ -40,6 +40,15 @@ TEST(Training, WritesTheGuidesOutputDirectoryAndTheLossFalls) {
   EXPECT_EQ(summary["configuration"]["d_model"], 64);
   EXPECT_GT(summary["parameters"].get<int64_t>(), 0);
   EXPECT_TRUE(summary["best_val_loss"].is_number());
+  // Compute reporting: the model FLOPs of every token, over this machine's measured peak.
+  EXPECT_NE(r.out.find("Compute: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" \u2502 MFU: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" \u2502 Peak mem: "), std::string::npos) << r.out;
+  EXPECT_GT(summary["flops_per_token"].get<double>(), 0);
+  EXPECT_DOUBLE_EQ(summary["flops_per_second"].get<double>(),
+                   summary["tokens_per_second"].get<double>() * summary["flops_per_token"].get<double>());
+  EXPECT_GT(summary["mfu"].get<double>(), 0);
+  EXPECT_GT(summary["peak_memory_bytes"].get<int64_t>(), 0);
   const auto rows = metrics(out);
   double first = -1, last = -1;
   for (const auto& row : rows) {
@@ -133,6 +142,28 @@ TEST(Training, MixedPrecisionReachesTheFp32ValidationLoss) {
   const double fp32 = best("fp32"), bf16 = best("bf16");
   EXPECT_NE(fp32, bf16) << "the mixed-precision run computed exactly the fp32 run";
   EXPECT_LT(std::abs(bf16 - fp32), 0.01 * fp32) << "fp32 " << fp32 << ", bf16 " << bf16;
+}
+
+// --activation-checkpointing recomputes what it does not keep: the same training bit for bit.
+TEST(Training, ActivationCheckpointingTrainsTheSameWeightsInLessMemory) {
+  const std::string dir = scratch_dir("checkpointing");
+  std::vector<std::string> kept = tiny_run(dir + "/kept", 10);
+  kept.insert(kept.end(), {"--dropout-rate", "0.1", "--peak-tflops", "0.5"});
+  std::vector<std::string> recomputed = tiny_run(dir + "/recomputed", 10);
+  recomputed.insert(recomputed.end(), {"--dropout-rate", "0.1", "--peak-tflops", "0.5", "--activation-checkpointing"});
+  ASSERT_EQ(run_utt(kept, dir).exit_code, 0);
+  const RunResult r = run_utt(recomputed, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(read(dir + "/kept/final_checkpoint/model.safetensors") ==
+              read(dir + "/recomputed/final_checkpoint/model.safetensors"))
+      << "recomputing the activations changed the training";
+  const nlohmann::json kept_summary = nlohmann::json::parse(read(dir + "/kept/training_summary.json"));
+  const nlohmann::json summary = nlohmann::json::parse(read(dir + "/recomputed/training_summary.json"));
+  EXPECT_LT(summary["peak_memory_bytes"].get<int64_t>(), kept_summary["peak_memory_bytes"].get<int64_t>());
+  // --peak-tflops sets the peak the MFU is measured against.
+  EXPECT_EQ(summary["peak_flops_per_second"], 5e11);
+  EXPECT_EQ(summary["peak_flops_source"], "--peak-tflops 0.5");
+  EXPECT_DOUBLE_EQ(summary["mfu"].get<double>(), summary["flops_per_second"].get<double>() / 5e11);
 }
 
 // Users extend runs: a larger --max-steps on resume re-plans the cosine from where the run

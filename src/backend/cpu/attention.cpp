@@ -10,7 +10,10 @@
 // queries or keys along the vector lanes, and pads rows to 4 and columns to whole vectors with
 // zeros so that the products have no remainder loops. Blocks above the diagonal are skipped; on
 // blocks that cross it, query q sees key k when k <= q, a mask applied by position in the softmax
-// step.
+// step. Document masking (doc_pos, backend.h) adds a lower bound: query q sees keys from the
+// first token of its document on, first_key(q) = q - doc_pos[q], which never decreases with q
+// (documents are contiguous), so the key blocks before a query block's first document are skipped
+// and the rest is the same mask with two bounds.
 //
 // Forward, per (batch, head, query block): per key block, the scores transposed, S^T = K Q^T
 // (Q^T built once per query block, pre-scaled by 1/sqrt(HS)), so that each query's running max
@@ -46,8 +49,17 @@ namespace {
 
 // Queries and keys per block. 64 x 64 scores (16 KB) plus the Q, K, V blocks fit in L2 for HS up
 // to 128; query and key blocks have the same size and start, so a block either lies below the
-// diagonal or crosses it, and every query row sees at least one key of every block it visits.
+// diagonal or crosses it. Without document masking every query row sees at least one key of
+// every block it visits; with it, a query may see none of a block its neighbours need.
 constexpr int64_t kBlock = 64;
+
+// The first key each of `count` queries from q0 sees (0 without document masking); 0 for the
+// padding lanes past count, which see what query q0 + i would and carry zeros.
+void first_keys(int* first, const int32_t* row_doc_pos, int64_t q0, int64_t count) {
+  for (int64_t i = 0; i < kBlock; ++i) {
+    first[i] = row_doc_pos != nullptr && i < count ? static_cast<int>(q0 + i - row_doc_pos[q0 + i]) : 0;
+  }
+}
 
 int64_t round_up(int64_t n, int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 
@@ -125,12 +137,13 @@ inline int first_seeing_query(int64_t k, int64_t q0) {
 // scores against the block's kBlock queries, so each query's max and sum run down a column and
 // every step is an elementwise vector operation across queries (no horizontal reductions). Turns
 // the scores into exp(score - new max), 0 where the query does not see the key, and rescales
-// each query's running sum and partial output when its max grows. Every query sees key 0 of
-// every block it visits, so the new max is finite; the first block's correction is
+// each query's running sum and partial output when its max grows. A query that has seen no key
+// yet (max still -inf: a later document's query in a block of an earlier one) keeps a
+// correction of 1 on its zero sum and output; otherwise the first block's correction is
 // fast_exp(-inf) ~ 1e-38 times a zero sum and output.
 void online_softmax_step(float* scores, float* output, float* row_max, float* row_sum,
-                         float* column_scratch, const BlockShape& shape, int64_t rows, int64_t q0,
-                         int64_t k0, int64_t keys) {
+                         float* column_scratch, const int* first_key, const BlockShape& shape,
+                         int64_t rows, int64_t q0, int64_t k0, int64_t keys) {
   float* block_max = column_scratch;
   float* correction = column_scratch + kBlock;
   constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
@@ -138,27 +151,30 @@ void online_softmax_step(float* scores, float* output, float* row_max, float* ro
   for (int64_t j = 0; j < keys; ++j) {
     const float* s = scores + j * kBlock;
     const int first_query = first_seeing_query(k0 + j, q0);
+    const int key = static_cast<int>(k0 + j);
 #pragma omp simd
     for (int i = 0; i < kBlock; ++i) {
-      const float score = i >= first_query ? s[i] : kMinusInfinity;
+      const float score = i >= first_query && key >= first_key[i] ? s[i] : kMinusInfinity;
       block_max[i] = score > block_max[i] ? score : block_max[i];
     }
   }
 #pragma omp simd
   for (int64_t i = 0; i < kBlock; ++i) {
-    correction[i] = fast_exp(row_max[i] - block_max[i]);
+    const float c = fast_exp(row_max[i] - block_max[i]);
+    correction[i] = block_max[i] == kMinusInfinity ? 1.0f : c;
     row_sum[i] *= correction[i];
     row_max[i] = block_max[i];
   }
   for (int64_t j = 0; j < keys; ++j) {
     float* p = scores + j * kBlock;
     const int first_query = first_seeing_query(k0 + j, q0);
+    const int key = static_cast<int>(k0 + j);
     // exp of every lane, then the mask: a select after the call keeps the loop branch-free, so
     // it vectorizes without AVX-512's masked instructions too.
 #pragma omp simd
     for (int i = 0; i < kBlock; ++i) {
       const float e = fast_exp(p[i] - block_max[i]);
-      p[i] = i >= first_query ? e : 0.0f;
+      p[i] = i >= first_query && key >= first_key[i] ? e : 0.0f;
       row_sum[i] += p[i];
     }
   }
@@ -174,6 +190,7 @@ void online_softmax_step(float* scores, float* output, float* row_max, float* ro
 // transposed scores, the output accumulator and the per-query softmax state.
 struct ForwardScratch {
   float *q_transposed, *k, *v, *output, *scores, *row_max, *row_sum, *column_scratch;
+  int first_key[kBlock];
   explicit ForwardScratch(const BlockShape& shape) {
     float* next = thread_scratch(4 * shape.rows_block() + kBlock * kBlock + 4 * kBlock);
     for (float** block : {&q_transposed, &k, &v, &output}) {
@@ -189,9 +206,9 @@ struct ForwardScratch {
 // Output rows [q0, q0 + count) of query head h (kv head g) of batch b, and their lse.
 // Scores are computed transposed, S^T = K Q^T: Q^T is built once per query block, and the
 // softmax then works across queries (see online_softmax_step).
-void forward_query_block(float* out, float* lse, const float* qkv, const QkvLayout& at,
-                         const BlockShape& shape, ForwardScratch& s, int64_t b, int64_t h,
-                         int64_t q0) {
+void forward_query_block(float* out, float* lse, const float* qkv, const int32_t* doc_pos,
+                         const QkvLayout& at, const BlockShape& shape, ForwardScratch& s, int64_t b,
+                         int64_t h, int64_t q0) {
   const int64_t count = std::min(kBlock, at.T - q0);
   const int64_t rows = round_up(count, kTileRows);
   const int64_t g = h / at.group();
@@ -201,15 +218,17 @@ void forward_query_block(float* out, float* lse, const float* qkv, const QkvLayo
   std::fill_n(s.output, rows * shape.padded_HS, 0.0f);
   std::fill_n(s.row_max, kBlock, -std::numeric_limits<float>::infinity());
   std::fill_n(s.row_sum, kBlock, 0.0f);
-  for (int64_t k0 = 0; k0 < q0 + count; k0 += kBlock) {
+  first_keys(s.first_key, doc_pos != nullptr ? doc_pos + b * at.T : nullptr, q0, count);
+  // The key blocks before the first query's document hold no key any query here sees.
+  for (int64_t k0 = s.first_key[0] / kBlock * kBlock; k0 < q0 + count; k0 += kBlock) {
     const int64_t keys = std::min(kBlock, at.T - k0);
     const int64_t key_rows = round_up(keys, kTileRows);
     load_rows(s.k, shape, qkv + at.k(b, k0, g), stride, keys, key_rows);
     load_rows(s.v, shape, qkv + at.v(b, k0, g), stride, keys, keys);
     multiply_blocks(s.scores, kBlock, {s.k, shape.padded_HS, 1}, s.q_transposed, kBlock, key_rows,
                     kBlock, at.HS, Accumulate::kNo);
-    online_softmax_step(s.scores, s.output, s.row_max, s.row_sum, s.column_scratch, shape, rows,
-                        q0, k0, keys);
+    online_softmax_step(s.scores, s.output, s.row_max, s.row_sum, s.column_scratch, s.first_key, shape,
+                        rows, q0, k0, keys);
     // O += P V, P being the transpose of the scores block: a strided view.
     multiply_blocks(s.output, shape.padded_HS, {s.scores, 1, kBlock}, s.v, shape.padded_HS, rows,
                     shape.padded_HS, keys, Accumulate::kYes);
@@ -228,6 +247,7 @@ void forward_query_block(float* out, float* lse, const float* qkv, const QkvLayo
 // accumulators, and the current query block (Q, dO, dQ, lse, D) with its P and dP/dS.
 struct BackwardScratch {
   float *k_transposed, *v_transposed, *k, *dk, *dv, *q, *dout, *dq, *p, *ds, *lse, *D;
+  int first_key[kBlock];  // of the current query block
   explicit BackwardScratch(const BlockShape& shape) {
     float* next = thread_scratch(8 * shape.rows_block() + 2 * kBlock * kBlock + 2 * kBlock);
     for (float** block : {&k_transposed, &v_transposed, &k, &dk, &dv, &q, &dout, &dq}) {
@@ -242,19 +262,21 @@ struct BackwardScratch {
 // P = exp(S / sqrt(HS) - lse) (0 where the query does not see the key), and in place of dP,
 // dS = P (dP - D) / sqrt(HS).
 void probabilities_and_score_gradients(float* p, float* ds, const float* lse, const float* D,
-                                       int64_t rows, int64_t q0, int64_t k0, int64_t keys,
-                                       float scale) {
+                                       const int* first_key, int64_t rows, int64_t q0, int64_t k0,
+                                       int64_t keys, float scale) {
   for (int64_t i = 0; i < rows; ++i) {
     float* p_row = p + i * kBlock;
     float* ds_row = ds + i * kBlock;
+    // Query q0 + i sees keys [first_key, q0 + i]: the block's lanes [first_visible, visible).
     const int visible = visible_keys(q0 + i, k0, keys);
+    const int first_visible = static_cast<int>(std::clamp<int64_t>(first_key[i] - k0, 0, keys));
     // Row values in locals: read through the pointers, they kept GCC from vectorizing the loop.
     const float row_lse = lse[i];
     const float row_D = D[i];
 #pragma omp simd
     for (int j = 0; j < kBlock; ++j) {
       const float e = fast_exp(p_row[j] * scale - row_lse);  // every lane, then the mask
-      const float probability = j < visible ? e : 0.0f;
+      const float probability = j < visible && j >= first_visible ? e : 0.0f;
       p_row[j] = probability;
       ds_row[j] = probability * (ds_row[j] - row_D) * scale;
     }
@@ -264,14 +286,15 @@ void probabilities_and_score_gradients(float* p, float* ds, const float* lse, co
 // Loads query block q0 of head h (Q, dO, lse, D = rowsum(dO * O)); padded rows get zeros, so
 // they add nothing to dK and dV.
 int64_t load_query_block(BackwardScratch& s, const float* dout, const float* qkv, const float* out,
-                         const float* lse, const QkvLayout& at, const BlockShape& shape, int64_t b,
-                         int64_t h, int64_t q0) {
+                         const float* lse, const int32_t* doc_pos, const QkvLayout& at,
+                         const BlockShape& shape, int64_t b, int64_t h, int64_t q0) {
   const int64_t count = std::min(kBlock, at.T - q0);
   const int64_t rows = round_up(count, kTileRows);
   const int64_t out_stride = at.NH * at.HS;
   const int64_t first_row = (b * at.T + q0) * out_stride + h * at.HS;
   load_rows(s.q, shape, qkv + at.q(b, q0, h), at.row_stride(), count, rows);
   load_rows(s.dout, shape, dout + first_row, out_stride, count, rows);
+  first_keys(s.first_key, doc_pos != nullptr ? doc_pos + b * at.T : nullptr, q0, count);
   for (int64_t i = 0; i < rows; ++i) {
     s.lse[i] = i < count ? lse[(b * at.NH + h) * at.T + q0 + i] : 0.0f;
     const int64_t row = first_row + i * out_stride;
@@ -282,19 +305,23 @@ int64_t load_query_block(BackwardScratch& s, const float* dout, const float* qkv
 
 // The gradient contributions of the key block k0 (keys keys, loaded in s) for query head h.
 void backward_key_block(float* dqkv, const float* dout, const float* qkv, const float* out,
-                        const float* lse, const QkvLayout& at, const BlockShape& shape,
-                        BackwardScratch& s, int64_t b, int64_t h, int64_t k0, int64_t keys) {
+                        const float* lse, const int32_t* doc_pos, const QkvLayout& at,
+                        const BlockShape& shape, BackwardScratch& s, int64_t b, int64_t h, int64_t k0,
+                        int64_t keys) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(at.HS));
   const int64_t key_rows = round_up(keys, kTileRows);
   const int64_t HSP = shape.padded_HS;
   for (int64_t q0 = k0; q0 < at.T; q0 += kBlock) {
-    const int64_t count = load_query_block(s, dout, qkv, out, lse, at, shape, b, h, q0);
+    // Document masking: once a query block's first query belongs to a document that starts
+    // after this key block, so do all later ones (first keys never decrease).
+    if (doc_pos != nullptr && q0 - doc_pos[b * at.T + q0] >= k0 + keys) break;
+    const int64_t count = load_query_block(s, dout, qkv, out, lse, doc_pos, at, shape, b, h, q0);
     const int64_t rows = round_up(count, kTileRows);
     multiply_blocks(s.p, kBlock, {s.q, HSP, 1}, s.k_transposed, kBlock, rows, kBlock, at.HS,
                     Accumulate::kNo);
     multiply_blocks(s.ds, kBlock, {s.dout, HSP, 1}, s.v_transposed, kBlock, rows, kBlock, at.HS,
                     Accumulate::kNo);
-    probabilities_and_score_gradients(s.p, s.ds, s.lse, s.D, rows, q0, k0, keys, scale);
+    probabilities_and_score_gradients(s.p, s.ds, s.lse, s.D, s.first_key, rows, q0, k0, keys, scale);
     // dV += P^T dO and dK += dS^T Q: the transposes are strided views of P and dS.
     multiply_blocks(s.dv, HSP, {s.p, 1, kBlock}, s.dout, HSP, key_rows, HSP, count,
                     Accumulate::kYes);
@@ -307,8 +334,8 @@ void backward_key_block(float* dqkv, const float* dout, const float* qkv, const 
 
 }  // namespace
 
-void attention_forward(float* out, float* lse, const float* qkv, int64_t B, int64_t T, int64_t NH,
-                       int64_t KVH, int64_t HS) {
+void attention_forward(float* out, float* lse, const float* qkv, const int32_t* doc_pos, int64_t B,
+                       int64_t T, int64_t NH, int64_t KVH, int64_t HS) {
   const QkvLayout at{T, NH, KVH, HS};
   const BlockShape shape(HS);
   const int64_t query_blocks = (T + kBlock - 1) / kBlock;
@@ -320,13 +347,14 @@ void attention_forward(float* out, float* lse, const float* qkv, int64_t B, int6
       // The last query blocks (most keys) first, so that the short ones balance the end.
       const int64_t q0 = (query_blocks - 1 - task % query_blocks) * kBlock;
       const int64_t bh = task / query_blocks;
-      forward_query_block(out, lse, qkv, at, shape, scratch, bh / NH, bh % NH, q0);
+      forward_query_block(out, lse, qkv, doc_pos, at, shape, scratch, bh / NH, bh % NH, q0);
     }
   }
 }
 
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out,
-                        const float* lse, int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS) {
+                        const float* lse, const int32_t* doc_pos, int64_t B, int64_t T, int64_t NH,
+                        int64_t KVH, int64_t HS) {
   const QkvLayout at{T, NH, KVH, HS};
   const BlockShape shape(HS);
   const int64_t stride = at.row_stride();
@@ -346,7 +374,7 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
           load_rows(s.k, shape, qkv + at.k(b, k0, g), stride, keys, keys);
           std::fill_n(s.dk, shape.rows_block(), 0.0f);
           std::fill_n(s.dv, shape.rows_block(), 0.0f);
-          backward_key_block(dqkv, dout, qkv, out, lse, at, shape, s, b, h, k0, keys);
+          backward_key_block(dqkv, dout, qkv, out, lse, doc_pos, at, shape, s, b, h, k0, keys);
           add_rows(dqkv + at.k(b, k0, g), stride, s.dk, shape, keys);
           add_rows(dqkv + at.v(b, k0, g), stride, s.dv, shape, keys);
         }
@@ -355,8 +383,8 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
   }
 }
 
-void naive_attention_forward(float* out, float* att, const float* qkv, int64_t B, int64_t T,
-                             int64_t NH, int64_t KVH, int64_t HS) {
+void naive_attention_forward(float* out, float* att, const float* qkv, const int32_t* doc_pos,
+                             int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS) {
   const QkvLayout at{T, NH, KVH, HS};
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
 #pragma omp parallel for collapse(2) schedule(dynamic, 4) if ((B * NH * T * T * HS) >= kMinParallelWork)
@@ -367,31 +395,33 @@ void naive_attention_forward(float* out, float* att, const float* qkv, int64_t B
       const int64_t g = h / at.group();
       const float* q = qkv + at.q(b, i, h);
       float* probabilities = att + (bh * T + i) * T;
+      const int64_t first = doc_pos != nullptr ? std::max<int64_t>(0, i - doc_pos[b * T + i]) : 0;
       float max_score = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j <= i; ++j) {
+      for (int64_t j = first; j <= i; ++j) {
         probabilities[j] = dot(q, qkv + at.k(b, j, g), HS) * scale;
         max_score = std::max(max_score, probabilities[j]);
       }
       float sum = 0;
-      for (int64_t j = 0; j <= i; ++j) {
+      for (int64_t j = first; j <= i; ++j) {
         probabilities[j] = fast_exp(probabilities[j] - max_score);
         sum += probabilities[j];
       }
       const float inverse_sum = 1.0f / sum;
       float* o = out + (b * T + i) * NH * HS + h * HS;
       std::fill_n(o, HS, 0.0f);
-      for (int64_t j = 0; j <= i; ++j) {
+      for (int64_t j = first; j <= i; ++j) {
         probabilities[j] *= inverse_sum;
         axpy(o, probabilities[j], qkv + at.v(b, j, g), HS);
       }
+      std::fill(probabilities, probabilities + first, 0.0f);
       std::fill(probabilities + i + 1, probabilities + T, 0.0f);
     }
   }
 }
 
 void naive_attention_backward(float* dqkv, float* datt, const float* dout, const float* qkv,
-                              const float* att, int64_t B, int64_t T, int64_t NH, int64_t KVH,
-                              int64_t HS) {
+                              const float* att, const int32_t* doc_pos, int64_t B, int64_t T,
+                              int64_t NH, int64_t KVH, int64_t HS) {
   const QkvLayout at{T, NH, KVH, HS};
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
 #pragma omp parallel for schedule(dynamic, 1) if ((B * NH * T * T * HS) >= kMinParallelWork)
@@ -404,15 +434,16 @@ void naive_attention_backward(float* dqkv, float* datt, const float* dout, const
         const float* probabilities = att + ((b * NH + h) * T + i) * T;
         float* dprobabilities = datt + ((b * NH + h) * T + i) * T;
         const float* d_o = dout + (b * T + i) * NH * HS + h * HS;
+        const int64_t first = doc_pos != nullptr ? std::max<int64_t>(0, i - doc_pos[b * T + i]) : 0;
         float p_dot_dp = 0;
-        for (int64_t j = 0; j <= i; ++j) {
+        for (int64_t j = first; j <= i; ++j) {
           dprobabilities[j] = dot(d_o, qkv + at.v(b, j, g), HS);
           p_dot_dp += probabilities[j] * dprobabilities[j];
           axpy(dqkv + at.v(b, j, g), probabilities[j], d_o, HS);
         }
         const float* q = qkv + at.q(b, i, h);
         float* dq = dqkv + at.q(b, i, h);
-        for (int64_t j = 0; j <= i; ++j) {
+        for (int64_t j = first; j <= i; ++j) {
           const float ds = probabilities[j] * (dprobabilities[j] - p_dot_dp) * scale;
           axpy(dq, ds, qkv + at.k(b, j, g), HS);
           axpy(dqkv + at.k(b, j, g), ds, q, HS);

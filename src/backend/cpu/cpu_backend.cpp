@@ -1,15 +1,18 @@
 #include "backend/cpu/cpu_backend.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "backend/bf16.h"
 #include "backend/cpu/bf16_matmul.h"
 #include "backend/cpu/ops.h"
 #include "backend/cpu/reference/ops.h"
+#include "util/error.h"
 
 namespace utt {
 namespace {
@@ -47,12 +50,22 @@ class CpuBackend final : public Backend {
   void reserve_workspace(const ModelConfig&, int64_t) override {}
 
   float* allocate_floats(int64_t count) override {
-    return static_cast<float*>(allocate_zeroed(static_cast<size_t>(count) * sizeof(float)));
+    return static_cast<float*>(allocate_counted(static_cast<size_t>(count) * sizeof(float)));
   }
   int32_t* allocate_ints(int64_t count) override {
-    return static_cast<int32_t*>(allocate_zeroed(static_cast<size_t>(count) * sizeof(int32_t)));
+    return static_cast<int32_t*>(allocate_counted(static_cast<size_t>(count) * sizeof(int32_t)));
   }
-  void release(void* buffer) override { std::free(buffer); }
+  // The buffers allocate_* made; the kernels' own scratch (matmul packing, bf16 operand copies,
+  // attention tiles) is a few MiB per thread and not counted.
+  int64_t peak_allocated_bytes() const override { return peak_bytes_; }
+  void release(void* buffer) override {
+    if (buffer == nullptr) return;
+    const auto found = buffer_bytes_.find(buffer);
+    UTT_CHECK(found != buffer_bytes_.end(), "release of a buffer this backend did not allocate");
+    held_bytes_ -= found->second;
+    buffer_bytes_.erase(found);
+    std::free(buffer);
+  }
   void upload(float* device, const float* host, int64_t count) override {
     std::memcpy(device, host, static_cast<size_t>(count) * sizeof(float));
   }
@@ -82,14 +95,14 @@ class CpuBackend final : public Backend {
   }
 
   void embedding_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe,
-                         int64_t B, int64_t T, int64_t C) override {
-    if (reference_) return reference::embedding_forward(out, tokens, wte, wpe, B, T, C);
-    cpu::embedding_forward(out, tokens, wte, wpe, B, T, C);
+                         const int32_t* doc_pos, int64_t B, int64_t T, int64_t C) override {
+    if (reference_) return reference::embedding_forward(out, tokens, wte, wpe, doc_pos, B, T, C);
+    cpu::embedding_forward(out, tokens, wte, wpe, doc_pos, B, T, C);
   }
   void embedding_backward(float* dwte, float* dwpe, const float* dout, const int32_t* tokens,
-                          int64_t B, int64_t T, int64_t C) override {
-    if (reference_) return reference::embedding_backward(dwte, dwpe, dout, tokens, B, T, C);
-    cpu::embedding_backward(dwte, dwpe, dout, tokens, B, T, C);
+                          const int32_t* doc_pos, int64_t B, int64_t T, int64_t C) override {
+    if (reference_) return reference::embedding_backward(dwte, dwpe, dout, tokens, doc_pos, B, T, C);
+    cpu::embedding_backward(dwte, dwpe, dout, tokens, doc_pos, B, T, C);
   }
 
   void rmsnorm_forward(float* out, float* rstd, const float* x, const float* weight, int64_t N,
@@ -131,29 +144,31 @@ class CpuBackend final : public Backend {
     cpu::rope_rotate(dx, cos, sin, B, T, heads, HS, row_stride, -1);
   }
 
-  void attention_forward(float* out, float* lse, const float* qkv, int64_t B, int64_t T,
-                         int64_t NH, int64_t KVH, int64_t HS) override {
-    if (reference_) return reference::attention_forward(out, lse, qkv, B, T, NH, KVH, HS);
-    cpu::attention_forward(out, lse, qkv, B, T, NH, KVH, HS);
+  void attention_forward(float* out, float* lse, const float* qkv, const int32_t* doc_pos, int64_t B,
+                         int64_t T, int64_t NH, int64_t KVH, int64_t HS) override {
+    if (reference_) return reference::attention_forward(out, lse, qkv, doc_pos, B, T, NH, KVH, HS);
+    cpu::attention_forward(out, lse, qkv, doc_pos, B, T, NH, KVH, HS);
   }
   void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out,
-                          const float* lse, int64_t B, int64_t T, int64_t NH, int64_t KVH,
-                          int64_t HS) override {
-    if (reference_) return reference::attention_backward(dqkv, dout, qkv, out, lse, B, T, NH, KVH, HS);
-    cpu::attention_backward(dqkv, dout, qkv, out, lse, B, T, NH, KVH, HS);
+                          const float* lse, const int32_t* doc_pos, int64_t B, int64_t T, int64_t NH,
+                          int64_t KVH, int64_t HS) override {
+    if (reference_) {
+      return reference::attention_backward(dqkv, dout, qkv, out, lse, doc_pos, B, T, NH, KVH, HS);
+    }
+    cpu::attention_backward(dqkv, dout, qkv, out, lse, doc_pos, B, T, NH, KVH, HS);
   }
-  void naive_attention_forward(float* out, float* att, const float* qkv, int64_t B, int64_t T,
-                               int64_t NH, int64_t KVH, int64_t HS) override {
-    if (reference_) return reference::naive_attention_forward(out, att, qkv, B, T, NH, KVH, HS);
-    cpu::naive_attention_forward(out, att, qkv, B, T, NH, KVH, HS);
+  void naive_attention_forward(float* out, float* att, const float* qkv, const int32_t* doc_pos,
+                               int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS) override {
+    if (reference_) return reference::naive_attention_forward(out, att, qkv, doc_pos, B, T, NH, KVH, HS);
+    cpu::naive_attention_forward(out, att, qkv, doc_pos, B, T, NH, KVH, HS);
   }
   void naive_attention_backward(float* dqkv, float* datt, const float* dout, const float* qkv,
-                                const float* att, int64_t B, int64_t T, int64_t NH, int64_t KVH,
-                                int64_t HS) override {
+                                const float* att, const int32_t* doc_pos, int64_t B, int64_t T,
+                                int64_t NH, int64_t KVH, int64_t HS) override {
     if (reference_) {
-      return reference::naive_attention_backward(dqkv, datt, dout, qkv, att, B, T, NH, KVH, HS);
+      return reference::naive_attention_backward(dqkv, datt, dout, qkv, att, doc_pos, B, T, NH, KVH, HS);
     }
-    cpu::naive_attention_backward(dqkv, datt, dout, qkv, att, B, T, NH, KVH, HS);
+    cpu::naive_attention_backward(dqkv, datt, dout, qkv, att, doc_pos, B, T, NH, KVH, HS);
   }
   void decode_attention(float* out, const float* q, int64_t q_stride, const float* k_cache,
                         const float* v_cache, int64_t B, int64_t length, int64_t capacity,
@@ -255,9 +270,21 @@ class CpuBackend final : public Backend {
     reference::matmul(c, a16.data(), b16.data(), bias, M, N, K, ta, tb, accumulate);
   }
 
+  void* allocate_counted(size_t bytes) {
+    void* buffer = allocate_zeroed(bytes);
+    buffer_bytes_[buffer] = static_cast<int64_t>(bytes);
+    held_bytes_ += static_cast<int64_t>(bytes);
+    peak_bytes_ = std::max(peak_bytes_, held_bytes_);
+    return buffer;
+  }
+
   bool reference_;
   bool bf16_;
   cpu::Bf16Matmul bf16_matmul_;
+  // Sizes of the live buffers (allocation and release happen outside the steps: backend.h).
+  std::unordered_map<void*, int64_t> buffer_bytes_;
+  int64_t held_bytes_ = 0;
+  int64_t peak_bytes_ = 0;
 };
 
 }  // namespace

@@ -18,13 +18,13 @@ inline float sigmoid(float x) { return fast_sigmoid(x); }
 }  // namespace
 
 void embedding_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe,
-                       int64_t B, int64_t T, int64_t C) {
+                       const int32_t* doc_pos, int64_t B, int64_t T, int64_t C) {
 #pragma omp parallel for if ((B * T * C) >= kMinParallelWork)
   for (int64_t n = 0; n < B * T; ++n) {
     const float* token_row = wte + static_cast<int64_t>(tokens[n]) * C;
     float* o = out + n * C;
     if (wpe != nullptr) {
-      const float* position_row = wpe + (n % T) * C;
+      const float* position_row = wpe + (doc_pos != nullptr ? doc_pos[n] : n % T) * C;
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) o[c] = token_row[c] + position_row[c];
     } else {
@@ -35,7 +35,7 @@ void embedding_forward(float* out, const int32_t* tokens, const float* wte, cons
 
 // Several rows may share a token: threads split the columns, never the rows.
 void embedding_backward(float* dwte, float* dwpe, const float* dout, const int32_t* tokens,
-                        int64_t B, int64_t T, int64_t C) {
+                        const int32_t* doc_pos, int64_t B, int64_t T, int64_t C) {
 #pragma omp parallel for if ((B * T * C) >= kMinParallelWork)
   for (int64_t block = 0; block < C; block += kColumnBlock) {
     const int64_t width = std::min(kColumnBlock, C - block);
@@ -47,6 +47,20 @@ void embedding_backward(float* dwte, float* dwpe, const float* dout, const int32
     }
   }
   if (dwpe == nullptr) return;
+  if (doc_pos != nullptr) {
+    // Documents restart their positions, so rows share position rows like tokens: columns again.
+#pragma omp parallel for if ((B * T * C) >= kMinParallelWork)
+    for (int64_t block = 0; block < C; block += kColumnBlock) {
+      const int64_t width = std::min(kColumnBlock, C - block);
+      for (int64_t n = 0; n < B * T; ++n) {
+        float* position_row = dwpe + static_cast<int64_t>(doc_pos[n]) * C + block;
+        const float* drow = dout + n * C + block;
+#pragma omp simd
+        for (int64_t c = 0; c < width; ++c) position_row[c] += drow[c];
+      }
+    }
+    return;
+  }
 #pragma omp parallel for if ((B * T * C) >= kMinParallelWork)
   for (int64_t t = 0; t < T; ++t) {
     float* position_row = dwpe + t * C;

@@ -31,9 +31,9 @@ void openblas_matmul(float* c, const float* a, const float* b, int64_t M, int64_
 void bias_backward(float* dbias, const float* dout, int64_t N, int64_t OC);
 
 void embedding_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe,
-                       int64_t B, int64_t T, int64_t C);
+                       const int32_t* doc_pos, int64_t B, int64_t T, int64_t C);
 void embedding_backward(float* dwte, float* dwpe, const float* dout, const int32_t* tokens,
-                        int64_t B, int64_t T, int64_t C);
+                        const int32_t* doc_pos, int64_t B, int64_t T, int64_t C);
 
 void rmsnorm_forward(float* out, float* rstd, const float* x, const float* weight, int64_t N,
                      int64_t C, float eps);
@@ -48,15 +48,17 @@ void layernorm_backward(float* dx, float* dweight, float* dbias, const float* do
 void rope_rotate(float* x, const float* cos, const float* sin, int64_t B, int64_t T, int64_t heads,
                  int64_t HS, int64_t row_stride, int direction);
 
-void attention_forward(float* out, float* lse, const float* qkv, int64_t B, int64_t T, int64_t NH,
-                       int64_t KVH, int64_t HS);
+// doc_pos (B, T) or null: document masking, as backend.h says.
+void attention_forward(float* out, float* lse, const float* qkv, const int32_t* doc_pos, int64_t B,
+                       int64_t T, int64_t NH, int64_t KVH, int64_t HS);
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out,
-                        const float* lse, int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS);
-void naive_attention_forward(float* out, float* att, const float* qkv, int64_t B, int64_t T,
-                             int64_t NH, int64_t KVH, int64_t HS);
+                        const float* lse, const int32_t* doc_pos, int64_t B, int64_t T, int64_t NH,
+                        int64_t KVH, int64_t HS);
+void naive_attention_forward(float* out, float* att, const float* qkv, const int32_t* doc_pos,
+                             int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS);
 void naive_attention_backward(float* dqkv, float* datt, const float* dout, const float* qkv,
-                              const float* att, int64_t B, int64_t T, int64_t NH, int64_t KVH,
-                              int64_t HS);
+                              const float* att, const int32_t* doc_pos, int64_t B, int64_t T,
+                              int64_t NH, int64_t KVH, int64_t HS);
 void decode_attention(float* out, const float* q, int64_t q_stride, const float* k_cache,
                       const float* v_cache, int64_t B, int64_t length, int64_t capacity, int64_t NH,
                       int64_t KVH, int64_t HS);

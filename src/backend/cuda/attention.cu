@@ -6,6 +6,9 @@
 // writes dq; one warp per key row sums dk and dv over the heads of its group and the queries
 // after it, in order.
 //
+// Document masking (doc_pos, backend.h): query t visits keys first_visible_key(t) .. t only, and
+// a key row's pass stops at the first query of a later document (first keys never decrease).
+//
 // These are the simple, obviously correct kernels: the `--no-flash-attention` path, attention in
 // fp32 runs, and the fallback for head sizes the tensor-core kernel (flash_attention.cu) does not
 // take. One dot product per key is a warp reduction, so they are far from the GPU's attention speed.
@@ -29,16 +32,17 @@ __device__ inline float warp_dot(const float* a, const float* b, int64_t HS, int
 }
 
 // Rows r = ((b * NH) + h) * T + t: a warp's neighbours share (b, h) and read the same keys.
-__global__ void attention_forward_kernel(float* out, float* lse, float* att, const float* qkv, QkvLayout L,
-                                         int64_t B) {
+__global__ void attention_forward_kernel(float* out, float* lse, float* att, const float* qkv,
+                                         const int32_t* doc_pos, QkvLayout L, int64_t B) {
   const int64_t r = warp_row();
   const int lane = warp_lane();
   if (r >= B * L.NH * L.T) return;
   const int64_t t = r % L.T, h = (r / L.T) % L.NH, b = r / (L.T * L.NH), kvh = L.kv_head(h);
   const float scale = 1.0f / sqrtf(static_cast<float>(L.HS));
   const float* q = qkv + L.q(b, t, h);
+  const int64_t first = cuda_math::first_visible_key(doc_pos, b, L.T, t);
   cuda_math::OnlineSoftmax state;
-  for (int64_t s = 0; s <= t; ++s) {
+  for (int64_t s = first; s <= t; ++s) {
     const float score = warp_dot(q, qkv + L.k(b, s, kvh), L.HS, lane) * scale;
     cuda_math::online_softmax_add(&state, score, qkv + L.v(b, s, kvh), L.HS, lane);
   }
@@ -49,7 +53,8 @@ __global__ void attention_forward_kernel(float* out, float* lse, float* att, con
   if (lse != nullptr && lane == 0) lse[r] = log_sum_exp;
   if (att != nullptr) {
     float* att_row = att + r * L.T;
-    for (int64_t s = 0; s <= t; ++s) {
+    for (int64_t s = lane; s < first; s += kWarpLanes) att_row[s] = 0.0f;
+    for (int64_t s = first; s <= t; ++s) {
       const float score = warp_dot(q, qkv + L.k(b, s, kvh), L.HS, lane) * scale;
       if (lane == 0) att_row[s] = expf(score - log_sum_exp);
     }
@@ -61,7 +66,8 @@ __global__ void attention_forward_kernel(float* out, float* lse, float* att, con
 // first pass), and the score gradients are kept in datt for the dk/dv pass.
 template <bool kNaive>
 __global__ void attention_dq_kernel(float* dqkv, float* datt, const float* dout, const float* qkv, const float* out,
-                                    const float* lse, const float* att, QkvLayout L, int64_t B) {
+                                    const float* lse, const float* att, const int32_t* doc_pos, QkvLayout L,
+                                    int64_t B) {
   const int64_t r = warp_row();
   const int lane = warp_lane();
   if (r >= B * L.NH * L.T) return;
@@ -69,14 +75,15 @@ __global__ void attention_dq_kernel(float* dqkv, float* datt, const float* dout,
   const float scale = 1.0f / sqrtf(static_cast<float>(L.HS));
   const float* q = qkv + L.q(b, t, h);
   const float* dout_row = dout + (b * L.T + t) * L.NH * L.HS + h * L.HS;
+  const int64_t first = cuda_math::first_visible_key(doc_pos, b, L.T, t);
   float D = 0.0f;
   if constexpr (kNaive) {
-    for (int64_t s = 0; s <= t; ++s) D += att[r * L.T + s] * warp_dot(dout_row, qkv + L.v(b, s, kvh), L.HS, lane);
+    for (int64_t s = first; s <= t; ++s) D += att[r * L.T + s] * warp_dot(dout_row, qkv + L.v(b, s, kvh), L.HS, lane);
   } else {
     D = warp_dot(dout_row, out + (b * L.T + t) * L.NH * L.HS + h * L.HS, L.HS, lane);
   }
   float dq[cuda_math::kMaxHeadSlots] = {};
-  for (int64_t s = 0; s <= t; ++s) {
+  for (int64_t s = first; s <= t; ++s) {
     const float* k = qkv + L.k(b, s, kvh);
     float p;
     if constexpr (kNaive) {
@@ -100,7 +107,8 @@ __global__ void attention_dq_kernel(float* dqkv, float* datt, const float* dout,
 // Rows r = ((b * KVH) + kvh) * T + s.
 template <bool kNaive>
 __global__ void attention_dkv_kernel(float* dqkv, const float* datt, const float* dout, const float* qkv,
-                                     const float* out, const float* lse, const float* att, QkvLayout L, int64_t B) {
+                                     const float* out, const float* lse, const float* att, const int32_t* doc_pos,
+                                     QkvLayout L, int64_t B) {
   const int64_t r = warp_row();
   const int lane = warp_lane();
   if (r >= B * L.KVH * L.T) return;
@@ -111,7 +119,7 @@ __global__ void attention_dkv_kernel(float* dqkv, const float* datt, const float
   const float* v = qkv + L.v(b, s, kvh);
   float dk[cuda_math::kMaxHeadSlots] = {}, dv[cuda_math::kMaxHeadSlots] = {};
   for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
-    for (int64_t t = s; t < L.T; ++t) {
+    for (int64_t t = s; t < L.T && cuda_math::first_visible_key(doc_pos, b, L.T, t) <= s; ++t) {
       const int64_t row = (b * L.NH + h) * L.T + t;
       const float* q = qkv + L.q(b, t, h);
       const float* dout_row = dout + (b * L.T + t) * L.NH * L.HS + h * L.HS;
@@ -167,33 +175,33 @@ void check_heads(int64_t NH, int64_t KVH, int64_t HS) {
 
 }  // namespace
 
-void attention_forward(float* out, float* lse, float* att, const float* qkv, int64_t B, int64_t T, int64_t NH,
-                       int64_t KVH, int64_t HS, cudaStream_t stream) {
+void attention_forward(float* out, float* lse, float* att, const float* qkv, const int32_t* doc_pos, int64_t B,
+                       int64_t T, int64_t NH, int64_t KVH, int64_t HS, cudaStream_t stream) {
   check_heads(NH, KVH, HS);
   if (B * T <= 0) return;
   attention_forward_kernel<<<blocks_for_rows(B * NH * T), kThreadsPerBlock, 0, stream>>>(
-      out, lse, att, qkv, QkvLayout{T, NH, KVH, HS}, B);
+      out, lse, att, qkv, doc_pos, QkvLayout{T, NH, KVH, HS}, B);
   CUDA_CHECK_LAUNCH();
 }
 
 void attention_backward(float* dqkv, float* datt, const float* dout, const float* qkv, const float* out,
-                        const float* lse, const float* att, int64_t B, int64_t T, int64_t NH, int64_t KVH,
-                        int64_t HS, cudaStream_t stream) {
+                        const float* lse, const float* att, const int32_t* doc_pos, int64_t B, int64_t T,
+                        int64_t NH, int64_t KVH, int64_t HS, cudaStream_t stream) {
   check_heads(NH, KVH, HS);
   if (B * T <= 0) return;
   const QkvLayout L{T, NH, KVH, HS};
   if (att != nullptr) {
     attention_dq_kernel<true><<<blocks_for_rows(B * NH * T), kThreadsPerBlock, 0, stream>>>(dqkv, datt, dout, qkv,
-                                                                                          out, lse, att, L, B);
+                                                                                          out, lse, att, doc_pos, L, B);
     CUDA_CHECK_LAUNCH();
     attention_dkv_kernel<true><<<blocks_for_rows(B * KVH * T), kThreadsPerBlock, 0, stream>>>(dqkv, datt, dout, qkv,
-                                                                                            out, lse, att, L, B);
+                                                                                            out, lse, att, doc_pos, L, B);
   } else {
     attention_dq_kernel<false><<<blocks_for_rows(B * NH * T), kThreadsPerBlock, 0, stream>>>(dqkv, datt, dout, qkv,
-                                                                                           out, lse, att, L, B);
+                                                                                           out, lse, att, doc_pos, L, B);
     CUDA_CHECK_LAUNCH();
     attention_dkv_kernel<false><<<blocks_for_rows(B * KVH * T), kThreadsPerBlock, 0, stream>>>(dqkv, datt, dout,
-                                                                                             qkv, out, lse, att, L, B);
+                                                                                             qkv, out, lse, att, doc_pos, L, B);
   }
   CUDA_CHECK_LAUNCH();
 }

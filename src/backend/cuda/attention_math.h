@@ -31,6 +31,12 @@ struct QkvLayout {
   }
 };
 
+// Document masking (backend.h's doc_pos): the first key query t of row b sees, the first token of
+// its document; 0 without doc_pos (plain causal). It never decreases with t.
+UTT_HOST_DEVICE int64_t first_visible_key(const int32_t* doc_pos, int64_t b, int64_t T, int64_t t) {
+  return doc_pos == nullptr ? 0 : t - doc_pos[b * T + t];
+}
+
 // The lane's part of a . b over HS.
 UTT_HOST_DEVICE float lane_dot(const float* a, const float* b, int64_t HS, int lane) {
   float total = 0.0f;

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/flash_attention.h"
@@ -76,9 +77,17 @@ class CudaBackend final : public Backend {
   // ---- memory ----------------------------------------------------------------------------------
   float* allocate_floats(int64_t count) override { return static_cast<float*>(allocate_zeroed(count * 4)); }
   int32_t* allocate_ints(int64_t count) override { return static_cast<int32_t*>(allocate_zeroed(count * 4)); }
+  // The buffers allocate_* made (cuBLAS's workspace and the matmul's operand scratch are not counted).
+  int64_t peak_allocated_bytes() const override { return peak_bytes_; }
   void release(void* buffer) override {
     // cudaFree waits for the device; the buffer may still be read by queued ops until then.
-    if (buffer != nullptr) CUDA_CHECK(cudaFree(buffer));
+    if (buffer == nullptr) return;
+    CUDA_CHECK(cudaFree(buffer));
+    const auto found = buffer_bytes_.find(buffer);
+    if (found != buffer_bytes_.end()) {
+      held_bytes_ -= found->second;
+      buffer_bytes_.erase(found);
+    }
   }
   void upload(float* device, const float* host, int64_t count) override {
     upload_bytes(device, host, count * static_cast<int64_t>(sizeof(float)));
@@ -107,13 +116,13 @@ class CudaBackend final : public Backend {
   void bias_backward(float* dbias, const float* dout, int64_t N, int64_t OC) override {
     cuda::bias_backward(dbias, dout, N, OC, stream_);
   }
-  void embedding_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe, int64_t B,
-                         int64_t T, int64_t C) override {
-    cuda::embedding_forward(out, tokens, wte, wpe, B, T, C, stream_);
+  void embedding_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe,
+                         const int32_t* doc_pos, int64_t B, int64_t T, int64_t C) override {
+    cuda::embedding_forward(out, tokens, wte, wpe, doc_pos, B, T, C, stream_);
   }
-  void embedding_backward(float* dwte, float* dwpe, const float* dout, const int32_t* tokens, int64_t B,
-                          int64_t T, int64_t C) override {
-    cuda::embedding_backward(dwte, dwpe, dout, tokens, B, T, C, stream_);
+  void embedding_backward(float* dwte, float* dwpe, const float* dout, const int32_t* tokens,
+                          const int32_t* doc_pos, int64_t B, int64_t T, int64_t C) override {
+    cuda::embedding_backward(dwte, dwpe, dout, tokens, doc_pos, B, T, C, stream_);
   }
   void rmsnorm_forward(float* out, float* rstd, const float* x, const float* weight, int64_t N, int64_t C,
                        float eps) override {
@@ -193,30 +202,32 @@ class CudaBackend final : public Backend {
 
   // The tensor-core kernel (flash_attention.cu) with bf16 operands under --use-mixed-precision
   // and head sizes 64 and 128; otherwise attention.cu's simple fp32 kernels. The naive ops below
-  // (--no-flash-attention) always take the simple kernels.
-  void attention_forward(float* out, float* lse, const float* qkv, int64_t B, int64_t T, int64_t NH, int64_t KVH,
-                         int64_t HS) override {
+  // (--no-flash-attention) always take the simple kernels. Both take the document mask.
+  void attention_forward(float* out, float* lse, const float* qkv, const int32_t* doc_pos, int64_t B, int64_t T,
+                         int64_t NH, int64_t KVH, int64_t HS) override {
     if (use_flash_kernel(HS)) {
-      cuda::flash_attention_forward(out, lse, qkv, nullptr, B, T, NH, KVH, HS, stream_);
+      cuda::flash_attention_forward(out, lse, qkv, doc_pos, B, T, NH, KVH, HS, stream_);
     } else {
-      cuda::attention_forward(out, lse, nullptr, qkv, B, T, NH, KVH, HS, stream_);
+      cuda::attention_forward(out, lse, nullptr, qkv, doc_pos, B, T, NH, KVH, HS, stream_);
     }
   }
   void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
-                          int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS) override {
+                          const int32_t* doc_pos, int64_t B, int64_t T, int64_t NH, int64_t KVH,
+                          int64_t HS) override {
     if (use_flash_kernel(HS)) {
-      cuda::flash_attention_backward(dqkv, dout, qkv, out, lse, nullptr, B, T, NH, KVH, HS, stream_);
+      cuda::flash_attention_backward(dqkv, dout, qkv, out, lse, doc_pos, B, T, NH, KVH, HS, stream_);
     } else {
-      cuda::attention_backward(dqkv, nullptr, dout, qkv, out, lse, nullptr, B, T, NH, KVH, HS, stream_);
+      cuda::attention_backward(dqkv, nullptr, dout, qkv, out, lse, nullptr, doc_pos, B, T, NH, KVH, HS, stream_);
     }
   }
-  void naive_attention_forward(float* out, float* att, const float* qkv, int64_t B, int64_t T, int64_t NH,
-                               int64_t KVH, int64_t HS) override {
-    cuda::attention_forward(out, nullptr, att, qkv, B, T, NH, KVH, HS, stream_);
+  void naive_attention_forward(float* out, float* att, const float* qkv, const int32_t* doc_pos, int64_t B,
+                               int64_t T, int64_t NH, int64_t KVH, int64_t HS) override {
+    cuda::attention_forward(out, nullptr, att, qkv, doc_pos, B, T, NH, KVH, HS, stream_);
   }
   void naive_attention_backward(float* dqkv, float* datt, const float* dout, const float* qkv, const float* att,
-                                int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS) override {
-    cuda::attention_backward(dqkv, datt, dout, qkv, nullptr, nullptr, att, B, T, NH, KVH, HS, stream_);
+                                const int32_t* doc_pos, int64_t B, int64_t T, int64_t NH, int64_t KVH,
+                                int64_t HS) override {
+    cuda::attention_backward(dqkv, datt, dout, qkv, nullptr, nullptr, att, doc_pos, B, T, NH, KVH, HS, stream_);
   }
   void decode_attention(float* out, const float* q, int64_t q_stride, const float* k_cache, const float* v_cache,
                         int64_t B, int64_t length, int64_t capacity, int64_t NH, int64_t KVH, int64_t HS) override {
@@ -251,6 +262,9 @@ class CudaBackend final : public Backend {
     void* p = nullptr;
     CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(std::max<int64_t>(bytes, 1))));
     CUDA_CHECK(cudaMemsetAsync(p, 0, static_cast<size_t>(std::max<int64_t>(bytes, 1)), stream_));
+    buffer_bytes_[p] = bytes;
+    held_bytes_ += bytes;
+    peak_bytes_ = std::max(peak_bytes_, held_bytes_);
     return p;
   }
 
@@ -287,6 +301,9 @@ class CudaBackend final : public Backend {
   double* sum_partials_ = nullptr;  // kReductionBlocks partials, then the result
   std::unique_ptr<cuda::CublasMatmul> matmul_;
   bool flash_notice_given_ = false;
+  std::unordered_map<void*, int64_t> buffer_bytes_;  // live buffers, for peak_allocated_bytes
+  int64_t held_bytes_ = 0;
+  int64_t peak_bytes_ = 0;
 };
 
 }  // namespace

@@ -43,22 +43,23 @@ void rope_rotate(float* x, const float* cos_table, const float* sin_table, int64
 
 // ---- attention.cu ------------------------------------------------------------------------------
 // Flash (lse saved, att null) or naive (att (B, NH, T, T) saved, lse null).
-void attention_forward(float* out, float* lse, float* att, const float* qkv, int64_t B, int64_t T, int64_t NH,
-                       int64_t KVH, int64_t HS, cudaStream_t stream);
+// doc_pos (B, T) or null: document masking (backend.h).
+void attention_forward(float* out, float* lse, float* att, const float* qkv, const int32_t* doc_pos, int64_t B,
+                       int64_t T, int64_t NH, int64_t KVH, int64_t HS, cudaStream_t stream);
 // dqkv = (overwrite). Flash: from out and lse (att and datt null). Naive: from att, with datt as
 // scratch (out and lse null).
 void attention_backward(float* dqkv, float* datt, const float* dout, const float* qkv, const float* out,
-                        const float* lse, const float* att, int64_t B, int64_t T, int64_t NH, int64_t KVH,
-                        int64_t HS, cudaStream_t stream);
+                        const float* lse, const float* att, const int32_t* doc_pos, int64_t B, int64_t T,
+                        int64_t NH, int64_t KVH, int64_t HS, cudaStream_t stream);
 void decode_attention(float* out, const float* q, int64_t q_stride, const float* k_cache, const float* v_cache,
                       int64_t B, int64_t length, int64_t capacity, int64_t NH, int64_t KVH, int64_t HS,
                       cudaStream_t stream);
 
 // ---- embedding.cu ------------------------------------------------------------------------------
-void embedding_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe, int64_t B,
-                       int64_t T, int64_t C, cudaStream_t stream);
-void embedding_backward(float* dwte, float* dwpe, const float* dout, const int32_t* tokens, int64_t B,
-                        int64_t T, int64_t C, cudaStream_t stream);
+void embedding_forward(float* out, const int32_t* tokens, const float* wte, const float* wpe,
+                       const int32_t* doc_pos, int64_t B, int64_t T, int64_t C, cudaStream_t stream);
+void embedding_backward(float* dwte, float* dwpe, const float* dout, const int32_t* tokens,
+                        const int32_t* doc_pos, int64_t B, int64_t T, int64_t C, cudaStream_t stream);
 
 // ---- reductions.cu -----------------------------------------------------------------------------
 void bias_backward(float* dbias, const float* dout, int64_t N, int64_t OC, cudaStream_t stream);

@@ -11,11 +11,13 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/vector_math.h"
+#include "unit/backend/document_positions.h"
 #include "unit/backend/float_vectors.h"
 
 namespace utt {
 namespace {
 
+using test::packed_document_positions;
 using test::random_floats;
 
 using Buffers = std::vector<std::vector<float>>;
@@ -85,8 +87,17 @@ TEST_F(CpuKernels, BiasBackwardAndEmbeddings) {
     expect_same("embedding", {random_floats(N * C, 7), random_floats(V * C, 8), random_floats(T * C, 9),
                               random_floats(V * C, 10), random_floats(T * C, 11), random_floats(N * C, 12)},
                 [&](Backend& be, Buffers& x) {
-                  be.embedding_forward(x[0].data(), tokens.data(), x[1].data(), x[2].data(), B, T, C);
-                  be.embedding_backward(x[3].data(), x[4].data(), x[5].data(), tokens.data(), B, T, C);
+                  be.embedding_forward(x[0].data(), tokens.data(), x[1].data(), x[2].data(), nullptr, B, T, C);
+                  be.embedding_backward(x[3].data(), x[4].data(), x[5].data(), tokens.data(), nullptr, B, T, C);
+                });
+    const std::vector<int32_t> doc_pos = packed_document_positions(B, T);
+    expect_same("embedding, positions by document",
+                {random_floats(N * C, 7), random_floats(V * C, 8), random_floats(T * C, 9), random_floats(V * C, 10),
+                 random_floats(T * C, 11), random_floats(N * C, 12)},
+                [&](Backend& be, Buffers& x) {
+                  be.embedding_forward(x[0].data(), tokens.data(), x[1].data(), x[2].data(), doc_pos.data(), B, T, C);
+                  be.embedding_backward(x[3].data(), x[4].data(), x[5].data(), tokens.data(), doc_pos.data(), B, T,
+                                        C);
                 });
   }
 }
@@ -134,38 +145,43 @@ struct AttentionShape {
 TEST_F(CpuKernels, AttentionFlashAndNaiveAgainstReferenceAndEachOther) {
   for (const AttentionShape s : {AttentionShape{1, 1, 1, 1, 4}, AttentionShape{2, 13, 4, 2, 6},
                                  AttentionShape{1, 150, 3, 1, 16}, AttentionShape{3, 65, 2, 2, 5}}) {
-    const int64_t width = (s.NH + 2 * s.KVH) * s.HS;
-    const int64_t rows = s.B * s.T;
-    const int64_t matrix = s.B * s.NH * s.T * s.T;
-    const std::string shape = std::to_string(s.B) + "x" + std::to_string(s.T) + " NH " + std::to_string(s.NH) +
-                              " KVH " + std::to_string(s.KVH) + " HS " + std::to_string(s.HS);
-    const Buffers inputs = {random_floats(rows * width, 29, 2.0f), random_floats(rows * s.NH * s.HS, 30),
-                            std::vector<float>(rows * s.NH * s.HS), std::vector<float>(s.B * s.NH * s.T),
-                            std::vector<float>(rows * width), std::vector<float>(matrix),
-                            std::vector<float>(matrix)};
-    auto flash = [&](Backend& be, Buffers& x) {
-      be.attention_forward(x[2].data(), x[3].data(), x[0].data(), s.B, s.T, s.NH, s.KVH, s.HS);
-      be.attention_backward(x[4].data(), x[1].data(), x[0].data(), x[2].data(), x[3].data(), s.B, s.T, s.NH,
-                            s.KVH, s.HS);
-    };
-    auto naive = [&](Backend& be, Buffers& x) {
-      be.naive_attention_forward(x[2].data(), x[5].data(), x[0].data(), s.B, s.T, s.NH, s.KVH, s.HS);
-      be.naive_attention_backward(x[4].data(), x[6].data(), x[1].data(), x[0].data(), x[5].data(), s.B, s.T,
-                                  s.NH, s.KVH, s.HS);
-    };
-    expect_same("flash attention " + shape, inputs, flash);
-    expect_same("naive attention " + shape, inputs, naive);
-    // Flash and naive compute the same output and gradient.
-    Buffers a = inputs, b = inputs;
-    flash(*optimized_, a);
-    naive(*optimized_, b);
-    for (int index : {2, 4}) {
-      double largest = 0, difference = 0;
-      for (size_t i = 0; i < a[index].size(); ++i) {
-        largest = std::max(largest, std::abs(static_cast<double>(b[index][i])));
-        difference = std::max(difference, std::abs(static_cast<double>(a[index][i]) - b[index][i]));
+    for (const bool documents : {false, true}) {
+      const std::vector<int32_t> packed = packed_document_positions(s.B, s.T);
+      const int32_t* doc_pos = documents ? packed.data() : nullptr;
+      const int64_t width = (s.NH + 2 * s.KVH) * s.HS;
+      const int64_t rows = s.B * s.T;
+      const int64_t matrix = s.B * s.NH * s.T * s.T;
+      const std::string shape = std::to_string(s.B) + "x" + std::to_string(s.T) + " NH " + std::to_string(s.NH) +
+                                " KVH " + std::to_string(s.KVH) + " HS " + std::to_string(s.HS) +
+                                (documents ? " documents" : "");
+      const Buffers inputs = {random_floats(rows * width, 29, 2.0f), random_floats(rows * s.NH * s.HS, 30),
+                              std::vector<float>(rows * s.NH * s.HS), std::vector<float>(s.B * s.NH * s.T),
+                              std::vector<float>(rows * width), std::vector<float>(matrix),
+                              std::vector<float>(matrix)};
+      auto flash = [&](Backend& be, Buffers& x) {
+        be.attention_forward(x[2].data(), x[3].data(), x[0].data(), doc_pos, s.B, s.T, s.NH, s.KVH, s.HS);
+        be.attention_backward(x[4].data(), x[1].data(), x[0].data(), x[2].data(), x[3].data(), doc_pos, s.B, s.T,
+                              s.NH, s.KVH, s.HS);
+      };
+      auto naive = [&](Backend& be, Buffers& x) {
+        be.naive_attention_forward(x[2].data(), x[5].data(), x[0].data(), doc_pos, s.B, s.T, s.NH, s.KVH, s.HS);
+        be.naive_attention_backward(x[4].data(), x[6].data(), x[1].data(), x[0].data(), x[5].data(), doc_pos, s.B,
+                                    s.T, s.NH, s.KVH, s.HS);
+      };
+      expect_same("flash attention " + shape, inputs, flash);
+      expect_same("naive attention " + shape, inputs, naive);
+      // Flash and naive compute the same output and gradient.
+      Buffers a = inputs, b = inputs;
+      flash(*optimized_, a);
+      naive(*optimized_, b);
+      for (int index : {2, 4}) {
+        double largest = 0, difference = 0;
+        for (size_t i = 0; i < a[index].size(); ++i) {
+          largest = std::max(largest, std::abs(static_cast<double>(b[index][i])));
+          difference = std::max(difference, std::abs(static_cast<double>(a[index][i]) - b[index][i]));
+        }
+        EXPECT_LE(difference, kTolerance * largest) << "flash vs naive " << shape << ", buffer " << index;
       }
-      EXPECT_LE(difference, kTolerance * largest) << "flash vs naive " << shape << ", buffer " << index;
     }
   }
 }
@@ -177,18 +193,24 @@ TEST_F(CpuKernels, FlashAttentionAcrossBlockEdgesHeadSizesAndGroups) {
   for (const int64_t T : {1, 7, 63, 65, 130}) {
     for (const int64_t HS : {8, 16, 24, 32, 64, 128}) {
       for (const AttentionShape s : {AttentionShape{2, T, 8, 2, HS}, AttentionShape{1, T, 2, 2, HS}}) {
-        const int64_t width = (s.NH + 2 * s.KVH) * s.HS;
-        const int64_t rows = s.B * s.T;
-        const Buffers inputs = {random_floats(rows * width, 33, 2.0f), random_floats(rows * s.NH * s.HS, 34),
-                                std::vector<float>(rows * s.NH * s.HS), std::vector<float>(s.B * s.NH * s.T),
-                                random_floats(rows * width, 35)};  // dqkv is overwritten, not accumulated
-        expect_same("flash attention " + std::to_string(s.B) + "x" + std::to_string(T) + " NH " +
-                        std::to_string(s.NH) + " KVH " + std::to_string(s.KVH) + " HS " + std::to_string(HS),
-                    inputs, [&](Backend& be, Buffers& x) {
-                      be.attention_forward(x[2].data(), x[3].data(), x[0].data(), s.B, s.T, s.NH, s.KVH, s.HS);
-                      be.attention_backward(x[4].data(), x[1].data(), x[0].data(), x[2].data(), x[3].data(),
-                                            s.B, s.T, s.NH, s.KVH, s.HS);
-                    });
+        for (const bool documents : {false, true}) {
+          const std::vector<int32_t> packed = packed_document_positions(s.B, s.T);
+          const int32_t* doc_pos = documents ? packed.data() : nullptr;
+          const int64_t width = (s.NH + 2 * s.KVH) * s.HS;
+          const int64_t rows = s.B * s.T;
+          const Buffers inputs = {random_floats(rows * width, 33, 2.0f), random_floats(rows * s.NH * s.HS, 34),
+                                  std::vector<float>(rows * s.NH * s.HS), std::vector<float>(s.B * s.NH * s.T),
+                                  random_floats(rows * width, 35)};  // dqkv is overwritten, not accumulated
+          expect_same("flash attention " + std::to_string(s.B) + "x" + std::to_string(T) + " NH " +
+                          std::to_string(s.NH) + " KVH " + std::to_string(s.KVH) + " HS " + std::to_string(HS) +
+                          (documents ? " documents" : ""),
+                      inputs, [&](Backend& be, Buffers& x) {
+                        be.attention_forward(x[2].data(), x[3].data(), x[0].data(), doc_pos, s.B, s.T, s.NH, s.KVH,
+                                             s.HS);
+                        be.attention_backward(x[4].data(), x[1].data(), x[0].data(), x[2].data(), x[3].data(),
+                                              doc_pos, s.B, s.T, s.NH, s.KVH, s.HS);
+                      });
+        }
       }
     }
   }

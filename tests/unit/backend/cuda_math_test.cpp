@@ -13,6 +13,7 @@
 #include "backend/cuda/attention_math.h"
 #include "backend/cuda/elementwise_math.h"
 #include "backend/cuda/row_math.h"
+#include "unit/backend/document_positions.h"
 #include "unit/backend/float_vectors.h"
 
 namespace utt {
@@ -20,6 +21,7 @@ namespace {
 
 using cuda_math::kWarpLanes;
 using test::largest_difference;
+using test::packed_document_positions;
 using test::largest_magnitude;
 using test::random_floats;
 
@@ -261,74 +263,84 @@ void write_row(float* out, const std::vector<cuda_math::OnlineSoftmax>& lanes, i
   }
 }
 
+// With document masking the kernels visit keys first_visible_key(t) .. t of each query row, and
+// each key row's queries until the first of a later document: the same loops, run here.
 TEST(CudaKernelMath, FlashAttentionRowsForwardAndBackwardMatchTheReference) {
   struct Shape { int64_t B, T, NH, KVH, HS; };
   for (const Shape sh : {Shape{1, 1, 1, 1, 4}, Shape{2, 9, 4, 2, 8}, Shape{1, 40, 2, 1, 80}}) {
-    const cuda_math::QkvLayout L{sh.T, sh.NH, sh.KVH, sh.HS};
-    const int64_t N = sh.B * sh.T, width = L.row_stride(), HS = sh.HS;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
-    const std::vector<float> qkv = random_floats(N * width, 20), dout = random_floats(N * sh.NH * HS, 21);
-    std::vector<float> expected_out(N * sh.NH * HS), expected_lse(sh.B * sh.NH * sh.T), expected_dqkv(N * width);
-    reference::attention_forward(expected_out.data(), expected_lse.data(), qkv.data(), sh.B, sh.T, sh.NH, sh.KVH, HS);
-    reference::attention_backward(expected_dqkv.data(), dout.data(), qkv.data(), expected_out.data(),
-                                  expected_lse.data(), sh.B, sh.T, sh.NH, sh.KVH, HS);
-    std::vector<float> out(expected_out.size()), lse(expected_lse.size()), dqkv(expected_dqkv.size());
-    // Forward: attention_forward_kernel's rows.
-    for (int64_t b = 0; b < sh.B; ++b) {
-      for (int64_t h = 0; h < sh.NH; ++h) {
-        for (int64_t t = 0; t < sh.T; ++t) {
-          const int64_t kvh = L.kv_head(h);
-          const auto lanes = softmax_row(
-              qkv.data() + L.q(b, t, h), t + 1, HS, scale, [&](int64_t s) { return qkv.data() + L.k(b, s, kvh); },
-              [&](int64_t s) { return qkv.data() + L.v(b, s, kvh); });
-          write_row(out.data() + (b * sh.T + t) * sh.NH * HS + h * HS, lanes, HS);
-          lse[(b * sh.NH + h) * sh.T + t] = cuda_math::online_softmax_lse(lanes[0]);
-        }
-      }
-    }
-    expect_close(out, expected_out, "attention out");
-    expect_close(lse, expected_lse, "attention lse");
-    // Backward: attention_dq_kernel<false>'s query rows, then attention_dkv_kernel<false>'s key rows.
-    const auto dout_row = [&](int64_t b, int64_t t, int64_t h) { return dout.data() + (b * sh.T + t) * sh.NH * HS + h * HS; };
-    const auto out_row = [&](int64_t b, int64_t t, int64_t h) { return out.data() + (b * sh.T + t) * sh.NH * HS + h * HS; };
-    for (int64_t b = 0; b < sh.B; ++b) {
-      for (int64_t h = 0; h < sh.NH; ++h) {
-        for (int64_t t = 0; t < sh.T; ++t) {
-          const int64_t kvh = L.kv_head(h), row = (b * sh.NH + h) * sh.T + t;
-          const float D = warp_dot(dout_row(b, t, h), out_row(b, t, h), HS);
-          std::vector<float> dq(HS, 0.0f);
-          for (int64_t s = 0; s <= t; ++s) {
-            const float p = std::exp(warp_dot(qkv.data() + L.q(b, t, h), qkv.data() + L.k(b, s, kvh), HS) * scale - lse[row]);
-            const float ds = cuda_math::score_gradient(p, warp_dot(dout_row(b, t, h), qkv.data() + L.v(b, s, kvh), HS), D);
-            for (int64_t d = 0; d < HS; ++d) dq[d] += ds * qkv[L.k(b, s, kvh) + d];
+    for (const bool documents : {false, true}) {
+      SCOPED_TRACE(documents ? "documents" : "one sequence per row");
+      const std::vector<int32_t> packed = packed_document_positions(sh.B, sh.T);
+      const int32_t* doc_pos = documents ? packed.data() : nullptr;
+      const cuda_math::QkvLayout L{sh.T, sh.NH, sh.KVH, sh.HS};
+      const int64_t N = sh.B * sh.T, width = L.row_stride(), HS = sh.HS;
+      const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
+      const std::vector<float> qkv = random_floats(N * width, 20), dout = random_floats(N * sh.NH * HS, 21);
+      std::vector<float> expected_out(N * sh.NH * HS), expected_lse(sh.B * sh.NH * sh.T), expected_dqkv(N * width);
+      reference::attention_forward(expected_out.data(), expected_lse.data(), qkv.data(), doc_pos, sh.B, sh.T, sh.NH,
+                                   sh.KVH, HS);
+      reference::attention_backward(expected_dqkv.data(), dout.data(), qkv.data(), expected_out.data(),
+                                    expected_lse.data(), doc_pos, sh.B, sh.T, sh.NH, sh.KVH, HS);
+      std::vector<float> out(expected_out.size()), lse(expected_lse.size()), dqkv(expected_dqkv.size());
+      // Forward: attention_forward_kernel's rows.
+      for (int64_t b = 0; b < sh.B; ++b) {
+        for (int64_t h = 0; h < sh.NH; ++h) {
+          for (int64_t t = 0; t < sh.T; ++t) {
+            const int64_t kvh = L.kv_head(h);
+            const int64_t first = cuda_math::first_visible_key(doc_pos, b, sh.T, t);
+            const auto lanes = softmax_row(
+                qkv.data() + L.q(b, t, h), t + 1 - first, HS, scale,
+                [&](int64_t s) { return qkv.data() + L.k(b, first + s, kvh); },
+                [&](int64_t s) { return qkv.data() + L.v(b, first + s, kvh); });
+            write_row(out.data() + (b * sh.T + t) * sh.NH * HS + h * HS, lanes, HS);
+            lse[(b * sh.NH + h) * sh.T + t] = cuda_math::online_softmax_lse(lanes[0]);
           }
-          for (int64_t d = 0; d < HS; ++d) dqkv[L.q(b, t, h) + d] = dq[d] * scale;
         }
       }
-      for (int64_t kvh = 0; kvh < sh.KVH; ++kvh) {
-        for (int64_t s = 0; s < sh.T; ++s) {
-          std::vector<float> dk(HS, 0.0f), dv(HS, 0.0f);
-          const int64_t group = sh.NH / sh.KVH;
-          for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
-            for (int64_t t = s; t < sh.T; ++t) {
-              const int64_t row = (b * sh.NH + h) * sh.T + t;
+      expect_close(out, expected_out, "attention out");
+      expect_close(lse, expected_lse, "attention lse");
+      // Backward: attention_dq_kernel<false>'s query rows, then attention_dkv_kernel<false>'s key rows.
+      const auto dout_row = [&](int64_t b, int64_t t, int64_t h) { return dout.data() + (b * sh.T + t) * sh.NH * HS + h * HS; };
+      const auto out_row = [&](int64_t b, int64_t t, int64_t h) { return out.data() + (b * sh.T + t) * sh.NH * HS + h * HS; };
+      for (int64_t b = 0; b < sh.B; ++b) {
+        for (int64_t h = 0; h < sh.NH; ++h) {
+          for (int64_t t = 0; t < sh.T; ++t) {
+            const int64_t kvh = L.kv_head(h), row = (b * sh.NH + h) * sh.T + t;
+            const float D = warp_dot(dout_row(b, t, h), out_row(b, t, h), HS);
+            std::vector<float> dq(HS, 0.0f);
+            for (int64_t s = cuda_math::first_visible_key(doc_pos, b, sh.T, t); s <= t; ++s) {
               const float p = std::exp(warp_dot(qkv.data() + L.q(b, t, h), qkv.data() + L.k(b, s, kvh), HS) * scale - lse[row]);
-              const float D = warp_dot(dout_row(b, t, h), out_row(b, t, h), HS);
               const float ds = cuda_math::score_gradient(p, warp_dot(dout_row(b, t, h), qkv.data() + L.v(b, s, kvh), HS), D);
-              for (int64_t d = 0; d < HS; ++d) {
-                dk[d] += ds * qkv[L.q(b, t, h) + d];
-                dv[d] += p * dout_row(b, t, h)[d];
+              for (int64_t d = 0; d < HS; ++d) dq[d] += ds * qkv[L.k(b, s, kvh) + d];
+            }
+            for (int64_t d = 0; d < HS; ++d) dqkv[L.q(b, t, h) + d] = dq[d] * scale;
+          }
+        }
+        for (int64_t kvh = 0; kvh < sh.KVH; ++kvh) {
+          for (int64_t s = 0; s < sh.T; ++s) {
+            std::vector<float> dk(HS, 0.0f), dv(HS, 0.0f);
+            const int64_t group = sh.NH / sh.KVH;
+            for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+              for (int64_t t = s; t < sh.T && cuda_math::first_visible_key(doc_pos, b, sh.T, t) <= s; ++t) {
+                const int64_t row = (b * sh.NH + h) * sh.T + t;
+                const float p = std::exp(warp_dot(qkv.data() + L.q(b, t, h), qkv.data() + L.k(b, s, kvh), HS) * scale - lse[row]);
+                const float D = warp_dot(dout_row(b, t, h), out_row(b, t, h), HS);
+                const float ds = cuda_math::score_gradient(p, warp_dot(dout_row(b, t, h), qkv.data() + L.v(b, s, kvh), HS), D);
+                for (int64_t d = 0; d < HS; ++d) {
+                  dk[d] += ds * qkv[L.q(b, t, h) + d];
+                  dv[d] += p * dout_row(b, t, h)[d];
+                }
               }
             }
-          }
-          for (int64_t d = 0; d < HS; ++d) {
-            dqkv[L.k(b, s, kvh) + d] = dk[d] * scale;
-            dqkv[L.v(b, s, kvh) + d] = dv[d];
+            for (int64_t d = 0; d < HS; ++d) {
+              dqkv[L.k(b, s, kvh) + d] = dk[d] * scale;
+              dqkv[L.v(b, s, kvh) + d] = dv[d];
+            }
           }
         }
       }
+      expect_close(dqkv, expected_dqkv, "attention dqkv");
     }
-    expect_close(dqkv, expected_dqkv, "attention dqkv");
   }
 }
 

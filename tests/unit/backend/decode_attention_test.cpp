@@ -102,7 +102,7 @@ TEST(DecodeAttention, EqualsTheLastRowOfCausalAttention) {
     std::copy(values.begin(), values.end(), qkv.begin());
     std::vector<double> causal(static_cast<size_t>(s.B * T * s.NH * s.HS));
     std::vector<double> lse(static_cast<size_t>(s.B * s.NH * T));
-    reference::attention_forward(causal.data(), lse.data(), qkv.data(), s.B, T, s.NH, s.KVH, s.HS);
+    reference::attention_forward(causal.data(), lse.data(), qkv.data(), nullptr, s.B, T, s.NH, s.KVH, s.HS);
 
     std::vector<double> k_cache(static_cast<size_t>(s.B * T * kv_width)), v_cache(k_cache.size());
     for (int64_t row = 0; row < s.B * T; ++row) {

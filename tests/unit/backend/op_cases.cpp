@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "unit/backend/document_positions.h"
 #include "unit/backend/float_vectors.h"
 
 namespace utt::test {
@@ -86,21 +87,26 @@ constexpr EmbeddingShape kEmbeddingShapes[] = {{1, 1, 1, 3}, {2, 7, 13, 11}, {3,
 std::vector<OpCase> embedding_cases(bool backward) {
   std::vector<OpCase> cases;
   for (const EmbeddingShape s : kEmbeddingShapes) {
-    for (bool positions : {false, true}) {
+    // Learned positions: none, by place in the row, or restarting with each document.
+    for (int positions : {0, 1, 2}) {
       const int64_t N = s.B * s.T;
+      const bool documents = positions == 2;
       OpCase c;
-      c.shape = shape_text({{"B", s.B}, {"T", s.T}, {"C", s.C}, {"V", s.V}}) + (positions ? " wpe" : "");
-      c.ints = {repeating_tokens(N, std::min<int64_t>(s.V, 5))};
+      c.shape = shape_text({{"B", s.B}, {"T", s.T}, {"C", s.C}, {"V", s.V}}) +
+                (positions == 1 ? " wpe" : documents ? " wpe documents" : "");
+      c.ints = {repeating_tokens(N, std::min<int64_t>(s.V, 5)), packed_document_positions(s.B, s.T)};
       if (backward) {
         c.floats = {random_floats(s.V * s.C, 7), random_floats(s.T * s.C, 8), random_floats(N * s.C, 9)};
         c.run = [=](Backend& be, Fs f, Is i) {
-          be.embedding_backward(f[0], positions ? f[1] : nullptr, f[2], i[0], s.B, s.T, s.C);
+          be.embedding_backward(f[0], positions > 0 ? f[1] : nullptr, f[2], i[0], documents ? i[1] : nullptr, s.B,
+                                s.T, s.C);
           return Scalars{};
         };
       } else {
         c.floats = {random_floats(N * s.C, 10), random_floats(s.V * s.C, 11), random_floats(s.T * s.C, 12)};
         c.run = [=](Backend& be, Fs f, Is i) {
-          be.embedding_forward(f[0], i[0], f[1], positions ? f[2] : nullptr, s.B, s.T, s.C);
+          be.embedding_forward(f[0], i[0], f[1], positions > 0 ? f[2] : nullptr, documents ? i[1] : nullptr, s.B,
+                               s.T, s.C);
           return Scalars{};
         };
       }
@@ -224,18 +230,22 @@ template <size_t kCount>
 std::vector<OpCase> attention_cases(bool backward, const AttentionShape (&shapes)[kCount]) {
   std::vector<OpCase> cases;
   for (const AttentionShape s : shapes) {
-    const int64_t width = (s.NH + 2 * s.KVH) * s.HS, N = s.B * s.T;
-    OpCase c;
-    c.shape = attention_text(s);
-    // out, lse, qkv, dqkv, dout
-    c.floats = {random_floats(N * s.NH * s.HS, 35), random_floats(s.B * s.NH * s.T, 36), random_floats(N * width, 37),
-                random_floats(N * width, 38), random_floats(N * s.NH * s.HS, 39)};
-    c.run = [=](Backend& be, Fs f, Is) {
-      be.attention_forward(f[0], f[1], f[2], s.B, s.T, s.NH, s.KVH, s.HS);
-      if (backward) be.attention_backward(f[3], f[4], f[2], f[0], f[1], s.B, s.T, s.NH, s.KVH, s.HS);
-      return Scalars{};
-    };
-    cases.push_back(std::move(c));
+    for (bool documents : {false, true}) {
+      const int64_t width = (s.NH + 2 * s.KVH) * s.HS, N = s.B * s.T;
+      OpCase c;
+      c.shape = attention_text(s) + (documents ? " documents" : "");
+      // out, lse, qkv, dqkv, dout; doc_pos
+      c.floats = {random_floats(N * s.NH * s.HS, 35), random_floats(s.B * s.NH * s.T, 36),
+                  random_floats(N * width, 37), random_floats(N * width, 38), random_floats(N * s.NH * s.HS, 39)};
+      c.ints = {packed_document_positions(s.B, s.T)};
+      c.run = [=](Backend& be, Fs f, Is i) {
+        const int32_t* doc_pos = documents ? i[0] : nullptr;
+        be.attention_forward(f[0], f[1], f[2], doc_pos, s.B, s.T, s.NH, s.KVH, s.HS);
+        if (backward) be.attention_backward(f[3], f[4], f[2], f[0], f[1], doc_pos, s.B, s.T, s.NH, s.KVH, s.HS);
+        return Scalars{};
+      };
+      cases.push_back(std::move(c));
+    }
   }
   return cases;
 }
@@ -243,20 +253,26 @@ std::vector<OpCase> attention_cases(bool backward, const AttentionShape (&shapes
 std::vector<OpCase> naive_attention_cases(bool backward) {
   std::vector<OpCase> cases;
   for (const AttentionShape s : kAttentionShapes) {
-    const int64_t width = (s.NH + 2 * s.KVH) * s.HS, N = s.B * s.T;
-    OpCase c;
-    c.shape = attention_text(s);
-    // out, att, qkv, dqkv, datt (scratch), dout
-    c.floats = {random_floats(N * s.NH * s.HS, 40), random_floats(s.B * s.NH * s.T * s.T, 41),
-                random_floats(N * width, 42), random_floats(N * width, 43), random_floats(s.B * s.NH * s.T * s.T, 44),
-                random_floats(N * s.NH * s.HS, 45)};
-    c.scratch = {4};
-    c.run = [=](Backend& be, Fs f, Is) {
-      be.naive_attention_forward(f[0], f[1], f[2], s.B, s.T, s.NH, s.KVH, s.HS);
-      if (backward) be.naive_attention_backward(f[3], f[4], f[5], f[2], f[1], s.B, s.T, s.NH, s.KVH, s.HS);
-      return Scalars{};
-    };
-    cases.push_back(std::move(c));
+    for (bool documents : {false, true}) {
+      const int64_t width = (s.NH + 2 * s.KVH) * s.HS, N = s.B * s.T;
+      OpCase c;
+      c.shape = attention_text(s) + (documents ? " documents" : "");
+      // out, att, qkv, dqkv, datt (scratch), dout; doc_pos
+      c.floats = {random_floats(N * s.NH * s.HS, 40), random_floats(s.B * s.NH * s.T * s.T, 41),
+                  random_floats(N * width, 42), random_floats(N * width, 43),
+                  random_floats(s.B * s.NH * s.T * s.T, 44), random_floats(N * s.NH * s.HS, 45)};
+      c.scratch = {4};
+      c.ints = {packed_document_positions(s.B, s.T)};
+      c.run = [=](Backend& be, Fs f, Is i) {
+        const int32_t* doc_pos = documents ? i[0] : nullptr;
+        be.naive_attention_forward(f[0], f[1], f[2], doc_pos, s.B, s.T, s.NH, s.KVH, s.HS);
+        if (backward) {
+          be.naive_attention_backward(f[3], f[4], f[5], f[2], f[1], doc_pos, s.B, s.T, s.NH, s.KVH, s.HS);
+        }
+        return Scalars{};
+      };
+      cases.push_back(std::move(c));
+    }
   }
   return cases;
 }

@@ -252,7 +252,7 @@ TEST_P(BackendContract, UploadedHostMemoryMayBeReusedAtOnce) {
   std::vector<float> ids(23);
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<float>(i);
   backend->upload(table.get(), ids.data(), 23);
-  backend->embedding_forward(out.get(), tokens.get(), table.get(), nullptr, 1, 6, 1);
+  backend->embedding_forward(out.get(), tokens.get(), table.get(), nullptr, nullptr, 1, 6, 1);
 
   std::vector<float> a(1000), b(1000), embedded(6);
   backend->download(a.data(), first.get(), 1000);
@@ -274,6 +274,24 @@ TEST_P(BackendContract, NewBuffersAreZeroAndSynchronizeReturns) {
   std::vector<float> host(4097, 1.0f);
   backend->download(host.data(), x.get(), 4097);
   EXPECT_EQ(host, std::vector<float>(4097, 0.0f));
+}
+
+// peak_allocated_bytes: the most bytes held at once, not the sum of all allocations (the
+// backend's own buffers from its construction included in the starting figure).
+TEST_P(BackendContract, PeakAllocatedBytesIsTheMostHeldAtOnce) {
+  std::string skip_reason;
+  const std::unique_ptr<Backend> backend = make_under_test(GetParam(), &skip_reason);
+  if (!backend) GTEST_SKIP() << skip_reason;
+  const int64_t start = backend->peak_allocated_bytes();
+  {
+    BackendBuffer<float> floats(*backend, 1000);
+    BackendBuffer<int32_t> ints(*backend, 500);
+    EXPECT_EQ(backend->peak_allocated_bytes(), start + 6000);
+  }
+  BackendBuffer<float> small(*backend, 200);
+  EXPECT_EQ(backend->peak_allocated_bytes(), start + 6000) << "released buffers still count";
+  BackendBuffer<float> large(*backend, 2000);
+  EXPECT_EQ(backend->peak_allocated_bytes(), start + 800 + 8000);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BackendContract,

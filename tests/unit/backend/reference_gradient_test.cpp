@@ -5,11 +5,13 @@
 
 #include "backend/cpu/reference/ops.h"
 #include "gradient_check.h"
+#include "unit/backend/document_positions.h"
 
 namespace utt::reference {
 namespace {
 
 using test::expect_gradient_matches;
+using test::packed_document_positions;
 using test::random_doubles;
 using test::weighted_sum;
 using Vec = std::vector<double>;
@@ -49,17 +51,21 @@ TEST(ReferenceGradients, MatmulWithBothOperandsTransposed) {
 TEST(ReferenceGradients, EmbeddingsWithRepeatedTokens) {
   const int64_t B = 2, T = 3, C = 4, V = 5;
   const std::vector<int32_t> tokens = {1, 4, 1, 0, 1, 4};
-  Vec wte = random_doubles(V * C, 7), wpe = random_doubles(T * C, 8);
-  const Vec dy = random_doubles(B * T * C, 9);
-  auto loss = [&] {
-    Vec y(B * T * C);
-    embedding_forward(y.data(), tokens.data(), wte.data(), wpe.data(), B, T, C);
-    return weighted_sum(y, dy);
-  };
-  Vec dwte(V * C, 0.0), dwpe(T * C, 0.0);
-  embedding_backward(dwte.data(), dwpe.data(), dy.data(), tokens.data(), B, T, C);
-  expect_gradient_matches("dwte", wte, dwte, loss);
-  expect_gradient_matches("dwpe", wpe, dwpe, loss);
+  // Positions by place in the row, or restarting with each document (row 1: documents of 1 and 2).
+  const std::vector<int32_t> by_document = {0, 1, 2, 0, 0, 1};
+  for (const int32_t* doc_pos : {static_cast<const int32_t*>(nullptr), by_document.data()}) {
+    Vec wte = random_doubles(V * C, 7), wpe = random_doubles(T * C, 8);
+    const Vec dy = random_doubles(B * T * C, 9);
+    auto loss = [&] {
+      Vec y(B * T * C);
+      embedding_forward(y.data(), tokens.data(), wte.data(), wpe.data(), doc_pos, B, T, C);
+      return weighted_sum(y, dy);
+    };
+    Vec dwte(V * C, 0.0), dwpe(T * C, 0.0);
+    embedding_backward(dwte.data(), dwpe.data(), dy.data(), tokens.data(), doc_pos, B, T, C);
+    expect_gradient_matches("dwte", wte, dwte, loss);
+    expect_gradient_matches("dwpe", wpe, dwpe, loss);
+  }
 }
 
 TEST(ReferenceGradients, RmsNormAccumulatesIntoDx) {
@@ -139,33 +145,39 @@ class ReferenceAttentionGradients : public testing::TestWithParam<AttentionShape
 
 TEST_P(ReferenceAttentionGradients, FlashAndNaiveBackwardsMatchFiniteDifferences) {
   const auto [B, T, NH, KVH, HS] = GetParam();
-  const int64_t width = (NH + 2 * KVH) * HS;
-  Vec qkv = random_doubles(B * T * width, 19);
-  const Vec dy = random_doubles(B * T * NH * HS, 20);
-  auto flash_loss = [&] {
-    Vec y(B * T * NH * HS), lse(B * NH * T);
-    attention_forward(y.data(), lse.data(), qkv.data(), B, T, NH, KVH, HS);
-    return weighted_sum(y, dy);
-  };
-  auto naive_loss = [&] {
-    Vec y(B * T * NH * HS), att(B * NH * T * T);
-    naive_attention_forward(y.data(), att.data(), qkv.data(), B, T, NH, KVH, HS);
-    return weighted_sum(y, dy);
-  };
-  Vec y(B * T * NH * HS), lse(B * NH * T), att(B * NH * T * T), datt(B * NH * T * T);
-  Vec dflash(qkv.size(), 7.0), dnaive(qkv.size(), 7.0);  // both overwrite
-  attention_forward(y.data(), lse.data(), qkv.data(), B, T, NH, KVH, HS);
-  attention_backward(dflash.data(), dy.data(), qkv.data(), y.data(), lse.data(), B, T, NH, KVH, HS);
-  naive_attention_forward(y.data(), att.data(), qkv.data(), B, T, NH, KVH, HS);
-  naive_attention_backward(dnaive.data(), datt.data(), dy.data(), qkv.data(), att.data(), B, T, NH, KVH, HS);
-  expect_gradient_matches("flash dqkv", qkv, dflash, flash_loss);
-  expect_gradient_matches("naive dqkv", qkv, dnaive, naive_loss);
-  EXPECT_NEAR(flash_loss(), naive_loss(), 1e-12);
+  const std::vector<int32_t> packed = packed_document_positions(B, T);
+  for (const int32_t* doc_pos : {static_cast<const int32_t*>(nullptr), packed.data()}) {
+    SCOPED_TRACE(doc_pos ? "documents" : "one sequence per row");
+    const int64_t width = (NH + 2 * KVH) * HS;
+    Vec qkv = random_doubles(B * T * width, 19);
+    const Vec dy = random_doubles(B * T * NH * HS, 20);
+    auto flash_loss = [&] {
+      Vec y(B * T * NH * HS), lse(B * NH * T);
+      attention_forward(y.data(), lse.data(), qkv.data(), doc_pos, B, T, NH, KVH, HS);
+      return weighted_sum(y, dy);
+    };
+    auto naive_loss = [&] {
+      Vec y(B * T * NH * HS), att(B * NH * T * T);
+      naive_attention_forward(y.data(), att.data(), qkv.data(), doc_pos, B, T, NH, KVH, HS);
+      return weighted_sum(y, dy);
+    };
+    Vec y(B * T * NH * HS), lse(B * NH * T), att(B * NH * T * T), datt(B * NH * T * T);
+    Vec dflash(qkv.size(), 7.0), dnaive(qkv.size(), 7.0);  // both overwrite
+    attention_forward(y.data(), lse.data(), qkv.data(), doc_pos, B, T, NH, KVH, HS);
+    attention_backward(dflash.data(), dy.data(), qkv.data(), y.data(), lse.data(), doc_pos, B, T, NH, KVH, HS);
+    naive_attention_forward(y.data(), att.data(), qkv.data(), doc_pos, B, T, NH, KVH, HS);
+    naive_attention_backward(dnaive.data(), datt.data(), dy.data(), qkv.data(), att.data(), doc_pos, B, T, NH, KVH,
+                             HS);
+    expect_gradient_matches("flash dqkv", qkv, dflash, flash_loss);
+    expect_gradient_matches("naive dqkv", qkv, dnaive, naive_loss);
+    EXPECT_NEAR(flash_loss(), naive_loss(), 1e-12);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, ReferenceAttentionGradients,
                          testing::Values(AttentionShape{1, 1, 1, 1, 2}, AttentionShape{2, 4, 2, 2, 3},
-                                         AttentionShape{1, 5, 4, 2, 2}, AttentionShape{1, 3, 3, 1, 4}));
+                                         AttentionShape{1, 5, 4, 2, 2}, AttentionShape{1, 3, 3, 1, 4},
+                                         AttentionShape{2, 9, 2, 1, 2}));
 
 // SwiGLU, GeGLU and ReGLU: the gate's activation is silu, gelu or relu.
 TEST(ReferenceGradients, GatedLinearUnits) {

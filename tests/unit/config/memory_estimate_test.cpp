@@ -24,5 +24,19 @@ TEST(MemoryEstimate, ActivationsGrowWithBatchAndNaiveAttentionWithSequence) {
   EXPECT_GT(estimate_training_memory(m, 8, true).activations_bytes, batch8);
 }
 
+// Checkpointing keeps one layer's activations and every layer's input (d_model per token).
+TEST(MemoryEstimate, ActivationCheckpointingKeepsOneLayerAndEveryInput) {
+  ModelConfig m;
+  m.num_layers = 6;
+  ModelConfig one_layer = m;
+  one_layer.num_layers = 1;
+  const double tokens = 8.0 * m.seq_len;
+  const double inputs = 5 * tokens * m.d_model * 4.0;  // the other five layers' inputs
+  EXPECT_DOUBLE_EQ(estimate_training_memory(m, 8, false, true).activations_bytes,
+                   estimate_training_memory(one_layer, 8, false).activations_bytes + inputs);
+  EXPECT_LT(estimate_training_memory(m, 8, false, true).activations_bytes,
+            estimate_training_memory(m, 8, false).activations_bytes);
+}
+
 }  // namespace
 }  // namespace utt

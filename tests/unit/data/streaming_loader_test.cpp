@@ -66,6 +66,27 @@ TEST(WindowPacker, WindowsTileTheStreamOfDocumentsJoinedByEndOfText) {
   EXPECT_EQ(packer.state().first_document, 1);
 }
 
+TEST(WindowPacker, DocumentPositionsRestartWhereDocumentsStartCountedFromTheWindow) {
+  WindowPacker packer(5, 3);
+  packer.add_document({1, 2}, ends_with(9));
+  packer.add_document({3}, ends_with(9));
+  packer.add_document({4, 5, 6, 7}, ends_with(9));  // stream: 1 2 9 | 3 9 | 4 5 6 7 9
+  std::vector<uint32_t> window(6);
+  std::vector<int32_t> doc_pos(5);
+  packer.take_window(window.data(), doc_pos.data());
+  EXPECT_EQ(window, (std::vector<uint32_t>{1, 2, 9, 3, 9, 4}));
+  EXPECT_EQ(doc_pos, (std::vector<int32_t>{0, 1, 2, 0, 1}));  // inputs only: the last id is a target
+  packer.take_window(window.data(), doc_pos.data());  // starts in document 1, at its end of text
+  EXPECT_EQ(window, (std::vector<uint32_t>{3, 9, 4, 5, 6, 7}));
+  EXPECT_EQ(doc_pos, (std::vector<int32_t>{0, 1, 0, 1, 2}));
+  // A <bos> template: a document starts at its <bos>.
+  WindowPacker bos(4, 4);
+  bos.add_document({1, 2}, DocumentFraming{{7}, {}});
+  bos.add_document({3, 4}, DocumentFraming{{7}, {}});  // 7 1 2 7 3 4
+  bos.take_window(window.data(), doc_pos.data());
+  EXPECT_EQ(std::vector<int32_t>(doc_pos.begin(), doc_pos.begin() + 4), (std::vector<int32_t>{0, 1, 2, 0}));
+}
+
 TEST(WindowPacker, AStrideBelowSeqLenOverlapsWindows) {
   WindowPacker packer(4, 2);
   packer.add_document({1, 2, 3, 4, 5, 6, 7, 8}, ends_with(0));
@@ -307,6 +328,45 @@ TEST(StreamingLoader, AResumedLoaderYieldsExactlyTheBatchesOfAnUninterruptedOne)
       EXPECT_EQ(got, expected) << "blocks of " << block << " windows, stopped after " << stop << " batches";
     }
   }
+}
+
+// Document positions come from the packer's state, which a checkpoint carries: a resumed loader
+// gives the same ones, and they restart exactly after each end of text (the byte encoder's 256).
+TEST(StreamingLoader, DocumentPositionsFollowEndOfTextAndResumeExactly) {
+  const std::string file = write_corpus("loader-doc-pos", 200);
+  ByteEncoder bytes;
+  LoaderConfig config = small_config(file);
+  config.window_shuffle_windows = 5;
+  auto batches_with_positions = [&](StreamingLoader& loader, int64_t limit) {
+    std::vector<std::pair<std::vector<uint32_t>, std::vector<int32_t>>> out;
+    std::vector<uint32_t> tokens;
+    std::vector<int32_t> doc_pos;
+    while ((limit < 0 || static_cast<int64_t>(out.size()) < limit) && loader.next_batch(tokens, doc_pos)) {
+      out.emplace_back(tokens, doc_pos);
+    }
+    return out;
+  };
+  StreamingLoader uninterrupted(config, bytes);
+  const auto expected = batches_with_positions(uninterrupted, -1);
+  ASSERT_GT(expected.size(), 10u);
+  const int64_t T = config.seq_len;
+  for (const auto& [tokens, doc_pos] : expected) {
+    ASSERT_EQ(doc_pos.size(), static_cast<size_t>(config.batch_size * T));
+    for (int64_t b = 0; b < config.batch_size; ++b) {
+      EXPECT_EQ(doc_pos[static_cast<size_t>(b * T)], 0);
+      for (int64_t t = 1; t < T; ++t) {
+        const bool after_end_of_text = tokens[static_cast<size_t>(b * (T + 1) + t - 1)] == 256;
+        const int32_t previous = doc_pos[static_cast<size_t>(b * T + t - 1)];
+        EXPECT_EQ(doc_pos[static_cast<size_t>(b * T + t)], after_end_of_text ? 0 : previous + 1);
+      }
+    }
+  }
+  StreamingLoader first(config, bytes);
+  auto got = batches_with_positions(first, 7);
+  StreamingLoader resumed(config, bytes, LoaderState::from_json(first.state().to_json()));
+  const auto rest = batches_with_positions(resumed, -1);
+  got.insert(got.end(), rest.begin(), rest.end());
+  EXPECT_EQ(got, expected);
 }
 
 TEST(StreamingLoader, ResumingWithOtherSettingsIsRefused) {

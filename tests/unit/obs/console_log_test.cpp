@@ -12,6 +12,19 @@ TEST(ConsoleLog, StepLineHasTheGuidesFormat) {
             "\u2502 LR: 3.00e-04 \u2502 Grad norm: 0.8123");
 }
 
+TEST(ConsoleLog, StepLineAddsComputeAndMemoryAfterTheGuidesFields) {
+  StepLogLine fields{100, 3.45671, 45678.4, 123.44, 3e-4, 0.81234};
+  fields.flops_per_second = 1.5234e11;
+  fields.mfu = 0.7312;
+  fields.peak_memory_bytes = int64_t{3} << 29;
+  EXPECT_EQ(format_step_line(fields),
+            "Step    100 \u2502 Loss: 3.4567 \u2502 Tokens/sec:    45,678 \u2502 Time:   123.4s "
+            "\u2502 LR: 3.00e-04 \u2502 Grad norm: 0.8123 \u2502 TFLOP/s: 0.152 \u2502 MFU: 73.1% "
+            "\u2502 Peak mem: 1.50 GiB");
+  fields.mfu = 0;  // no peak known: no MFU field
+  EXPECT_EQ(format_step_line(fields).find("MFU"), std::string::npos);
+}
+
 TEST(ConsoleLog, ValidationBlockHasTheGuidesLines) {
   const std::string block = format_validation_block(2.89014, 50, "output_ultimate/best_checkpoint");
   EXPECT_NE(block.find("  Validation\n"), std::string::npos);

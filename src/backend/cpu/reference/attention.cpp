@@ -2,6 +2,7 @@
 // log-sum-exp per query and recomputes probabilities in the backward) and "naive" (saves the
 // T x T probabilities). Both compute the same function; the reference recomputes scores rather
 // than storing them so that it never allocates.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -24,6 +25,11 @@ struct QkvLayout {
   }
 };
 
+// The first key query i of row b sees: its document's first token (document masking), or 0.
+int64_t first_key(const int32_t* doc_pos, int64_t b, int64_t T, int64_t i) {
+  return doc_pos == nullptr ? 0 : std::max<int64_t>(0, i - doc_pos[b * T + i]);
+}
+
 template <typename S>
 double dot(const S* a, const S* b, int64_t n) {
   double sum = 0;
@@ -34,24 +40,25 @@ double dot(const S* a, const S* b, int64_t n) {
 }  // namespace
 
 template <typename S>
-void attention_forward(S* out, S* lse, const S* qkv, int64_t B, int64_t T, int64_t NH, int64_t KVH,
-                       int64_t HS) {
+void attention_forward(S* out, S* lse, const S* qkv, const int32_t* doc_pos, int64_t B, int64_t T,
+                       int64_t NH, int64_t KVH, int64_t HS) {
   const QkvLayout at{T, NH, KVH, HS};
   const double scale = 1.0 / std::sqrt(static_cast<double>(HS));
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t h = 0; h < NH; ++h) {
       for (int64_t i = 0; i < T; ++i) {
+        const int64_t first = first_key(doc_pos, b, T, i);
         const S* q = qkv + at.q(b, i, h);
         double max_score = -std::numeric_limits<double>::infinity();
-        for (int64_t j = 0; j <= i; ++j) {
+        for (int64_t j = first; j <= i; ++j) {
           max_score = std::max(max_score, dot(q, qkv + at.k(b, j, h), HS) * scale);
         }
         double sum = 0;
-        for (int64_t j = 0; j <= i; ++j) sum += std::exp(dot(q, qkv + at.k(b, j, h), HS) * scale - max_score);
+        for (int64_t j = first; j <= i; ++j) sum += std::exp(dot(q, qkv + at.k(b, j, h), HS) * scale - max_score);
         const double log_sum_exp = max_score + std::log(sum);
         S* o = out + (b * T + i) * NH * HS + h * HS;
         for (int64_t d = 0; d < HS; ++d) o[d] = 0;
-        for (int64_t j = 0; j <= i; ++j) {
+        for (int64_t j = first; j <= i; ++j) {
           const double p = std::exp(dot(q, qkv + at.k(b, j, h), HS) * scale - log_sum_exp);
           const S* v = qkv + at.v(b, j, h);
           for (int64_t d = 0; d < HS; ++d) o[d] = static_cast<S>(o[d] + p * v[d]);
@@ -66,19 +73,20 @@ void attention_forward(S* out, S* lse, const S* qkv, int64_t B, int64_t T, int64
 //   dv_j += p_ij dout_i;  ds_ij = p_ij (dout_i . v_j - D_i);  dq_i += ds_ij k_j scale;
 //   dk_j += ds_ij q_i scale.
 template <typename S>
-void attention_backward(S* dqkv, const S* dout, const S* qkv, const S* out, const S* lse, int64_t B,
-                        int64_t T, int64_t NH, int64_t KVH, int64_t HS) {
+void attention_backward(S* dqkv, const S* dout, const S* qkv, const S* out, const S* lse,
+                        const int32_t* doc_pos, int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS) {
   const QkvLayout at{T, NH, KVH, HS};
   const double scale = 1.0 / std::sqrt(static_cast<double>(HS));
   for (int64_t i = 0; i < B * T * at.row_stride(); ++i) dqkv[i] = 0;
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t h = 0; h < NH; ++h) {
       for (int64_t i = 0; i < T; ++i) {
+        const int64_t first = first_key(doc_pos, b, T, i);
         const S* q = qkv + at.q(b, i, h);
         const S* d_o = dout + (b * T + i) * NH * HS + h * HS;
         const double D = dot(d_o, out + (b * T + i) * NH * HS + h * HS, HS);
         const double log_sum_exp = lse[(b * NH + h) * T + i];
-        for (int64_t j = 0; j <= i; ++j) {
+        for (int64_t j = first; j <= i; ++j) {
           const S* k = qkv + at.k(b, j, h);
           const S* v = qkv + at.v(b, j, h);
           const double p = std::exp(dot(q, k, HS) * scale - log_sum_exp);
@@ -98,29 +106,30 @@ void attention_backward(S* dqkv, const S* dout, const S* qkv, const S* out, cons
 }
 
 template <typename S>
-void naive_attention_forward(S* out, S* att, const S* qkv, int64_t B, int64_t T, int64_t NH,
-                             int64_t KVH, int64_t HS) {
+void naive_attention_forward(S* out, S* att, const S* qkv, const int32_t* doc_pos, int64_t B, int64_t T,
+                             int64_t NH, int64_t KVH, int64_t HS) {
   const QkvLayout at{T, NH, KVH, HS};
   const double scale = 1.0 / std::sqrt(static_cast<double>(HS));
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t h = 0; h < NH; ++h) {
       for (int64_t i = 0; i < T; ++i) {
+        const int64_t first = first_key(doc_pos, b, T, i);
         S* probabilities = att + ((b * NH + h) * T + i) * T;
         const S* q = qkv + at.q(b, i, h);
         double max_score = -std::numeric_limits<double>::infinity();
-        for (int64_t j = 0; j <= i; ++j) {
+        for (int64_t j = first; j <= i; ++j) {
           max_score = std::max(max_score, dot(q, qkv + at.k(b, j, h), HS) * scale);
         }
         double sum = 0;
-        for (int64_t j = 0; j <= i; ++j) sum += std::exp(dot(q, qkv + at.k(b, j, h), HS) * scale - max_score);
+        for (int64_t j = first; j <= i; ++j) sum += std::exp(dot(q, qkv + at.k(b, j, h), HS) * scale - max_score);
         for (int64_t j = 0; j < T; ++j) {
-          probabilities[j] = j <= i ? static_cast<S>(std::exp(dot(q, qkv + at.k(b, j, h), HS) * scale - max_score) / sum)
+          probabilities[j] = j >= first && j <= i ? static_cast<S>(std::exp(dot(q, qkv + at.k(b, j, h), HS) * scale - max_score) / sum)
                                     : S(0);
         }
         S* o = out + (b * T + i) * NH * HS + h * HS;
         for (int64_t d = 0; d < HS; ++d) {
           double acc = 0;
-          for (int64_t j = 0; j <= i; ++j) acc += static_cast<double>(probabilities[j]) * qkv[at.v(b, j, h) + d];
+          for (int64_t j = first; j <= i; ++j) acc += static_cast<double>(probabilities[j]) * qkv[at.v(b, j, h) + d];
           o[d] = static_cast<S>(acc);
         }
       }
@@ -130,18 +139,20 @@ void naive_attention_forward(S* out, S* att, const S* qkv, int64_t B, int64_t T,
 
 template <typename S>
 void naive_attention_backward(S* dqkv, S* datt, const S* dout, const S* qkv, const S* att,
-                              int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS) {
+                              const int32_t* doc_pos, int64_t B, int64_t T, int64_t NH, int64_t KVH,
+                              int64_t HS) {
   const QkvLayout at{T, NH, KVH, HS};
   const double scale = 1.0 / std::sqrt(static_cast<double>(HS));
   for (int64_t i = 0; i < B * T * at.row_stride(); ++i) dqkv[i] = 0;
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t h = 0; h < NH; ++h) {
       for (int64_t i = 0; i < T; ++i) {
+        const int64_t first = first_key(doc_pos, b, T, i);
         const S* probabilities = att + ((b * NH + h) * T + i) * T;
         S* dprobabilities = datt + ((b * NH + h) * T + i) * T;
         const S* d_o = dout + (b * T + i) * NH * HS + h * HS;
         double p_dot_dp = 0;
-        for (int64_t j = 0; j <= i; ++j) {
+        for (int64_t j = first; j <= i; ++j) {
           const double dp = dot(d_o, qkv + at.v(b, j, h), HS);
           dprobabilities[j] = static_cast<S>(dp);
           p_dot_dp += probabilities[j] * dp;
@@ -150,7 +161,7 @@ void naive_attention_backward(S* dqkv, S* datt, const S* dout, const S* qkv, con
         }
         const S* q = qkv + at.q(b, i, h);
         S* dq = dqkv + at.q(b, i, h);
-        for (int64_t j = 0; j <= i; ++j) {
+        for (int64_t j = first; j <= i; ++j) {
           const double ds = probabilities[j] * (dprobabilities[j] - p_dot_dp) * scale;
           const S* k = qkv + at.k(b, j, h);
           S* dk = dqkv + at.k(b, j, h);
@@ -164,23 +175,17 @@ void naive_attention_backward(S* dqkv, S* datt, const S* dout, const S* qkv, con
   }
 }
 
-template void attention_forward<float>(float*, float*, const float*, int64_t, int64_t, int64_t,
-                                       int64_t, int64_t);
-template void attention_forward<double>(double*, double*, const double*, int64_t, int64_t, int64_t,
-                                        int64_t, int64_t);
-template void attention_backward<float>(float*, const float*, const float*, const float*,
-                                        const float*, int64_t, int64_t, int64_t, int64_t, int64_t);
-template void attention_backward<double>(double*, const double*, const double*, const double*,
-                                         const double*, int64_t, int64_t, int64_t, int64_t, int64_t);
-template void naive_attention_forward<float>(float*, float*, const float*, int64_t, int64_t, int64_t,
-                                             int64_t, int64_t);
-template void naive_attention_forward<double>(double*, double*, const double*, int64_t, int64_t,
-                                              int64_t, int64_t, int64_t);
-template void naive_attention_backward<float>(float*, float*, const float*, const float*,
-                                              const float*, int64_t, int64_t, int64_t, int64_t,
-                                              int64_t);
-template void naive_attention_backward<double>(double*, double*, const double*, const double*,
-                                               const double*, int64_t, int64_t, int64_t, int64_t,
-                                               int64_t);
+#define UTT_INSTANTIATE(S)                                                                          \
+  template void attention_forward<S>(S*, S*, const S*, const int32_t*, int64_t, int64_t, int64_t,     \
+                                     int64_t, int64_t);                                              \
+  template void attention_backward<S>(S*, const S*, const S*, const S*, const S*, const int32_t*,     \
+                                      int64_t, int64_t, int64_t, int64_t, int64_t);                  \
+  template void naive_attention_forward<S>(S*, S*, const S*, const int32_t*, int64_t, int64_t,        \
+                                           int64_t, int64_t, int64_t);                               \
+  template void naive_attention_backward<S>(S*, S*, const S*, const S*, const S*, const int32_t*,     \
+                                            int64_t, int64_t, int64_t, int64_t, int64_t);
+UTT_INSTANTIATE(float)
+UTT_INSTANTIATE(double)
+#undef UTT_INSTANTIATE
 
 }  // namespace utt::reference

@@ -19,11 +19,11 @@ template <typename S>
 void bias_backward(S* dbias, const S* dout, int64_t N, int64_t OC);
 
 template <typename S>
-void embedding_forward(S* out, const int32_t* tokens, const S* wte, const S* wpe, int64_t B,
-                       int64_t T, int64_t C);
+void embedding_forward(S* out, const int32_t* tokens, const S* wte, const S* wpe,
+                       const int32_t* doc_pos, int64_t B, int64_t T, int64_t C);
 template <typename S>
-void embedding_backward(S* dwte, S* dwpe, const S* dout, const int32_t* tokens, int64_t B,
-                        int64_t T, int64_t C);
+void embedding_backward(S* dwte, S* dwpe, const S* dout, const int32_t* tokens, const int32_t* doc_pos,
+                        int64_t B, int64_t T, int64_t C);
 
 template <typename S>
 void rmsnorm_forward(S* out, S* rstd, const S* x, const S* weight, int64_t N, int64_t C, double eps);
@@ -44,18 +44,20 @@ template <typename S>
 void rope_rotate(S* x, const S* cos, const S* sin, int64_t B, int64_t T, int64_t heads, int64_t HS,
                  int64_t row_stride, int direction);
 
+// doc_pos (B, T) or null: query t sees keys t - doc_pos[t] .. t (backend.h).
 template <typename S>
-void attention_forward(S* out, S* lse, const S* qkv, int64_t B, int64_t T, int64_t NH, int64_t KVH,
-                       int64_t HS);
+void attention_forward(S* out, S* lse, const S* qkv, const int32_t* doc_pos, int64_t B, int64_t T,
+                       int64_t NH, int64_t KVH, int64_t HS);
 template <typename S>
-void attention_backward(S* dqkv, const S* dout, const S* qkv, const S* out, const S* lse, int64_t B,
-                        int64_t T, int64_t NH, int64_t KVH, int64_t HS);
+void attention_backward(S* dqkv, const S* dout, const S* qkv, const S* out, const S* lse,
+                        const int32_t* doc_pos, int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS);
 template <typename S>
-void naive_attention_forward(S* out, S* att, const S* qkv, int64_t B, int64_t T, int64_t NH,
-                             int64_t KVH, int64_t HS);
+void naive_attention_forward(S* out, S* att, const S* qkv, const int32_t* doc_pos, int64_t B, int64_t T,
+                             int64_t NH, int64_t KVH, int64_t HS);
 template <typename S>
 void naive_attention_backward(S* dqkv, S* datt, const S* dout, const S* qkv, const S* att,
-                              int64_t B, int64_t T, int64_t NH, int64_t KVH, int64_t HS);
+                              const int32_t* doc_pos, int64_t B, int64_t T, int64_t NH, int64_t KVH,
+                              int64_t HS);
 
 template <typename S>
 void decode_attention(S* out, const S* q, int64_t q_stride, const S* k_cache, const S* v_cache,

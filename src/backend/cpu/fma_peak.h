@@ -1,0 +1,20 @@
+// One core's peak fp32 multiply-add rate, measured in a register-only loop: the ceiling the CPU's
+// MFU is reported against (backend/compute_peak.h). bench/instruction_peaks measures the same
+// instruction with longer rounds, beside vdpbf16ps.
+#pragma once
+
+namespace utt {
+
+struct FmaPeak {
+  const char* name = "";          // "vfmadd231ps zmm" (AVX-512) or "vfmadd231ps ymm" (AVX2 + FMA)
+  int flops_per_instruction = 0;  // 32 or 16; 0: neither is available
+};
+
+// The widest FMA this CPU runs.
+FmaPeak widest_fma();
+
+// Its flops per second on the calling thread: best of a few rounds of a few milliseconds each,
+// timed on the thread's CPU clock (another process on the core inflates it less than wall time).
+double measure_fma_flops_per_second(const FmaPeak& instruction);
+
+}  // namespace utt
