@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "dist/local_launch.h"
+#include "dist/rank_waits.h"
 #include "obs/console_log.h"
 #include "train/checkpoint_dirs.h"
 #include "train/lr_schedule.h"
@@ -203,14 +205,7 @@ double Trainer::validation_loss(int64_t step) {
 // the ones that did not (a hung or stopped rank would keep the others waiting in the
 // collective forever). Every rank meets with the same `tag` at the same place.
 void Trainer::wait_for_ranks(int64_t tag, int64_t step, const char* where) {
-  const std::vector<int> missing = ranks_.meet(tag, options_.rank_timeout_seconds);
-  if (missing.empty()) return;
-  std::string names;
-  for (size_t i = 0; i < missing.size(); ++i) names += (i ? ", " : "") + std::to_string(missing[i]);
-  throw UserError(fmt::format("rank{} {} did not reach the {} of step {} within {} s (hung, stopped, or much "
-                              "slower than the others): stopping the job; --rank-timeout sets how long ranks wait",
-                              missing.size() == 1 ? "" : "s", names, where,
-                              step, options_.rank_timeout_seconds));
+  utt::wait_for_ranks(ranks_, tag, options_.rank_timeout_seconds, fmt::format("the {} of step {}", where, step));
 }
 
 void Trainer::validate(TrainerState& state, TrainingResult& result) {
@@ -322,6 +317,12 @@ TrainingResult Trainer::run(TrainerState state) {
                    state.step, result.last_checkpoint.string(), options_.resume_command,
                    result.last_checkpoint.string());
         std::fflush(stdout);
+        // For the launcher, which sees the job's stderr only (dist/local_launch.h).
+        if (ranks_.world_size() > 1) {
+          fmt::print(stderr, "{}{} by {}; saved {}\n", kStopLinePrefix, state.step, signal,
+                     result.last_checkpoint.string());
+          std::fflush(stderr);
+        }
       }
       result.outcome = TrainingOutcome::kInterrupted;
       break;
