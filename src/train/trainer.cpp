@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "dist/gradient_buckets.h"
 #include "dist/local_launch.h"
 #include "dist/rank_waits.h"
 #include "obs/console_log.h"
@@ -111,23 +112,11 @@ double Trainer::train_step(TrainerState& state) {
     // Each rank's rows get masks of their own (rank 0's are one process's).
     forward.micro_batch = micro + options_.accumulation * rank;
     loss += model_.forward(batch_.data(), B, forward);
-    model_.backward();
-  }
-  if (world > 1) {
-    wait_for_ranks(state.step + 1, state.step + 1, "gradient sum");
-    // Sum the ranks' gradients, and their losses with the stop requests: every rank sees the
-    // same loss, norm and stop decision, and so takes the same branch below.
-    const auto reduce_start = Clock::now();
-    float* gradients = model_.trainable_gradients();
-    const size_t count = static_cast<size_t>(model_.trainable_count());
-    for (size_t start = 0; start < count; start += kGradientBucketFloats) {
-      ranks_.all_reduce_sum(gradients + start, std::min(kGradientBucketFloats, count - start));
+    if (world > 1 && micro + 1 == options_.accumulation) {
+      loss = backward_and_sum(state, loss);
+    } else {
+      model_.backward();
     }
-    double step_values[2] = {loss, stop_requested() ? 1.0 : 0.0};
-    ranks_.all_reduce_sum(step_values, 2);
-    loss = step_values[0];
-    stop_agreed_ = step_values[1] > 0;
-    all_reduce_seconds_ += seconds_since(reduce_start);
   }
   // Clipping is applied by AdamW as it reads the gradients (norm.scale), not by a pass of its own.
   const GradientNorm norm =
@@ -149,6 +138,23 @@ double Trainer::train_step(TrainerState& state) {
   state.tokens_seen += static_cast<int64_t>(targets_in_step);
   state.last_loss = loss;
   return loss;
+}
+
+double Trainer::backward_and_sum(const TrainerState& state, double loss) {
+  // Before the first bucket leaves: a rank that hangs or was stopped is named here.
+  wait_for_ranks(state.step + 1, state.step + 1, "gradient sum");
+  GradientBuckets buckets(ranks_, model_.trainable_gradients(), static_cast<size_t>(model_.trainable_count()),
+                          options_.gradient_bucket_floats);
+  model_.backward([&buckets](int64_t offset) { buckets.final_from(offset); });
+  // The rest of the gradients, then the losses with the stop requests: every rank sees the
+  // same loss, norm and stop decision, and so takes the same branch after the sums.
+  const auto reduce_start = Clock::now();
+  buckets.finish();
+  double step_values[2] = {loss, stop_requested() ? 1.0 : 0.0};
+  ranks_.all_reduce_sum(step_values, 2);
+  stop_agreed_ = step_values[1] > 0;
+  all_reduce_seconds_ += seconds_since(reduce_start);
+  return step_values[0];
 }
 
 LrSchedule Trainer::schedule(const TrainerState& state) const {
