@@ -176,8 +176,10 @@ TEST(DataParallelFaults, SigtermToMpirunStopsEveryRankAfterOneCheckpointAndSaysW
   const std::string output = dir + "/out";
   // mpirun waits OMPI_MCA_odls_base_sigkill_timeout seconds before it passes SIGTERM on, and
   // as long again before SIGKILL: the launcher's 5 s, which leave a loaded machine time for a
-  // step and a checkpoint (3 s did not always).
-  BackgroundRun run(long_run(output), dir);
+  // step and a checkpoint (3 s did not always). Little output: once signalled, mpirun stops
+  // relaying the workers' output, and a rank that fills its stdout pipe (64 KiB) in the
+  // meantime blocks until SIGKILL (a loss every step did, now and then).
+  BackgroundRun run(with_flags(long_run(output), {{"--log-every", "100"}, {"--eval-every", "1000"}}), dir);
   ASSERT_TRUE(wait_for_a_step(output, run)) << "training never started";
   const std::optional<pid_t> mpirun = find_mpirun(run.pid());
   ASSERT_TRUE(mpirun) << "no mpirun under the launcher";
