@@ -2,6 +2,13 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
 #include "cli/commands.h"
 #include "cli/run_plan.h"
 #include "cli/train_flags.h"
@@ -9,6 +16,7 @@
 #include "dist/launch_environment.h"
 #include "dist/local_launch.h"
 #include "export/init_source.h"
+#include "train/stop_signal.h"
 #include "train/training_run.h"
 #include "util/error.h"
 
@@ -50,12 +58,53 @@ TrainingRunInputs training_inputs(const RunPlan& plan, const std::vector<std::st
   return inputs;
 }
 
+// MPI_Init waits for every rank of the job: one that hung, was stopped or never started would
+// keep this one waiting for ever. After `seconds` the watchdog gives up and exits, which makes
+// mpirun stop the others.
+class StartWatchdog {
+ public:
+  StartWatchdog(int rank, double seconds)
+      : thread_([this, rank, seconds] {
+          std::unique_lock<std::mutex> lock(mutex_);
+          if (cancelled_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return done_; })) return;
+          std::fprintf(stderr, "utt: error: rank %d: the job's other ranks did not all join it within %g s (MPI's "
+                       "start waits for every rank): one of them hung, was stopped or did not start; stopping the "
+                       "job; --rank-timeout sets how long ranks wait\n", rank, seconds);
+          std::fflush(stderr);
+          std::_Exit(kExitUserError);
+        }) {}
+  ~StartWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    cancelled_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cancelled_;
+  bool done_ = false;
+  std::thread thread_;  // last: starts once the members it uses exist
+};
+
+std::unique_ptr<Communicator> start_mpi_within(double seconds) {
+  const StartWatchdog watchdog(detect_launch_environment().rank, seconds);
+  return make_mpi_communicator();
+}
+
 // One rank of a job that mpirun or srun started (or `--num-devices N` through mpirun). Every
 // rank plans and checks the run; rank 0 alone prints (the others' standard output is
 // discarded) and writes. An error on any rank ends every rank: a rank that stopped alone would
 // leave the others waiting for it.
 int run_train_rank(const TrainConfig& config, const std::vector<std::string>& args) {
-  std::unique_ptr<Communicator> ranks = make_mpi_communicator();
+  // A signal from the start on: a stop requested during the set-up ends the run after its
+  // first step, with a checkpoint, as one during training does.
+  install_stop_handlers();
+  const std::unique_ptr<Communicator> mpi = start_mpi_within(config.rank_timeout);
+  std::unique_ptr<Communicator> gpu_ranks;  // over `mpi`, when the backend is CUDA
+  Communicator* ranks = mpi.get();
   const int rank = ranks->rank();
   const std::string who = rank == 0 ? "" : fmt::format("rank {}: ", rank);
   if (rank != 0) {
@@ -73,7 +122,15 @@ int run_train_rank(const TrainConfig& config, const std::vector<std::string>& ar
     }
     const RunPlan plan = plan_run(config);
     refuse_unsupported(plan);
-    return run_training(training_inputs(plan, args), *ranks);
+    TrainingRunInputs inputs = training_inputs(plan, args);
+    if (plan.device.kind == BackendKind::kCuda) {
+      // One GPU per rank, numbered by the rank's place on its machine; sums of GPU memory
+      // through NCCL.
+      inputs.device = launch.local_rank;
+      gpu_ranks = make_nccl_communicator(*mpi, launch.local_rank);
+      ranks = gpu_ranks.get();
+    }
+    return run_training(inputs, *ranks);
   } catch (const UserError& error) {
     message = "utt: error: " + who + error.what();
   } catch (const std::exception& error) {

@@ -62,6 +62,11 @@ void set_worker_environment() {
     ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
   }
   ::setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
+  // When mpirun ends a job (SIGTERM sent to mpirun itself, or a failed rank) it sends the
+  // workers SIGCONT, waits this many seconds, sends SIGTERM, waits as long again, then SIGKILL.
+  // Its default, 1 s, leaves a worker no time to finish its step and save a checkpoint after
+  // SIGTERM to mpirun; much longer delays every failed job's end by twice as long.
+  ::setenv("OMPI_MCA_odls_base_sigkill_timeout", "5", 0);
 }
 
 }  // namespace
@@ -109,6 +114,14 @@ std::string describe_failed_worker(const std::string& output) {
     return "worker rank " + match[1].str() + " exited with code " + match[2].str();
   }
   return "";
+}
+
+std::optional<int> clean_stop_code(const std::string& output) {
+  const size_t at = output.rfind(kStopLinePrefix);
+  if (at == std::string::npos) return std::nullopt;
+  const size_t end = output.find('\n', at);
+  const std::string line = output.substr(at, end == std::string::npos ? std::string::npos : end - at);
+  return line.find(" by SIGINT") != std::string::npos ? 128 + SIGINT : 128 + SIGTERM;
 }
 
 int run_local_workers(int workers, const std::vector<std::string>& args) {
@@ -166,11 +179,15 @@ int run_local_workers(int workers, const std::vector<std::string>& args) {
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   std::string failed = describe_failed_worker(report);
-  // Workers stopped by SIGINT/SIGTERM (passed on by the launcher or sent to any of them) save a
-  // checkpoint, say so on stdout with the command that resumes, and exit 130/143.
-  const bool clean_stop = (code == 128 + SIGTERM || code == 128 + SIGINT) &&
-                          failed.find("killed by signal") == std::string::npos;
-  if (clean_stop) return code;
+  // Workers stopped by SIGINT/SIGTERM (passed on by the launcher, sent to any of them, or
+  // passed on by mpirun when it got one) save a checkpoint, say so on stdout with the command
+  // that resumes and, on rank 0's stderr, in one line; they exit 130/143. mpirun exits with 1
+  // when it was signalled itself: the line tells that stop from a failure.
+  // A worker's own 130/143 is such a stop too: mpirun passes the first failing exit code on,
+  // and its forwarding of the workers' last output is not reliable as the job ends.
+  std::optional<int> stop_code = clean_stop_code(report);
+  if (!stop_code && (code == 128 + SIGTERM || code == 128 + SIGINT)) stop_code = code;
+  if (stop_code && failed.find("killed by signal") == std::string::npos) return *stop_code;
   if (failed.empty()) failed = "a worker failed (mpirun exited with code " + std::to_string(code) + ")";
   std::fprintf(stderr, "utt: error: %s; the other workers were stopped\n", failed.c_str());
   return code;

@@ -21,9 +21,20 @@ std::vector<std::string> worker_command(const std::string& mpirun, int workers, 
 // by signal 9 (Killed)"); empty when the report names none.
 std::string describe_failed_worker(const std::string& mpirun_output);
 
+// A job's rank 0, stopped by a signal after saving a checkpoint, writes one line to stderr
+// that starts with this ("... 84 by SIGTERM; saved DIR"): the launcher reads it to tell a
+// clean stop from a failure when mpirun, signalled itself, exits with 1.
+inline constexpr const char* kStopLinePrefix = "utt: training stopped after step ";
+
+// The exit code of a clean stop (130 for SIGINT, 143 otherwise) when `output` has rank 0's
+// stop line; nullopt when it has none.
+std::optional<int> clean_stop_code(const std::string& output);
+
 // Starts `workers` ranks of `utt <args>` and waits for them. SIGTERM to the launcher is passed
-// on to every worker (which then stop after the same step, rank 0 saving a checkpoint). Returns 0 when every worker succeeded; otherwise prints a line naming the
-// worker that failed and returns a non-zero code (the failing worker's, where it is known).
+// on to every worker (which then stop after the same step, rank 0 saving a checkpoint).
+// Returns 0 when every worker succeeded, 130/143 when they stopped cleanly on a signal;
+// otherwise prints a line naming the worker that failed and returns a non-zero code (the
+// failing worker's, where it is known).
 int run_local_workers(int workers, const std::vector<std::string>& args);
 
 }  // namespace utt

@@ -12,7 +12,7 @@ class SingleProcess final : public Communicator {
   std::string describe() const override { return "1 process"; }
   void all_reduce_sum(float*, size_t) override {}
   void all_reduce_sum(double*, size_t) override {}
-  void set_all_reduce_timeout(double) override {}
+  void set_timeout(double) override {}
   void broadcast(void*, size_t, int) override {}
   void barrier() override {}
   std::vector<int> meet(int64_t, double) override { return {}; }

@@ -306,7 +306,7 @@ void Transformer::layer_forward(Activations& a, int64_t l, float* next, int64_t 
   }
 }
 
-void Transformer::backward() {
+void Transformer::backward(const std::function<void(int64_t offset)>& final_from) {
   UTT_CHECK(gradient_ready_, "backward() needs a training forward() just before it");
   gradient_ready_ = false;
   const ModelConfig& c = config_;
@@ -329,6 +329,11 @@ void Transformer::backward() {
   backend_.fill(dresidual, 0.0f, N * C);
   norm_backward(dresidual, a.dnorm.get(), a.output.get(), a.final_norm, layout_.norm_weight(),
                 layout_.norm_bias(), N);
+  // Tied weights: the head's gradient is the embeddings', at the layout's start, still open.
+  const auto final_after = [&](int64_t offset) {
+    if (final_from && lora_ == nullptr && !base_frozen()) final_from(offset);
+  };
+  final_after(layout_.norm_weight());
 
   // The gradient reaching a residual branch: dresidual itself, or its dropout-masked copy.
   auto branch_gradient = [&](int64_t layer, int64_t site) -> const float* {
@@ -367,6 +372,7 @@ void Transformer::backward() {
     lora_backward(l, 2, layer.ffn_norm.out.get(), a.dffn_hidden.get(), a.dnorm.get(), N);
     norm_backward(dresidual, a.dnorm.get(), layer.middle.get(), layer.ffn_norm, w.ffn_norm_weight,
                   w.ffn_norm_bias, N);
+    final_after(w.ffn_norm_weight);
 
     // Attention block; dresidual is now d(middle).
     const float* dattention_out = branch_gradient(l, kSiteAttention);
@@ -390,6 +396,7 @@ void Transformer::backward() {
     lora_backward(l, 0, layer.attention_norm.out.get(), a.dqkv.get(), a.dnorm.get(), N);
     norm_backward(dresidual, a.dnorm.get(), input, layer.attention_norm,
                   w.attention_norm_weight, w.attention_norm_bias, N);
+    final_after(w.attention_norm_weight);
   }
 
   // Embeddings; dresidual is d(x0).
@@ -401,6 +408,7 @@ void Transformer::backward() {
   }
   backend_.embedding_backward(grad(layout_.tok_embeddings()), grad(layout_.pos_embeddings()), dembedding,
                               a.inputs.get(), doc_pos, B, T, C);
+  final_after(0);
 }
 
 std::vector<float> Transformer::token_losses(int64_t rows) const {

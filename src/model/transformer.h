@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "backend/backend.h"
@@ -89,7 +90,11 @@ class Transformer {
   double forward(const int32_t* inputs, const int32_t* targets, int64_t rows,
                  const ForwardOptions& options);
   // Accumulates d(loss)/d(parameters) into gradients(); needs a training forward just before.
-  void backward();
+  // `final_from`, when given, hears as the pass goes (after the head, and after each block of
+  // each layer) that gradients [offset, parameter_count()) will not change again in this pass:
+  // the layout runs from the embeddings to the head, the pass from the head back. Not called
+  // with LoRA attached (its gradients have a layout of their own).
+  void backward(const std::function<void(int64_t offset)>& final_from = nullptr);
   void zero_gradients();
 
   // The per-token losses (-log p(target)) of the last forward's first `rows` rows, (rows, seq_len),

@@ -9,6 +9,9 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "dist/gradient_buckets.h"
+#include "dist/local_launch.h"
+#include "dist/rank_waits.h"
 #include "obs/console_log.h"
 #include "train/checkpoint_dirs.h"
 #include "train/lr_schedule.h"
@@ -115,23 +118,11 @@ double Trainer::train_step(TrainerState& state) {
     forward.micro_batch = micro + options_.accumulation * rank;
     if (options_.document_masking) forward.doc_pos = raw_doc_pos_.data() + rank * B * T;
     loss += model_.forward(batch_.data(), B, forward);
-    model_.backward();
-  }
-  if (world > 1) {
-    wait_for_ranks(state.step + 1, state.step + 1, "gradient sum");
-    // Sum the ranks' gradients, and their losses with the stop requests: every rank sees the
-    // same loss, norm and stop decision, and so takes the same branch below.
-    const auto reduce_start = Clock::now();
-    float* gradients = model_.trainable_gradients();
-    const size_t count = static_cast<size_t>(model_.trainable_count());
-    for (size_t start = 0; start < count; start += kGradientBucketFloats) {
-      ranks_.all_reduce_sum(gradients + start, std::min(kGradientBucketFloats, count - start));
+    if (world > 1 && micro + 1 == options_.accumulation) {
+      loss = backward_and_sum(state, loss);
+    } else {
+      model_.backward();
     }
-    double step_values[2] = {loss, stop_requested() ? 1.0 : 0.0};
-    ranks_.all_reduce_sum(step_values, 2);
-    loss = step_values[0];
-    stop_agreed_ = step_values[1] > 0;
-    all_reduce_seconds_ += seconds_since(reduce_start);
   }
   // Clipping is applied by AdamW as it reads the gradients (norm.scale), not by a pass of its own.
   const GradientNorm norm =
@@ -153,6 +144,23 @@ double Trainer::train_step(TrainerState& state) {
   state.tokens_seen += static_cast<int64_t>(targets_in_step);
   state.last_loss = loss;
   return loss;
+}
+
+double Trainer::backward_and_sum(const TrainerState& state, double loss) {
+  // Before the first bucket leaves: a rank that hangs or was stopped is named here.
+  wait_for_ranks(state.step + 1, state.step + 1, "gradient sum");
+  GradientBuckets buckets(ranks_, model_.trainable_gradients(), static_cast<size_t>(model_.trainable_count()),
+                          options_.gradient_bucket_floats);
+  model_.backward([&buckets](int64_t offset) { buckets.final_from(offset); });
+  // The rest of the gradients, then the losses with the stop requests: every rank sees the
+  // same loss, norm and stop decision, and so takes the same branch after the sums.
+  const auto reduce_start = Clock::now();
+  buckets.finish();
+  double step_values[2] = {loss, stop_requested() ? 1.0 : 0.0};
+  ranks_.all_reduce_sum(step_values, 2);
+  stop_agreed_ = step_values[1] > 0;
+  all_reduce_seconds_ += seconds_since(reduce_start);
+  return step_values[0];
 }
 
 LrSchedule Trainer::schedule(const TrainerState& state) const {
@@ -212,14 +220,7 @@ double Trainer::validation_loss(int64_t step) {
 // the ones that did not (a hung or stopped rank would keep the others waiting in the
 // collective forever). Every rank meets with the same `tag` at the same place.
 void Trainer::wait_for_ranks(int64_t tag, int64_t step, const char* where) {
-  const std::vector<int> missing = ranks_.meet(tag, options_.rank_timeout_seconds);
-  if (missing.empty()) return;
-  std::string names;
-  for (size_t i = 0; i < missing.size(); ++i) names += (i ? ", " : "") + std::to_string(missing[i]);
-  throw UserError(fmt::format("rank{} {} did not reach the {} of step {} within {} s (hung, stopped, or much "
-                              "slower than the others): stopping the job; --rank-timeout sets how long ranks wait",
-                              missing.size() == 1 ? "" : "s", names, where,
-                              step, options_.rank_timeout_seconds));
+  utt::wait_for_ranks(ranks_, tag, options_.rank_timeout_seconds, fmt::format("the {} of step {}", where, step));
 }
 
 void Trainer::validate(TrainerState& state, TrainingResult& result) {
@@ -387,6 +388,12 @@ TrainingResult Trainer::run(TrainerState state) {
                    state.step, result.last_checkpoint.string(), options_.resume_command,
                    result.last_checkpoint.string());
         std::fflush(stdout);
+        // For the launcher, which sees the job's stderr only (dist/local_launch.h).
+        if (ranks_.world_size() > 1) {
+          fmt::print(stderr, "{}{} by {}; saved {}\n", kStopLinePrefix, state.step, signal,
+                     result.last_checkpoint.string());
+          std::fflush(stderr);
+        }
       }
       result.outcome = TrainingOutcome::kInterrupted;
       break;

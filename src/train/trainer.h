@@ -29,6 +29,11 @@
 
 namespace utt {
 
+// The gradients are summed over the ranks in buckets of this many floats (16 MiB): a size
+// every collective library moves at full bandwidth, and the unit a backward pass can hand over
+// while it computes the rest (dist/gradient_buckets.h).
+inline constexpr size_t kGradientBucketFloats = size_t{1} << 22;
+
 struct TrainerOptions {
   int64_t batch_size = 1;  // rows per rank and micro-batch
   int64_t accumulation = 1;
@@ -40,6 +45,7 @@ struct TrainerOptions {
   int64_t eval_every = 500;
   int64_t keep_last = 0;
   double rank_timeout_seconds = 600;  // see Trainer::wait_for_ranks
+  size_t gradient_bucket_floats = kGradientBucketFloats;
   uint64_t seed = 0;
   std::filesystem::path output_dir;
   std::string tokenizer_json;         // copied into every checkpoint
@@ -77,7 +83,9 @@ struct TrainingResult {
   int64_t session_tokens = 0;
   int64_t session_steps = 0;
   int64_t ranks = 1;
-  double all_reduce_seconds = 0;  // in this process's steps: summing the gradients over the ranks
+  // In this process's steps: waiting for the sums of the gradients (and losses) over the ranks
+  // after the backward pass, the part of the sums not hidden behind it.
+  double all_reduce_seconds = 0;
   int64_t peak_memory_bytes = 0;   // the backend's peak_allocated_bytes at the end
   std::filesystem::path last_checkpoint;
   bool deadline_reached = false;  // ended before total_steps to keep within --time-budget
@@ -87,11 +95,6 @@ struct TrainingResult {
 // batch, B rows of T) document-masked.
 double evaluate(Transformer& model, const std::vector<std::vector<int32_t>>& batches,
                 int64_t batch_size, const std::vector<std::vector<int32_t>>* doc_pos = nullptr);
-
-// The gradients are summed over the ranks in buckets of this many floats (16 MiB): a size
-// every collective library moves at full bandwidth, and the unit a backward pass can hand over
-// while it computes the rest.
-inline constexpr size_t kGradientBucketFloats = size_t{1} << 22;
 
 class Trainer {
  public:
@@ -109,6 +112,9 @@ class Trainer {
 
  private:
   double train_step(TrainerState& state);
+  // The step's last backward pass, its gradients summed over the ranks as they become final;
+  // returns the step's loss summed over the ranks (`loss`: this rank's).
+  double backward_and_sum(const TrainerState& state, double loss);
   double validation_loss(int64_t step);
   void wait_for_ranks(int64_t tag, int64_t step, const char* where);
   bool leader() const { return ranks_.rank() == 0; }

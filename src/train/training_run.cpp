@@ -21,6 +21,7 @@
 #include "data/token_cache.h"
 #include "data/token_pipeline.h"
 #include "data/window_packer.h"
+#include "dist/rank_waits.h"
 #include "export/export_formats.h"
 #include "export/init_source.h"
 #include "io/staged_dir.h"
@@ -256,8 +257,9 @@ TrainingData count_training_data(const TrainConfig& c, const DataPlan& data, con
     TokenCacheSource source{data.train_files, c.split, c.text_column, train_selection(c)};
     const std::string path = token_cache_path(token_cache_dir(), source, encoder);
     // Rank 0 builds a missing cache while the others wait, then they find it built.
-    bool built = ranks.rank() == 0 && build_token_cache(path, source, encoder, data_workers(c));
-    ranks.barrier();
+    bool built = false;
+    leader_works(ranks, c.rank_timeout, "building the token cache",
+                 [&] { built = build_token_cache(path, source, encoder, data_workers(c)); });
     if (ranks.rank() != 0) built = build_token_cache(path, source, encoder, data_workers(c));
     cache = std::make_unique<TokenCache>(path);
     fmt::print("Token cache: {} {} ({} documents, {} tokens)\n", built ? "built" : "reusing", path,
@@ -396,11 +398,11 @@ struct ModelParts {
   std::unique_ptr<AdamW> optimizer;
 };
 
-ModelParts build_model(const TrainConfig& c, BackendKind backend_kind, const ModelConfig& model_config,
+ModelParts build_model(const TrainConfig& c, BackendKind backend_kind, int device, const ModelConfig& model_config,
                        const ResumePoint* resume, const Tokenizer& tokenizer) {
   ModelParts parts;
   parts.backend = make_backend({.kind = backend_kind, .threads = static_cast<int>(c.threads),
-                                .mixed_precision = c.use_mixed_precision});
+                                .mixed_precision = c.use_mixed_precision, .device = device});
   parts.model = std::make_unique<Transformer>(
       model_config, *parts.backend, c.batch_size, c.use_lora ? ModelUse::kAdapterTraining : ModelUse::kTraining,
       c.activation_checkpointing ? ActivationMemory::kRecompute : ActivationMemory::kKeepAll);
@@ -542,6 +544,13 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
   const auto run_start = std::chrono::steady_clock::now();
   TrainConfig c = with_step_batch(in.config, ranks.world_size());
   const bool leader = ranks.rank() == 0;
+  // Every wait for the other ranks is bounded: a rank that hangs or is stopped during the
+  // set-up is named at the next meeting, at the latest --rank-timeout seconds later.
+  ranks.set_timeout(c.rank_timeout);
+  int64_t meetings = 0;
+  const auto meet = [&](const char* what) {
+    wait_for_ranks(ranks, setup_tag(++meetings), c.rank_timeout, what);
+  };
   const fs::path output_dir = c.output_dir;
   print_run_banner(in);
   const DataPlan data = plan_data(c);
@@ -563,6 +572,7 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
   const TokenizerEncoder encoder(tokenizer);
   // Every rank trains, loads or reuses the tokenizer by the same deterministic rules.
   std::string rank0_tokenizer = tokenizer.fingerprint();
+  meet("the tokenizer check");
   broadcast_text(ranks, rank0_tokenizer);
   UTT_CHECK(rank0_tokenizer == tokenizer.fingerprint(), "every rank has rank 0's tokenizer");
   fmt::print("Document separators: {}\n", tokenizer.describe_document_separators());
@@ -579,19 +589,20 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
                                 : "not document-masked (--no-document-masking): windows attend across documents");
   TrainerState state = starting_state(in.config, resume, steps.total_steps, tokenizer.fingerprint(),
                                       ranks.world_size());
+  meet("the start of the run");
   broadcast_text(ranks, state.run_id);  // a new run's id is drawn on every rank: rank 0's counts
   const ValidationBatches val_batches = validation_batches(c, model_config, data, encoder);
   if (!val_batches.tokens.empty()) {
     fmt::print("Validation: {} batches every {} steps\n", val_batches.tokens.size(), c.eval_every);
   }
-  const ModelParts parts = build_model(c, in.backend, model_config, resume, tokenizer);  // B rows per rank
+  const ModelParts parts = build_model(c, in.backend, in.device, model_config, resume, tokenizer);  // B rows per rank
   const ComputeReport compute = plan_compute_report(c, in.backend, model_config, ranks.world_size());
   const std::unique_ptr<BatchLoader> train_batches =
       make_train_loader(c, model_config, data, steps, encoder, state, resume);
 
   // 3. The first writes: the output directory, locked and checked again, with the run's files;
   // rank 0's, once every rank has looked at the directory as it was.
-  ranks.barrier();
+  meet("the creation of the output directory");
   std::unique_ptr<RunDirectory> directory;
   std::unique_ptr<MetricsLog> metrics;
   std::unique_ptr<TensorBoardLog> tensorboard;
@@ -608,11 +619,12 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
     std::fflush(stdout);
   }
 
-  ranks.set_all_reduce_timeout(c.rank_timeout);
   Trainer trainer(*parts.model, *parts.optimizer, *train_batches, &val_batches, metrics.get(), tensorboard.get(),
                   ranks, trainer_options(in, c, tokenizer, compute, budget, steps));
   const TrainingResult result = trainer.run(state);
-  if (leader) {
+  // The ranks end together: mpirun stops a job as soon as one process exits with an error
+  // code (a stop's 143 is one), so no rank may exit while rank 0 still writes.
+  leader_works(ranks, c.rank_timeout, "writing the run's last files", [&] {
     RunOutputs outputs{output_dir, in.configuration, model_config, steps.epochs,
                        train_batches->mix().documents_per_batch(), compute.flops_per_token,
                        compute.peak.flops_per_second, compute.peak.source, {}};
@@ -632,10 +644,7 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
                  format_duration(budget->probe_seconds), with_thousands(result.state.step),
                  with_thousands(budget->steps));
     }
-  }
-  // The ranks end together: mpirun stops a job as soon as one process exits with an error
-  // code (a stop's 143 is one), so no rank may exit while rank 0 still writes.
-  ranks.barrier();
+  });
   if (result.outcome == TrainingOutcome::kInterrupted) {
     return std::string(stop_signal_name()) == "SIGINT" ? 128 + SIGINT : 128 + SIGTERM;
   }

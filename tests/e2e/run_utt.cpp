@@ -106,6 +106,8 @@ BackgroundRun::BackgroundRun(const std::vector<std::string>& args, const std::st
   }
 }
 
+std::string BackgroundRun::output_so_far() const { return read_file(out_path_); }
+
 BackgroundRun::~BackgroundRun() {
   if (pid_ > 0) stop(SIGKILL);
 }

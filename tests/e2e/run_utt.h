@@ -44,6 +44,8 @@ class BackgroundRun {
   std::optional<RunResult> wait_for(std::chrono::milliseconds timeout);
   // Sends `signal` and waits for the end (exit code 128 + signal when it killed the process).
   RunResult stop(int signal);
+  // What it has written to stdout so far.
+  std::string output_so_far() const;
 
  private:
   RunResult collect(int status);
