@@ -12,6 +12,8 @@
 #include "dist/local_launch.h"
 #include "export/export_formats.h"
 #include "export/init_source.h"
+#include "io/cloud_store.h"
+#include "train/cloud_run.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -68,11 +70,10 @@ std::string describe_dataset(const TrainConfig& config) {
   return text;
 }
 
-std::vector<UnsupportedRequest> unsupported_requests(const TrainConfig& c, const DevicePlan& device) {
+std::vector<UnsupportedRequest> unsupported_requests(const DevicePlan& device) {
   // Features whose flags are accepted and validated today but whose implementation arrives
   // with a later part of utt. A real run refuses them; the dry run lists them.
   std::vector<UnsupportedRequest> list;
-  if (c.cloud_provider) list.push_back({"--cloud-provider", "cloud checkpoint storage"});
   if (device.backend == "GPU") list.push_back({"--device", "training on CUDA GPUs (use --device cpu)"});
   return list;
 }
@@ -141,11 +142,22 @@ std::string data_parallel_banner(const DataParallelPlan& parallel, const std::st
 
 RunPlan plan_run(const TrainConfig& config) {
   validate(config);
-  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}, {}, {}, {}};
+  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}, {}, {}, {}, {}, {}};
   plan.output = inspect_output_dir(config.output_dir);
   if (!config.dry_run) refuse_if_busy(plan.output);  // a dry run says it instead
-  plan.resume = find_resume_point(config, plan.output);
-  check_output_dir(config, plan.output, plan.resume ? &*plan.resume : nullptr);
+  if (config.resume_from && parse_cloud_url(*config.resume_from)) {
+    plan.cloud_resume = *config.resume_from;  // the run downloads it, then checks it as a local one
+  } else {
+    plan.resume = find_resume_point(config, plan.output);
+    check_output_dir(config, plan.output, plan.resume ? &*plan.resume : nullptr);
+  }
+  if (config.cloud_provider) {
+    // Credentials are looked up now (a missing one is refused by the dry run too); the store is
+    // first contacted when the run starts.
+    const std::unique_ptr<ObjectStore> store = open_cloud_store(cloud_settings(config));
+    const std::string prefix = normalize_cloud_prefix(config.cloud_prefix);
+    plan.cloud_target = store->describe() + (prefix.empty() ? "" : "/" + prefix);
+  }
   if (plan.resume) {
     // A resumed run keeps its checkpoint's tokenizer, so its vocabulary is known now.
     ModelConfig& model = plan.model.config;
@@ -171,7 +183,7 @@ RunPlan plan_run(const TrainConfig& config) {
     plan.device.devices = fmt::format("{}x cpu ({} each)", plan.parallel.ranks,
                                       count_of(plan.parallel.threads_per_rank, "thread"));
   }
-  plan.unsupported = unsupported_requests(config, plan.device);
+  plan.unsupported = unsupported_requests(plan.device);
   return plan;
 }
 

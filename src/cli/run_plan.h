@@ -52,6 +52,12 @@ struct RunPlan {
   std::vector<UnsupportedRequest> unsupported;
   OutputDirState output;              // what --output-dir holds now
   std::optional<ResumePoint> resume;  // --resume-from, resolved and read
+  // --resume-from s3://, gs:// or az://: downloaded (and then checked as above) when the run
+  // starts, not by the plan.
+  std::string cloud_resume;
+  // With --cloud-provider: where checkpoints go ("s3://bucket/prefix"); the credentials were
+  // found (not yet tried: the run does that before step 1).
+  std::string cloud_target;
 };
 
 // Validates and resolves; throws UserError for any impossible request, including a

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "config/model_config.h"
 #include "train/trainer.h"
@@ -29,12 +30,18 @@ struct RunOutputs {
   ModelConfig model;
   EpochCount epochs;
   double documents_per_batch = 0;  // measured over this session's batches (BatchMix)
+  // With --cloud-provider: training_summary.json's "cloud" entry, where the checkpoints went, and
+  // those this session uploaded that are still there.
+  nlohmann::json cloud;
+  std::string cloud_location;
+  std::vector<std::string> cloud_checkpoints;
 };
 
 void write_summary(const RunOutputs& run, const TrainingResult& result);
 
 // "Training finished after ...", the data-exhausted note, and the "Outputs:" line listing what
-// is in the output directory.
+// is in the output directory (and, with --cloud-provider, the "Cloud:" line naming the
+// checkpoints uploaded).
 void print_closing_lines(const RunOutputs& run, const TrainingResult& result);
 
 }  // namespace utt

@@ -43,6 +43,9 @@ struct TrainerOptions {
   std::filesystem::path output_dir;
   std::string tokenizer_json;         // copied into every checkpoint
   std::string resume_command;         // the command that continues this run (printed on a stop)
+  // Called on rank 0 after each checkpoint is complete on disk (before --keep-last prunes):
+  // the cloud upload takes it from there.
+  std::function<void(const std::filesystem::path& dir, const std::string& name)> on_checkpoint_saved;
 };
 
 enum class TrainingOutcome { kCompleted, kInterrupted, kDataExhausted };
