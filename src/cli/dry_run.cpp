@@ -120,6 +120,7 @@ void print_output(const RunPlan& plan) {
     fmt::print("Cloud: every checkpoint uploaded to {}/ in the background{}\n", plan.cloud_target,
                plan.config.keep_last > 0 ? fmt::format(", the newest {} step checkpoints kept there", plan.config.keep_last)
                                          : std::string());
+    if (!plan.cloud_problem.empty()) fmt::print("  A real run stops here now: {}\n", plan.cloud_problem);
   }
   fmt::print("\n");
 }

@@ -142,7 +142,7 @@ std::string data_parallel_banner(const DataParallelPlan& parallel, const std::st
 
 RunPlan plan_run(const TrainConfig& config) {
   validate(config);
-  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}, {}, {}, {}, {}, {}};
+  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}, {}, {}, {}, {}, {}, {}};
   plan.output = inspect_output_dir(config.output_dir);
   if (!config.dry_run) refuse_if_busy(plan.output);  // a dry run says it instead
   if (config.resume_from && parse_cloud_url(*config.resume_from)) {
@@ -152,11 +152,22 @@ RunPlan plan_run(const TrainConfig& config) {
     check_output_dir(config, plan.output, plan.resume ? &*plan.resume : nullptr);
   }
   if (config.cloud_provider) {
-    // Credentials are looked up now (a missing one is refused by the dry run too); the store is
-    // first contacted when the run starts.
-    const std::unique_ptr<ObjectStore> store = open_cloud_store(cloud_settings(config));
+    // Credentials are looked up now (a real run without them is refused here; a dry run names
+    // what is missing); the store is first contacted when the run starts.
     const std::string prefix = normalize_cloud_prefix(config.cloud_prefix);
-    plan.cloud_target = store->describe() + (prefix.empty() ? "" : "/" + prefix);
+    const std::string path = prefix.empty() ? "" : "/" + prefix;
+    try {
+      plan.cloud_target = open_cloud_store(cloud_settings(config))->describe() + path;
+    } catch (const UserError& error) {
+      if (!config.dry_run) throw;
+      const std::string& provider = *config.cloud_provider;
+      const std::string bucket = config.cloud_bucket.value_or("");
+      plan.cloud_target = (provider == "s3"    ? "s3://" + bucket
+                           : provider == "gcs" ? "gs://" + bucket
+                                               : "az://" + config.azure_account_name.value_or("ACCOUNT") + "/" + bucket) +
+                          path;
+      plan.cloud_problem = error.what();
+    }
   }
   if (plan.resume) {
     // A resumed run keeps its checkpoint's tokenizer, so its vocabulary is known now.

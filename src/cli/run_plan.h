@@ -58,6 +58,8 @@ struct RunPlan {
   // With --cloud-provider: where checkpoints go ("s3://bucket/prefix"); the credentials were
   // found (not yet tried: the run does that before step 1).
   std::string cloud_target;
+  // A dry run's note when the credentials for it are missing (a real run is refused).
+  std::string cloud_problem;
 };
 
 // Validates and resolves; throws UserError for any impossible request, including a
