@@ -144,6 +144,17 @@ void print_output(const RunPlan& plan) {
                state_at.step, state_at.total_steps,
                state_at.run_id.empty() ? "" : "; run " + state_at.run_id);
   }
+  if (!plan.cloud_resume.empty()) {
+    fmt::print("  Resume: from {} (downloaded, its checksums verified and checked like a local checkpoint when the "
+               "run starts)\n",
+               plan.cloud_resume);
+  }
+  if (!plan.cloud_target.empty()) {
+    fmt::print("Cloud: every checkpoint uploaded to {}/ in the background{}\n", plan.cloud_target,
+               plan.config.keep_last > 0 ? fmt::format(", the newest {} step checkpoints kept there", plan.config.keep_last)
+                                         : std::string());
+    if (!plan.cloud_problem.empty()) fmt::print("  A real run stops here now: {}\n", plan.cloud_problem);
+  }
   fmt::print("\n");
 }
 

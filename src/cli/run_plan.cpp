@@ -13,6 +13,8 @@
 #include "dist/local_launch.h"
 #include "export/export_formats.h"
 #include "export/init_source.h"
+#include "io/cloud_store.h"
+#include "train/cloud_run.h"
 #include "train/time_budget.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -70,11 +72,10 @@ std::string describe_dataset(const TrainConfig& config) {
   return text;
 }
 
-std::vector<UnsupportedRequest> unsupported_requests(const TrainConfig& c, const DevicePlan& device) {
+std::vector<UnsupportedRequest> unsupported_requests(const DevicePlan& device) {
   // Features whose flags are accepted and validated today but whose implementation arrives
   // with a later part of utt. A real run refuses them; the dry run lists them.
   std::vector<UnsupportedRequest> list;
-  if (c.cloud_provider) list.push_back({"--cloud-provider", "cloud checkpoint storage"});
   if (device.backend == "GPU") list.push_back({"--device", "training on CUDA GPUs (use --device cpu)"});
   return list;
 }
@@ -173,11 +174,33 @@ std::string data_parallel_banner(const DataParallelPlan& parallel, const std::st
 
 RunPlan plan_run(const TrainConfig& config) {
   validate(config);
-  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}, {}, {}, {}, {}};
+  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
   plan.output = inspect_output_dir(config.output_dir);
   if (!config.dry_run) refuse_if_busy(plan.output);  // a dry run says it instead
-  plan.resume = find_resume_point(config, plan.output);
-  check_output_dir(config, plan.output, plan.resume ? &*plan.resume : nullptr);
+  if (config.resume_from && parse_cloud_url(*config.resume_from)) {
+    plan.cloud_resume = *config.resume_from;  // the run downloads it, then checks it as a local one
+  } else {
+    plan.resume = find_resume_point(config, plan.output);
+    check_output_dir(config, plan.output, plan.resume ? &*plan.resume : nullptr);
+  }
+  if (config.cloud_provider) {
+    // Credentials are looked up now (a real run without them is refused here; a dry run names
+    // what is missing); the store is first contacted when the run starts.
+    const std::string prefix = normalize_cloud_prefix(config.cloud_prefix);
+    const std::string path = prefix.empty() ? "" : "/" + prefix;
+    try {
+      plan.cloud_target = open_cloud_store(cloud_settings(config))->describe() + path;
+    } catch (const UserError& error) {
+      if (!config.dry_run) throw;
+      const std::string& provider = *config.cloud_provider;
+      const std::string bucket = config.cloud_bucket.value_or("");
+      plan.cloud_target = (provider == "s3"    ? "s3://" + bucket
+                           : provider == "gcs" ? "gs://" + bucket
+                                               : "az://" + config.azure_account_name.value_or("ACCOUNT") + "/" + bucket) +
+                          path;
+      plan.cloud_problem = error.what();
+    }
+  }
   if (plan.resume) {
     // A resumed run keeps its checkpoint's tokenizer, so its vocabulary is known now.
     ModelConfig& model = plan.model.config;
@@ -212,7 +235,7 @@ RunPlan plan_run(const TrainConfig& config) {
                                 "--time-budget, or train on one device (--num-devices 1)",
                                 plan.parallel.ranks));
   }
-  plan.unsupported = unsupported_requests(config, plan.device);
+  plan.unsupported = unsupported_requests(plan.device);
   return plan;
 }
 

@@ -53,6 +53,14 @@ struct RunPlan {
   OutputDirState output;              // what --output-dir holds now
   std::optional<ResumePoint> resume;  // --resume-from, resolved and read
   std::string batch_note;             // --batch-size auto: what it chose and why
+  // --resume-from s3://, gs:// or az://: downloaded (and then checked as above) when the run
+  // starts, not by the plan.
+  std::string cloud_resume;
+  // With --cloud-provider: where checkpoints go ("s3://bucket/prefix"); the credentials were
+  // found (not yet tried: the run does that before step 1).
+  std::string cloud_target;
+  // A dry run's note when the credentials for it are missing (a real run is refused).
+  std::string cloud_problem;
 };
 
 // Validates and resolves; throws UserError for any impossible request, including a

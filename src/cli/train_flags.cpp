@@ -239,17 +239,18 @@ std::vector<FlagSpec> build_train_flags() {
       int_flag("eval-every", checkpoint, "Evaluate every N steps", UTT_FIELD(eval_every)),
       int_flag("eval-batches", checkpoint, "Validation batches per evaluation (a fixed set)", UTT_FIELD(eval_batches)),
       int_flag("keep-last", checkpoint, "Keep only the newest K checkpoint_step_N directories (0: keep all)", UTT_FIELD(keep_last), "K"),
-      optional_string_flag("resume-from", checkpoint, "Resume from checkpoint path, or 'latest' (the newest checkpoint of the run in --output-dir)", UTT_FIELD(resume_from), "DIR"),
+      optional_string_flag("resume-from", checkpoint, "Resume from checkpoint path, 'latest' (the newest checkpoint of the run in --output-dir), or a checkpoint in the cloud: s3://BUCKET/PREFIX/latest, gs://..., az://ACCOUNT/CONTAINER/PREFIX/latest (or .../checkpoint_step_N)", UTT_FIELD(resume_from), "DIR"),
       optional_string_flag("export", checkpoint, "At the end, also export the final model: hf, gguf or hf,gguf (into OUTPUT_DIR/export_hf, OUTPUT_DIR/model.gguf)", UTT_FIELD(export_formats), "FORMATS"),
       bool_flag("tensorboard", checkpoint, "Do not write TensorBoard event files (OUTPUT_DIR/runs/, for tensorboard --logdir OUTPUT_DIR)", UTT_FIELD(tensorboard), true),
       bool_flag("overwrite-output-dir", checkpoint, "Start a new run in an --output-dir that holds an earlier run's checkpoints and logs, removing them first (without it, such a run is refused)", UTT_FIELD(overwrite_output_dir)),
 
       choice_flag<std::optional<std::string>>("cloud-provider", cloud, "Cloud provider (s3/gcs/azure)", UTT_FIELD(cloud_provider), {"s3", "gcs", "azure"}),
       optional_string_flag("cloud-bucket", cloud, "Cloud bucket/container name", UTT_FIELD(cloud_bucket), "NAME"),
-      optional_string_flag("cloud-region", cloud, "Cloud region", UTT_FIELD(cloud_region), "REGION"),
-      string_flag("cloud-prefix", cloud, "Cloud storage prefix", UTT_FIELD(cloud_prefix), "PREFIX"),
-      optional_string_flag("azure-sas-token", cloud, "Azure SAS token", UTT_FIELD(azure_sas_token), "TOKEN"),
-      optional_string_flag("azure-account-name", cloud, "Azure storage account", UTT_FIELD(azure_account_name), "NAME"),
+      optional_string_flag("cloud-region", cloud, "Cloud region (S3: else AWS_REGION; GCS: auto)", UTT_FIELD(cloud_region), "REGION"),
+      string_flag("cloud-prefix", cloud, "Cloud storage prefix: checkpoints go to PREFIX/checkpoint_step_N/ in the bucket (one prefix per run)", UTT_FIELD(cloud_prefix), "PREFIX"),
+      optional_string_flag("cloud-endpoint", cloud, "Another server than the provider's own: an S3-compatible store (else AWS_ENDPOINT_URL), or Azure's blob endpoint (http(s)://HOST[:PORT][/ACCOUNT])", UTT_FIELD(cloud_endpoint), "URL"),
+      optional_string_flag("azure-sas-token", cloud, "Azure SAS token (else AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_KEY or AZURE_STORAGE_CONNECTION_STRING)", UTT_FIELD(azure_sas_token), "TOKEN"),
+      optional_string_flag("azure-account-name", cloud, "Azure storage account (else AZURE_STORAGE_ACCOUNT)", UTT_FIELD(azure_account_name), "NAME"),
 
       optional_string_flag("config", run, "Read flags from a TOML or JSON file; command-line flags override it", UTT_FIELD(config_file), "FILE"),
       choice_flag<std::string>("device", run, "Where to train: auto (a GPU when one is visible), cpu or cuda", UTT_FIELD(device), {"auto", "cpu", "cuda"}),
@@ -469,6 +470,12 @@ std::string resume_command(const std::vector<std::string>& args) {
       continue;
     }
     if (starts_with(args[i], "--resume-from=")) continue;
+    // A secret is never printed: the command names where its value goes.
+    if (args[i] == "--azure-sas-token" || starts_with(args[i], "--azure-sas-token=")) {
+      command.append(" --azure-sas-token \"$AZURE_STORAGE_SAS_TOKEN\"");
+      if (args[i] == "--azure-sas-token") ++i;
+      continue;
+    }
     // Continuing a run must not remove it.
     if (args[i] == "--overwrite-output-dir" || starts_with(args[i], "--overwrite-output-dir=")) continue;
     command.append(" ").append(quote(args[i]));  // not `+`: GCC 12's false -Wrestrict

@@ -98,6 +98,7 @@ struct TrainConfig {
   std::optional<std::string> cloud_bucket;
   std::optional<std::string> cloud_region;
   std::string cloud_prefix = "checkpoints";
+  std::optional<std::string> cloud_endpoint;  // an S3-compatible server, GCS or Azure elsewhere
   std::optional<std::string> azure_sas_token;
   std::optional<std::string> azure_account_name;
 

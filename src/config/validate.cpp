@@ -197,28 +197,25 @@ void validate_cloud(const TrainConfig& c) {
     throw UserError("--cloud-provider " + *c.cloud_provider +
                     " needs --cloud-bucket (the bucket or container that receives checkpoints)");
   }
-  // Every cloud setting needs the provider it configures.
-  const std::pair<bool, const char*> cloud_settings[] = {{c.cloud_bucket.has_value(), "--cloud-bucket"},
-                                                         {c.cloud_region.has_value(), "--cloud-region"},
-                                                         {c.was_set("cloud-prefix"), "--cloud-prefix"}};
+  // Every cloud setting needs the provider it configures, or a checkpoint in the cloud to
+  // resume from (whose store the region, endpoint and Azure flags also describe).
+  const std::string resume = c.resume_from.value_or("");
+  const bool cloud_resume = resume.rfind("s3://", 0) == 0 || resume.rfind("gs://", 0) == 0 ||
+                            resume.rfind("az://", 0) == 0;
+  const std::pair<bool, const char*> cloud_settings[] = {
+      {c.cloud_bucket.has_value(), "--cloud-bucket"},
+      {c.was_set("cloud-prefix"), "--cloud-prefix"},
+      {c.cloud_region.has_value() && !cloud_resume, "--cloud-region"},
+      {c.cloud_endpoint.has_value() && !cloud_resume, "--cloud-endpoint"}};
   for (const auto& [given, flag] : cloud_settings) {
     if (given && !c.cloud_provider) {
       throw UserError(std::string(flag) + " needs --cloud-provider s3, gcs or azure (and --cloud-bucket)");
     }
   }
-  if (c.cloud_provider && *c.cloud_provider == "azure") {
-    if (!c.azure_account_name) {
-      throw UserError("--cloud-provider azure needs --azure-account-name (the storage account)");
-    }
-    if (!c.azure_sas_token) {
-      throw UserError("--cloud-provider azure needs --azure-sas-token (a SAS token with write "
-                      "access to the container)");
-    }
-  }
-  const bool azure_flags = c.azure_account_name || c.azure_sas_token;
-  if (azure_flags && (!c.cloud_provider || *c.cloud_provider != "azure")) {
-    throw UserError("--azure-account-name and --azure-sas-token only apply to --cloud-provider "
-                    "azure");
+  const bool azure = (c.cloud_provider && *c.cloud_provider == "azure") || resume.rfind("az://", 0) == 0;
+  if ((c.azure_account_name || c.azure_sas_token) && !azure) {
+    throw UserError("--azure-account-name and --azure-sas-token only apply to --cloud-provider azure (or "
+                    "--resume-from az://...)");
   }
 }
 

@@ -52,6 +52,14 @@ std::string LocalStore::get(const std::string& key) {
   return read_file(path, "stored object");
 }
 
+void LocalStore::get_file(const std::string& key, const fs::path& path) {
+  const fs::path source = path_of(key);
+  std::error_code error;
+  if (!fs::is_regular_file(source, error)) throw UserError("no object " + key + " in " + root_.string());
+  fs::copy_file(source, path, fs::copy_options::overwrite_existing, error);
+  if (error) throw UserError("cannot copy " + source.string() + " to " + path.string() + ": " + error.message());
+}
+
 std::vector<std::string> LocalStore::list(const std::string& prefix) {
   std::vector<std::string> keys;
   std::error_code error;

@@ -14,6 +14,7 @@ class LocalStore : public ObjectStore {
   void put(const std::string& key, std::string_view bytes) override;
   void put_file(const std::string& key, const std::filesystem::path& path) override;
   std::string get(const std::string& key) override;
+  void get_file(const std::string& key, const std::filesystem::path& path) override;
   std::vector<std::string> list(const std::string& prefix) override;
   void remove(const std::string& key) override;
   std::string describe() const override { return root_.string(); }

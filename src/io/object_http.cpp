@@ -4,7 +4,10 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <memory>
 #include <thread>
 
@@ -15,8 +18,26 @@ namespace {
 
 constexpr auto kFirstBackoff = std::chrono::milliseconds(250);
 
+// Where a response's body goes: memory, or a file once the status says it is the object.
+struct BodySink {
+  CURL* curl = nullptr;
+  std::string* memory = nullptr;
+  std::FILE* file = nullptr;
+  bool file_failed = false;
+};
+
 size_t on_body(char* data, size_t size, size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
+  auto* sink = static_cast<BodySink*>(user);
+  long status = 0;
+  curl_easy_getinfo(sink->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (sink->file != nullptr && status == 200) {
+    if (std::fwrite(data, 1, size * count, sink->file) != size * count) {
+      sink->file_failed = true;
+      return 0;  // ends the transfer
+    }
+    return size * count;
+  }
+  sink->memory->append(data, size * count);
   return size * count;
 }
 
@@ -62,6 +83,15 @@ ObjectHttpResponse send_object_request(const ObjectHttpRequest& request, const s
     UTT_CHECK(curl != nullptr, "curl_easy_init failed");
     CURL* c = curl.get();
     response = ObjectHttpResponse{};
+    std::unique_ptr<std::FILE, decltype(&std::fclose)> file(nullptr, std::fclose);
+    if (request.download_to != nullptr) {
+      file.reset(std::fopen(request.download_to->c_str(), "wb"));
+      if (!file) {
+        throw UserError("cannot write " + request.download_to->string() + " to download into it: " +
+                        std::strerror(errno));
+      }
+    }
+    BodySink sink{c, &response.body, file.get()};
     curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
@@ -75,12 +105,17 @@ ObjectHttpResponse send_object_request(const ObjectHttpRequest& request, const s
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "utt");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &response.headers);
     const CURLcode code = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
-    if (code == CURLE_OK && response.status < 500) return response;
+    if (file && (sink.file_failed || std::fflush(file.get()) != 0)) {
+      throw UserError("cannot write " + request.download_to->string() + " (" + std::strerror(errno) +
+                      "): free some space there");
+    }
+    const bool retry_status = response.status >= 500 || response.status == 429;
+    if (code == CURLE_OK && !retry_status) return response;
     if (attempt + 1 == kObjectHttpAttempts && code != CURLE_OK) {
       throw UserError("the connection to " + origin + " for " + store + " failed: " + curl_easy_strerror(code) + " (" +
                       std::to_string(kObjectHttpAttempts) + " tries): check the network and the endpoint");

@@ -1,7 +1,9 @@
-// One HTTP request of an object store (S3, Azure Blob) over libcurl, retried with backoff on a
-// failed or broken connection and on 5xx answers: three retries, 0.25 s, 0.5 s and 1 s apart.
+// One HTTP request of an object store (S3, GCS, Azure Blob) over libcurl, retried with backoff on
+// a failed or broken connection and on 5xx and 429 (throttled) answers: three retries, 0.25 s,
+// 0.5 s and 1 s apart.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <string_view>
@@ -20,6 +22,9 @@ struct ObjectHttpRequest {
   std::string url;
   std::vector<std::string> headers;  // "name: value"
   std::string_view body;             // sent with PUT and POST
+  // When set, a 200 answer's body is streamed into this file (created or truncated on every
+  // try) instead of `body`; other answers' bodies (error documents) still go to `body`.
+  const std::filesystem::path* download_to = nullptr;
 };
 
 inline constexpr int kObjectHttpAttempts = 4;

@@ -1,7 +1,7 @@
 // Where checkpoints can be kept beyond the machine that trains: a store of objects (whole files)
-// under keys ("run/checkpoint_step_1000/model.safetensors"). LocalStore (a folder) and S3Store
-// (S3 and S3-compatible servers) implement it; every failure is a UserError that names the
-// store and the fix, and never carries a secret.
+// under keys ("run/checkpoint_step_1000/model.safetensors"). LocalStore (a folder), S3Store (S3,
+// S3-compatible servers, and GCS through its XML API) and AzureStore implement it; every failure
+// is a UserError that names the store and the fix, and never carries a secret.
 #pragma once
 
 #include <filesystem>
@@ -22,6 +22,10 @@ class ObjectStore {
   // The object's bytes, checked against the store's checksum where it keeps one. Throws
   // UserError when there is no such object.
   virtual std::string get(const std::string& key) = 0;
+  // Writes the object into the file at `path` (created or replaced), streamed: never all of it
+  // in memory. Throws UserError when there is no such object. The caller checks the bytes (a
+  // checkpoint's manifest lists their SHA-256).
+  virtual void get_file(const std::string& key, const std::filesystem::path& path) = 0;
   // Every key that starts with `prefix`, sorted.
   virtual std::vector<std::string> list(const std::string& prefix) = 0;
   // Removes the object; a missing one is not an error.

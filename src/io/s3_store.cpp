@@ -80,14 +80,25 @@ S3Request plan_s3_request(const S3Location& location, const AwsCredentials& cred
 S3Store::S3Store(S3Location location, AwsCredentials credentials)
     : location_(std::move(location)), credentials_(std::move(credentials)), origin_(endpoint_of(location_).origin) {}
 
+S3Store::S3Store(S3Location location, BearerToken token)
+    : location_(std::move(location)), bearer_token_(std::move(token.value)), origin_(endpoint_of(location_).origin) {}
+
 ObjectHttpResponse S3Store::send(const std::string& method, const std::string& key,
                                  const std::map<std::string, std::string>& query, std::string_view body,
-                                 const std::map<std::string, std::string>& extra_headers) {
+                                 const std::map<std::string, std::string>& extra_headers,
+                                 const std::filesystem::path* download_to) {
   // Signed once: a signature stays valid for 15 minutes, far longer than the retries take.
   const std::string amz_date = amz_date_now();
   const S3Request request =
       plan_s3_request(location_, credentials_, method, key, query, sha256_hex(body), amz_date, extra_headers);
-  ObjectHttpRequest http{method, request.url, {}, body};
+  ObjectHttpRequest http{method, request.url, {}, body, download_to};
+  if (!bearer_token_.empty()) {
+    // GCS with an OAuth2 token: the token authorizes the request, nothing is signed.
+    for (const auto& [name, value] : extra_headers) http.headers.push_back(name + ": " + value);
+    http.headers.push_back("authorization: Bearer " + bearer_token_);
+    http.headers.push_back("content-type: application/octet-stream");
+    return send_object_request(http, describe(), origin_);
+  }
   for (const auto& [name, value] : request.signing.headers) {
     if (name != "host") http.headers.push_back(name + ": " + value);  // curl sends Host itself
   }
@@ -101,10 +112,10 @@ void S3Store::fail(const std::string& what, const ObjectHttpResponse& response) 
   const std::string code = xml_text(response.body, "Code");
   const std::string reason = code.empty() ? "HTTP " + std::to_string(response.status)
                                           : code + ", HTTP " + std::to_string(response.status);
-  if (response.status == 403 || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch") {
-    throw UserError(describe() + " refused the credentials (" + reason + ") while trying to " + what +
-                    ": check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the AWS_PROFILE in use) and the "
-                    "bucket's permissions");
+  if (response.status == 401 || response.status == 403 || code == "InvalidAccessKeyId" ||
+      code == "SignatureDoesNotMatch") {
+    throw UserError(describe() + " refused the credentials (" + reason + ") while trying to " + what + ": " +
+                    location_.credentials_hint);
   }
   if (code == "NoSuchBucket") {
     throw UserError("the bucket '" + location_.bucket + "' does not exist at " + origin_ +
@@ -191,6 +202,14 @@ std::string S3Store::get(const std::string& key) {
                     "): download again");
   }
   return std::move(response.body);
+}
+
+void S3Store::get_file(const std::string& key, const std::filesystem::path& path) {
+  const ObjectHttpResponse response = send("GET", key, {}, {}, {}, &path);
+  if (response.status == 404 && xml_text(response.body, "Code") != "NoSuchBucket") {
+    throw UserError("no object " + key + " in " + describe());
+  }
+  if (response.status != 200) fail("download " + key, response);
 }
 
 std::vector<std::string> S3Store::list(const std::string& prefix) {

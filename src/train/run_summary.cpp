@@ -49,6 +49,7 @@ void write_summary(const RunOutputs& run, const TrainingResult& result) {
       {"model", model_config_to_json(run.model)},
       {"configuration", run.configuration},
   };
+  if (!run.cloud.is_null()) summary["cloud"] = run.cloud;
   if (result.ranks > 1) {
     // What the ranks spent summing gradients (rank 0's clock), for scaling measurements.
     const int64_t session_steps = result.session_steps > 0 ? result.session_steps : 1;
@@ -87,6 +88,11 @@ void print_closing_lines(const RunOutputs& run, const TrainingResult& result) {
   }
   if (!list_step_checkpoints(run.output_dir).empty()) listed += ", checkpoint_step_N/";
   fmt::print("Outputs: {}/ ({})\n", run.output_dir.string(), listed);
+  if (!run.cloud_location.empty()) {
+    std::string uploaded;
+    for (const std::string& name : run.cloud_checkpoints) uploaded += (uploaded.empty() ? "" : ", ") + name + "/";
+    fmt::print("Cloud: {}/ ({})\n", run.cloud_location, uploaded.empty() ? "nothing uploaded" : uploaded);
+  }
 }
 
 }  // namespace utt

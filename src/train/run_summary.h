@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "config/model_config.h"
 #include "train/trainer.h"
@@ -33,12 +34,18 @@ struct RunOutputs {
   double peak_flops_per_second = 0;  // of all ranks together; 0: unknown
   std::string peak_source;           // how the peak was found
   nlohmann::json time_budget;        // --time-budget: the plan and how the run kept to it (null without)
+  // With --cloud-provider: training_summary.json's "cloud" entry, where the checkpoints went, and
+  // those this session uploaded that are still there.
+  nlohmann::json cloud;
+  std::string cloud_location;
+  std::vector<std::string> cloud_checkpoints;
 };
 
 void write_summary(const RunOutputs& run, const TrainingResult& result);
 
 // "Training finished after ...", the data-exhausted note, and the "Outputs:" line listing what
-// is in the output directory.
+// is in the output directory (and, with --cloud-provider, the "Cloud:" line naming the
+// checkpoints uploaded).
 void print_closing_lines(const RunOutputs& run, const TrainingResult& result);
 
 }  // namespace utt

@@ -189,6 +189,7 @@ std::filesystem::path Trainer::save(const std::string& name, TrainerState& state
                                                    : " (latest: " + last_good_checkpoint_.string() + ")"));
   }
   last_good_checkpoint_ = dir;
+  if (options_.on_checkpoint_saved) options_.on_checkpoint_saved(dir, name);
   return dir;
 }
 

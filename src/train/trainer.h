@@ -64,6 +64,9 @@ struct TrainerOptions {
   // --document-masking: every batch's documents attend only within themselves (the loader's
   // doc_pos goes with each batch to the model).
   bool document_masking = false;
+  // Called on rank 0 after each checkpoint is complete on disk (before --keep-last prunes):
+  // the cloud upload takes it from there.
+  std::function<void(const std::filesystem::path& dir, const std::string& name)> on_checkpoint_saved;
 };
 
 // The fixed validation set: batches of ranks x B rows of T + 1 ids, and with document masking

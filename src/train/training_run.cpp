@@ -32,6 +32,7 @@
 #include "obs/tensorboard_log.h"
 #include "train/checkpoint.h"
 #include "train/checkpoint_dirs.h"
+#include "train/cloud_run.h"
 #include "train/output_dir.h"
 #include "train/run_state.h"
 #include "train/run_summary.h"
@@ -558,9 +559,14 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
              data.train_files.size() == 1 ? "" : "s",
              data.val_files.empty() ? "" : fmt::format(", {} validation", data.val_files.size()));
 
-  // 1. The output directory and the checkpoint to resume from, looked at without writing.
+  // 1. The output directory and the checkpoint to resume from, looked at without writing (a
+  // checkpoint in the cloud is downloaded beside the output directory and removed at the end);
+  // the cloud store checked: credentials, bucket, write access.
   const OutputDirState output = inspect_output_dir(output_dir);
   refuse_if_busy(output);
+  std::optional<CloudTarget> cloud = leader ? open_cloud_target(c) : std::nullopt;
+  const std::unique_ptr<DownloadedCheckpoint> downloaded = download_resume_checkpoint(c);
+  if (downloaded) c.resume_from = downloaded->path().string();
   const std::optional<ResumePoint> resume_point = find_resume_point(c, output);
   const ResumePoint* resume = resume_point ? &*resume_point : nullptr;
   check_output_dir(c, output, resume);
@@ -591,6 +597,7 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
                                       ranks.world_size());
   meet("the start of the run");
   broadcast_text(ranks, state.run_id);  // a new run's id is drawn on every rank: rank 0's counts
+  if (cloud) check_cloud_prefix(*cloud, state.run_id, state.step);
   const ValidationBatches val_batches = validation_batches(c, model_config, data, encoder);
   if (!val_batches.tokens.empty()) {
     fmt::print("Validation: {} batches every {} steps\n", val_batches.tokens.size(), c.eval_every);
@@ -606,6 +613,7 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
   std::unique_ptr<RunDirectory> directory;
   std::unique_ptr<MetricsLog> metrics;
   std::unique_ptr<TensorBoardLog> tensorboard;
+  std::unique_ptr<CheckpointUploader> uploader;  // with --cloud-provider
   if (leader) {
     directory = std::make_unique<RunDirectory>(c, resume, state.run_id);
     write_run_files(*directory, prepared, model_config, resume, state.step);
@@ -614,24 +622,37 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
       tensorboard = std::make_unique<TensorBoardLog>(output_dir / kTensorBoardDirName, state.step + 1);
       fmt::print("TensorBoard: {} (tensorboard --logdir {})\n", tensorboard->path().string(), output_dir.string());
     }
+    if (cloud) uploader = start_uploads(std::move(*cloud), c.keep_last, output_dir);
     directory->started();
     fmt::print("\n");
     std::fflush(stdout);
   }
 
+  TrainerOptions options = trainer_options(in, c, tokenizer, compute, budget, steps);
+  if (uploader) {
+    options.on_checkpoint_saved = [&uploader](const fs::path& dir, const std::string& name) {
+      uploader->enqueue(dir, name);
+    };
+  }
   Trainer trainer(*parts.model, *parts.optimizer, *train_batches, &val_batches, metrics.get(), tensorboard.get(),
-                  ranks, trainer_options(in, c, tokenizer, compute, budget, steps));
+                  ranks, options);
   const TrainingResult result = trainer.run(state);
   // The ranks end together: mpirun stops a job as soon as one process exits with an error
   // code (a stop's 143 is one), so no rank may exit while rank 0 still writes.
   leader_works(ranks, c.rank_timeout, "writing the run's last files", [&] {
     RunOutputs outputs{output_dir, in.configuration, model_config, steps.epochs,
                        train_batches->mix().documents_per_batch(), compute.flops_per_token,
-                       compute.peak.flops_per_second, compute.peak.source, {}};
+                       compute.peak.flops_per_second, compute.peak.source, {}, {}, {}, {}};
     const double used_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count() +
         (resume ? resume->state.elapsed_seconds : 0.0);
     if (budget) outputs.time_budget = budget_summary(*budget, used_seconds, result.state.step, result.deadline_reached);
+    if (uploader) {
+      const UploadReport report = finish_uploads(*uploader);
+      outputs.cloud = upload_summary(uploader->location(), report);
+      outputs.cloud_location = uploader->location();
+      outputs.cloud_checkpoints = checkpoints_left_in_store(report);
+    }
     write_summary(outputs, result);
     write_run_plot(output_dir);
     if (c.export_formats && result.outcome != TrainingOutcome::kInterrupted) {

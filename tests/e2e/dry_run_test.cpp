@@ -2,6 +2,7 @@
 // estimate and schedule; and that it writes nothing.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -36,14 +37,31 @@ TEST(DryRun, PrintsEverySectionAndWritesNothing) {
   EXPECT_TRUE(is_empty_dir(dir));
 }
 
-TEST(DryRun, ListsRequestedFeaturesThisBuildLacks) {
+TEST(DryRun, NamesWhereCheckpointsAreUploadedAndTheCloudCheckpointToResumeFrom) {
   const RunResult r = run_utt({"train", "--dataset-id", "org/data", "--cloud-provider", "azure", "--cloud-bucket", "b",
-                               "--azure-account-name", "acct", "--azure-sas-token", "sv=x", "--dry-run"});
+                               "--azure-account-name", "acct", "--azure-sas-token", "sv=x", "--cloud-prefix", "runs/a",
+                               "--keep-last", "2", "--resume-from", "az://acct/b/runs/a/latest", "--dry-run"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("Not supported yet in this build"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("cloud checkpoint storage"), std::string::npos) << r.out;
-  const RunResult plain = run_utt({"train", "--dataset-id", "org/data", "--dry-run"});
-  EXPECT_EQ(plain.out.find("Not supported yet"), std::string::npos) << plain.out;
+  EXPECT_NE(r.out.find("Cloud: every checkpoint uploaded to az://acct/b/runs/a/ in the background, the newest 2 "
+                       "step checkpoints kept there"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Resume: from az://acct/b/runs/a/latest (downloaded"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("Not supported yet"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("sv=x"), std::string::npos) << "the SAS token is shown:\n" << r.out;
+}
+
+// The dry run shows the plan without credentials, and says that a real run would stop.
+TEST(DryRun, NamesMissingCloudCredentialsWithoutStopping) {
+  for (const char* name : {"GOOGLE_ACCESS_KEY_ID", "GOOGLE_SECRET_ACCESS_KEY", "GOOGLE_OAUTH_ACCESS_TOKEN"}) {
+    ::unsetenv(name);
+  }
+  const RunResult r = run_utt({"train", "--dataset-id", "org/data", "--cloud-provider", "gcs", "--cloud-bucket", "b",
+                               "--dry-run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Cloud: every checkpoint uploaded to gs://b/checkpoints/ in the background"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("A real run stops here now: --cloud-provider gcs found no credentials"), std::string::npos)
+      << r.out;
 }
 
 // The guide's LoRA example names no base model: its dry run shows the plan and what a real run

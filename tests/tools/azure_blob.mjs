@@ -5,6 +5,7 @@
 // Usage: node azure_blob.mjs create ENDPOINT CONTAINER   -> prints a SAS token (rwdl, 1 hour)
 //        node azure_blob.mjs read ENDPOINT CONTAINER BLOB -> prints the blob's bytes as base64
 //        node azure_blob.mjs sas ENDPOINT CONTAINER PERMISSIONS -> prints a SAS token (e.g. "r")
+//        node azure_blob.mjs list ENDPOINT CONTAINER PREFIX -> prints the names of the blobs, one a line
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
@@ -34,6 +35,8 @@ if (command === "create") {
 } else if (command === "read") {
   const bytes = await container.getBlobClient(arg).downloadToBuffer();
   process.stdout.write(bytes.toString("base64"));
+} else if (command === "list") {
+  for await (const blob of container.listBlobsFlat({ prefix: arg })) process.stdout.write(blob.name + "\n");
 } else {
   console.error("unknown command " + command);
   process.exit(2);

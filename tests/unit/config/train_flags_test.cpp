@@ -118,5 +118,13 @@ TEST(TrainFlags, TheResumeCommandKeepsEveryFlagButResumeAndOverwrite) {
             "utt train --dataset-id d/x --batch-size=4 --text-column 'a b'");
 }
 
+// A SAS token given on the command line is not printed back: the command names the variable.
+TEST(TrainFlags, TheResumeCommandNeverShowsTheSasToken) {
+  EXPECT_EQ(resume_command({"--dataset-id", "d/x", "--azure-sas-token", "sv=1&sig=SECRET", "--cloud-provider", "azure"}),
+            "utt train --dataset-id d/x --azure-sas-token \"$AZURE_STORAGE_SAS_TOKEN\" --cloud-provider azure");
+  EXPECT_EQ(resume_command({"--dataset-id", "d/x", "--azure-sas-token=sv=1&sig=SECRET"}),
+            "utt train --dataset-id d/x --azure-sas-token \"$AZURE_STORAGE_SAS_TOKEN\"");
+}
+
 }  // namespace
 }  // namespace utt

@@ -99,11 +99,17 @@ TEST(Validate, EveryCloudSettingNeedsAProvider) {
                           "--cloud-prefix", "runs/a"}), "");
 }
 
-TEST(Validate, AzureNeedsAccountNameAndSasToken) {
-  EXPECT_PROBLEM(({"--cloud-provider", "azure", "--cloud-bucket", "c", "--azure-sas-token", "sv=x"}),
-                 "needs --azure-account-name");
-  EXPECT_PROBLEM(({"--cloud-provider", "azure", "--cloud-bucket", "c", "--azure-account-name", "a"}),
-                 "needs --azure-sas-token");
+TEST(Validate, AzureFlagsNeedAzure) {
+  EXPECT_PROBLEM(({"--cloud-provider", "s3", "--cloud-bucket", "c", "--azure-sas-token", "sv=x"}),
+                 "only apply to --cloud-provider azure");
+  EXPECT_PROBLEM(({"--azure-account-name", "a"}), "only apply to --cloud-provider azure");
+  EXPECT_EQ(problem_with({"--resume-from", "az://acct/c/run/latest", "--azure-sas-token", "sv=x"}), "");
+}
+
+TEST(Validate, RegionAndEndpointDescribeAStoreToUploadToOrResumeFrom) {
+  EXPECT_PROBLEM(({"--cloud-endpoint", "http://127.0.0.1:9000"}), "--cloud-endpoint needs --cloud-provider");
+  EXPECT_EQ(problem_with({"--resume-from", "s3://b/run/latest", "--cloud-endpoint", "http://127.0.0.1:9000",
+                          "--cloud-region", "eu-west-1"}), "");
 }
 
 TEST(Validate, VocabularyRangeMustBeOrdered) {
