@@ -105,6 +105,8 @@ class Backend {
   // ---- memory: owners allocate, kernels only use -------------------------------------------
   virtual float* allocate_floats(int64_t count) = 0;   // zero-filled
   virtual int32_t* allocate_ints(int64_t count) = 0;   // zero-filled
+  // The most bytes this backend held at once (buffers and workspace) since it was made.
+  virtual int64_t peak_allocated_bytes() const = 0;
   virtual void release(void* buffer) = 0;
   virtual void upload(float* device, const float* host, int64_t count) = 0;
   virtual void upload(int32_t* device, const int32_t* host, int64_t count) = 0;

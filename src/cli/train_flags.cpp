@@ -217,6 +217,7 @@ std::vector<FlagSpec> build_train_flags() {
       optional_int_flag("window-shuffle-size", loading, "Packed windows shuffled together, so a batch mixes many documents (None: about 4M tokens' worth, at least 64 batches; 1: stream order)", UTT_FIELD(window_shuffle_size)),
 
       bool_flag("use-mixed-precision", optimization, "Use bfloat16 precision", UTT_FIELD(use_mixed_precision)),
+      bool_flag("tf32", optimization, "On a GPU, let fp32 matmuls round their operands to TF32 (10-bit mantissa) for tensor-core speed; without it fp32 stays fp32 (no effect with --use-mixed-precision or on the CPU)", UTT_FIELD(tf32)),
 
       string_flag("output-dir", checkpoint, "Output directory", UTT_FIELD(output_dir), "DIR"),
       int_flag("log-every", checkpoint, "Log every N steps", UTT_FIELD(log_every)),

@@ -71,6 +71,7 @@ struct TrainConfig {
 
   // Optimization
   bool use_mixed_precision = false;
+  bool tf32 = false;  // --tf32: fp32 matmuls on a GPU may use TF32 tensor cores
 
   // Checkpoint & logging
   std::string output_dir = "output_ultimate";

@@ -116,10 +116,17 @@ double Trainer::train_step(TrainerState& state) {
     // Sum the ranks' gradients, and their losses with the stop requests: every rank sees the
     // same loss, norm and stop decision, and so takes the same branch below.
     const auto reduce_start = Clock::now();
+    // Through host memory, bucket by bucket: the gradients live in backend memory (a GPU's,
+    // which the communicator cannot read), so each bucket is downloaded, summed and uploaded.
     float* gradients = model_.trainable_gradients();
+    Backend& backend = model_.backend();
     const size_t count = static_cast<size_t>(model_.trainable_count());
+    gradient_bucket_.resize(std::min(kGradientBucketFloats, count));
     for (size_t start = 0; start < count; start += kGradientBucketFloats) {
-      ranks_.all_reduce_sum(gradients + start, std::min(kGradientBucketFloats, count - start));
+      const size_t n = std::min(kGradientBucketFloats, count - start);
+      backend.download(gradient_bucket_.data(), gradients + start, static_cast<int64_t>(n));
+      ranks_.all_reduce_sum(gradient_bucket_.data(), n);
+      backend.upload(gradients + start, gradient_bucket_.data(), static_cast<int64_t>(n));
     }
     double step_values[2] = {loss, stop_requested() ? 1.0 : 0.0};
     ranks_.all_reduce_sum(step_values, 2);

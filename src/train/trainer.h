@@ -102,6 +102,7 @@ class Trainer {
   TrainerOptions options_;
   std::vector<uint32_t> raw_batch_;
   std::vector<int32_t> batch_;
+  std::vector<float> gradient_bucket_;  // host copy of one bucket of gradients being summed
   double last_grad_norm_ = 0;
   std::filesystem::path last_good_checkpoint_;
   bool data_exhausted_ = false;

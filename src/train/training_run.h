@@ -18,6 +18,7 @@ struct TrainingRunInputs {
   nlohmann::json configuration;      // every flag's value, for training_summary.json
   std::string device_banner;         // the guide's "Backend: ... / Devices: ..." lines
   BackendKind backend = BackendKind::kCpu;  // the device plan's choice
+  int device = 0;                           // its CUDA device ordinal (the rank's on this machine)
 };
 
 // Returns the process exit code: 0 when the run completed, 130 / 143 when SIGINT / SIGTERM

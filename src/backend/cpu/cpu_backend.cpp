@@ -1,9 +1,11 @@
 #include "backend/cpu/cpu_backend.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "backend/bf16.h"
@@ -47,12 +49,22 @@ class CpuBackend final : public Backend {
   void reserve_workspace(const ModelConfig&, int64_t) override {}
 
   float* allocate_floats(int64_t count) override {
-    return static_cast<float*>(allocate_zeroed(static_cast<size_t>(count) * sizeof(float)));
+    return static_cast<float*>(allocate_counted(static_cast<size_t>(count) * sizeof(float)));
   }
   int32_t* allocate_ints(int64_t count) override {
-    return static_cast<int32_t*>(allocate_zeroed(static_cast<size_t>(count) * sizeof(int32_t)));
+    return static_cast<int32_t*>(allocate_counted(static_cast<size_t>(count) * sizeof(int32_t)));
   }
-  void release(void* buffer) override { std::free(buffer); }
+  // The buffers' bytes: the CPU kernels' scratch is per thread and not the backend's.
+  int64_t peak_allocated_bytes() const override { return peak_bytes_; }
+  void release(void* buffer) override {
+    if (buffer == nullptr) return;
+    const auto held = sizes_.find(buffer);
+    if (held != sizes_.end()) {
+      held_bytes_ -= held->second;
+      sizes_.erase(held);
+    }
+    std::free(buffer);
+  }
   void upload(float* device, const float* host, int64_t count) override {
     std::memcpy(device, host, static_cast<size_t>(count) * sizeof(float));
   }
@@ -244,6 +256,14 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  void* allocate_counted(size_t bytes) {
+    void* p = allocate_zeroed(bytes);
+    sizes_[p] = static_cast<int64_t>(bytes);
+    held_bytes_ += static_cast<int64_t>(bytes);
+    peak_bytes_ = std::max(peak_bytes_, held_bytes_);
+    return p;
+  }
+
   // The reference kernel on operands rounded to bf16: what a bf16 matmul with exact accumulation
   // gives. Reference mode is for tests, so the copies are allowed to allocate.
   static void reference_bf16_matmul(float* c, const float* a, const float* b, const float* bias,
@@ -257,6 +277,9 @@ class CpuBackend final : public Backend {
 
   bool reference_;
   bool bf16_;
+  std::unordered_map<void*, int64_t> sizes_;  // bytes of each buffer held
+  int64_t held_bytes_ = 0;
+  int64_t peak_bytes_ = 0;
   cpu::Bf16Matmul bf16_matmul_;
 };
 
