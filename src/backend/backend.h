@@ -32,8 +32,10 @@
 //   resumed run equal the uninterrupted one. Different backends agree within the tolerances of
 //   the op registry test (tests/unit/backend/op_registry_test.cpp), not bit for bit.
 // - Workspace: reserve_workspace(config, rows) is called once the model's buffers exist; after
-//   it, no op of a step over at most `rows` rows of that model allocates (device memory or
-//   host memory), so a step's memory is known before the first step runs.
+//   it, no op of a step over at most `rows` rows of that model allocates device memory, so a
+//   step's device memory is known before the first step runs. Host memory is allocated only on
+//   the first call of a shape (the CPU backend's scratch, the CUDA matmul's per-shape plans), so
+//   a repeated step allocates nothing.
 #pragma once
 
 #include <cstdint>

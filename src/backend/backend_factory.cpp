@@ -31,7 +31,8 @@ std::unique_ptr<Backend> make_backend(const BackendChoice& choice) {
     return make_cpu_backend({.reference_mode = false, .threads = choice.threads,
                              .bf16_matmuls = choice.mixed_precision});
   }
-  std::unique_ptr<Backend> backend = make_cuda_backend({.device = choice.device, .bf16_matmuls = choice.mixed_precision});
+  std::unique_ptr<Backend> backend = make_cuda_backend(
+      {.device = choice.device, .bf16_matmuls = choice.mixed_precision, .tf32_matmuls = choice.tf32});
   require_every_op(*backend);
   return backend;
 }

@@ -14,6 +14,7 @@ struct BackendChoice {
   BackendKind kind = BackendKind::kCpu;
   int threads = 0;               // CPU threads (OpenMP and OpenBLAS); 0 = one per core
   bool mixed_precision = false;  // --use-mixed-precision: bf16 matmul operands, fp32 accumulation
+  bool tf32 = false;             // --tf32: fp32 matmuls may round operands to TF32 (CUDA only)
   int device = 0;                // CUDA device ordinal: a rank's place among its machine's ranks
 };
 

@@ -11,6 +11,7 @@ namespace utt {
 struct CudaBackendOptions {
   int device = 0;             // CUDA device ordinal
   bool bf16_matmuls = false;  // --use-mixed-precision (docs/architecture.md, "bf16 on the GPU")
+  bool tf32_matmuls = false;  // --tf32: fp32 matmuls on TF32 tensor cores (operands rounded to 10 bits)
 };
 
 // Throws UserError when CUDA is not built or no GPU is visible. The backend may lack kernels for

@@ -55,7 +55,9 @@ void print_memory(const RunPlan& plan) {
       estimate_training_memory(plan.model.config, c.batch_size, c.use_mixed_precision, c.activation_checkpointing);
   fmt::print("\nTraining memory (estimate; batch {} x seq_len {}, {}):\n", c.batch_size,
              plan.model.config.seq_len,
-             c.use_mixed_precision ? "fp32 activations, bf16 matmul operands" : "fp32");
+             c.use_mixed_precision                           ? "fp32 activations, bf16 matmul operands"
+             : c.tf32 && plan.device.kind == BackendKind::kCuda ? "fp32, TF32 matmul operands (--tf32)"
+                                                              : "fp32");
   fmt::print("  weights      {:>12}\n", human_bytes(memory.weights_bytes));
   fmt::print("  gradients    {:>12}\n", human_bytes(memory.gradients_bytes));
   fmt::print("  optimizer    {:>12}   (AdamW moments)\n", human_bytes(memory.optimizer_bytes));

@@ -72,14 +72,6 @@ std::string describe_dataset(const TrainConfig& config) {
   return text;
 }
 
-std::vector<UnsupportedRequest> unsupported_requests(const DevicePlan& device) {
-  // Features whose flags are accepted and validated today but whose implementation arrives
-  // with a later part of utt. A real run refuses them; the dry run lists them.
-  std::vector<UnsupportedRequest> list;
-  if (device.backend == "GPU") list.push_back({"--device", "training on CUDA GPUs (use --device cpu)"});
-  return list;
-}
-
 // --batch-size auto: batch_size and gradient_accumulation_steps from the device's memory; a
 // resumed run keeps its checkpoint's micro-batch (its batches must continue as they were).
 void resolve_auto_batch(RunPlan& plan, const CudaStatus& cuda) {
@@ -120,16 +112,12 @@ DevicePlan plan_device(const TrainConfig& config, const CudaStatus& cuda) {
     if (config.device == "cuda") throw UserError("--device cuda: " + cuda.problem);
     return cpu;
   }
-  if (config.device == "auto") {
-    // Training kernels exist for the CPU only so far: a visible GPU is reported, not used.
-    cpu.note += " (a GPU is visible, but this build trains on the CPU only)";
-    return cpu;
-  }
-  // --device cuda with GPUs: what is there, and that a run refuses it (never a promise of
-  // acceleration or of several devices the run would not deliver).
-  return DevicePlan{BackendKind::kCuda, "GPU", std::to_string(cuda.gpus.size()) + "x " + cuda.gpus.front().name,
-                    "\u2717 Training on CUDA GPUs is not in this build yet: a run refuses --device cuda "
-                    "(--device cpu trains on the CPU)"};
+  // --device cuda, or auto with a visible GPU: the CUDA backend on the first GPU (each rank of a
+  // data-parallel run takes the GPU of its local rank; plan_run counts them).
+  const GpuInfo& gpu = cuda.gpus.front();
+  return DevicePlan{BackendKind::kCuda, "GPU",
+                    "1x " + gpu.name + " (" + human_bytes(static_cast<double>(gpu.memory_bytes)) + ")",
+                    "\u2713 GPU Optimizations: CUDA acceleration enabled"};
 }
 
 DataParallelPlan plan_data_parallel(const TrainConfig& config, const LaunchEnvironment& launch) {
@@ -145,6 +133,7 @@ DataParallelPlan plan_data_parallel(const TrainConfig& config, const LaunchEnvir
     plan.local_ranks = launch.local_size;
     plan.launcher = launch.launcher;
     plan.rank = launch.rank;
+    plan.local_rank = launch.local_rank;
   } else {
     plan.ranks = plan.local_ranks = config.num_devices;
     plan.launcher = config.num_devices > 1 ? "utt" : "";
@@ -229,13 +218,23 @@ RunPlan plan_run(const TrainConfig& config) {
     plan.device.devices = fmt::format("{}x cpu ({} each)", plan.parallel.ranks,
                                       count_of(plan.parallel.threads_per_rank, "thread"));
   }
+  if (plan.device.backend == "GPU") {
+    if (plan.parallel.local_ranks > static_cast<int64_t>(cuda.gpus.size())) {
+      throw UserError(fmt::format("{} ranks on this machine need a GPU each, and {} {} visible: train with "
+                                  "--num-devices {} (or start that many ranks per machine)",
+                                  plan.parallel.local_ranks, cuda.gpus.size(),
+                                  cuda.gpus.size() == 1 ? "is" : "are", cuda.gpus.size()));
+    }
+    if (plan.parallel.ranks > 1) {
+      plan.device.devices = fmt::format("{}x {}", plan.parallel.ranks, cuda.gpus.front().name);
+    }
+  }
   if (config.batch_size_auto) resolve_auto_batch(plan, cuda);
   if (config.time_budget && plan.parallel.ranks > 1) {
     throw UserError(fmt::format("--time-budget plans a run on one device, and this run has {} ranks: drop "
                                 "--time-budget, or train on one device (--num-devices 1)",
                                 plan.parallel.ranks));
   }
-  plan.unsupported = unsupported_requests(plan.device);
   return plan;
 }
 

@@ -17,7 +17,7 @@ namespace utt {
 struct DevicePlan {
   BackendKind kind = BackendKind::kCpu;  // what make_backend builds for the run
   std::string backend;  // "CPU" or "GPU"
-  std::string devices;  // "1x cpu (2 threads)", "2x NVIDIA H100"
+  std::string devices;  // "1x cpu (2 threads)", "1x NVIDIA H100 (79.2 GiB)", "2x NVIDIA H100"
   std::string note;     // the guide's banner line under it
 };
 
@@ -29,6 +29,7 @@ struct DataParallelPlan {
   // launcher that started this process: "mpirun", "srun".
   std::string launcher;
   int64_t rank = 0;  // this process's, under a launcher
+  int64_t local_rank = 0;  // among this machine's ranks: the GPU it trains on with --device cuda
   int64_t threads_per_rank = 1;
   int64_t batch_per_device = 1;  // --batch-size
   int64_t effective_batch = 1;   // per optimizer step: batch x accumulation x ranks

@@ -232,6 +232,7 @@ std::vector<FlagSpec> build_train_flags() {
 
       bool_flag("use-mixed-precision", optimization, "Use bfloat16 precision", UTT_FIELD(use_mixed_precision)),
       bool_flag("activation-checkpointing", optimization, "Keep only each block's input for the backward pass and recompute the rest there: less activation memory for about one more forward pass; the same gradients", UTT_FIELD(activation_checkpointing)),
+      bool_flag("tf32", optimization, "On a GPU, let fp32 matmuls round their operands to TF32 (10-bit mantissa) for tensor-core speed; without it fp32 stays fp32 (no effect with --use-mixed-precision or on the CPU)", UTT_FIELD(tf32)),
 
       string_flag("output-dir", checkpoint, "Output directory", UTT_FIELD(output_dir), "DIR"),
       int_flag("log-every", checkpoint, "Log every N steps", UTT_FIELD(log_every)),

@@ -80,6 +80,7 @@ struct TrainConfig {
   bool use_mixed_precision = false;
   // Keep only each block's input for the backward pass and recompute the rest there.
   bool activation_checkpointing = false;
+  bool tf32 = false;  // --tf32: fp32 matmuls on a GPU may use TF32 tensor cores
 
   // Checkpoint & logging
   std::string output_dir = "output_ultimate";

@@ -12,6 +12,7 @@
 #include "backend/backend_factory.h"
 #include "backend/compute_peak.h"
 #include "config/flop_count.h"
+#include "backend/out_of_memory.h"
 #include "config/config_json.h"
 #include "config/duration.h"
 #include "config/sizing.h"
@@ -33,6 +34,7 @@
 #include "train/checkpoint.h"
 #include "train/checkpoint_dirs.h"
 #include "train/cloud_run.h"
+#include "train/memory_advice.h"
 #include "train/output_dir.h"
 #include "train/run_state.h"
 #include "train/run_summary.h"
@@ -321,6 +323,8 @@ void print_run_banner(const TrainingRunInputs& in) {
   fmt::print("Precision: {}\n", in.config.use_mixed_precision
                                    ? "bf16 matmuls with fp32 accumulation (--use-mixed-precision); "
                                      "fp32 weights, optimizer, norms, attention and loss"
+                                   : in.config.tf32 && in.backend == BackendKind::kCuda
+                                   ? "fp32, matmuls with TF32 operands (--tf32)"
                                    : "fp32");
   if (in.config.activation_checkpointing) {
     fmt::print("Activations: each block's input kept, the rest recomputed in the backward pass "
@@ -399,11 +403,12 @@ struct ModelParts {
   std::unique_ptr<AdamW> optimizer;
 };
 
-ModelParts build_model(const TrainConfig& c, BackendKind backend_kind, int device, const ModelConfig& model_config,
-                       const ResumePoint* resume, const Tokenizer& tokenizer) {
+ModelParts build_model(const TrainingRunInputs& in, const ModelConfig& model_config, const ResumePoint* resume,
+                       const Tokenizer& tokenizer) {
+  const TrainConfig& c = in.config;
   ModelParts parts;
-  parts.backend = make_backend({.kind = backend_kind, .threads = static_cast<int>(c.threads),
-                                .mixed_precision = c.use_mixed_precision, .device = device});
+  parts.backend = make_backend({.kind = in.backend, .threads = static_cast<int>(c.threads),
+                                .mixed_precision = c.use_mixed_precision, .tf32 = c.tf32, .device = in.device});
   parts.model = std::make_unique<Transformer>(
       model_config, *parts.backend, c.batch_size, c.use_lora ? ModelUse::kAdapterTraining : ModelUse::kTraining,
       c.activation_checkpointing ? ActivationMemory::kRecompute : ActivationMemory::kKeepAll);
@@ -539,9 +544,7 @@ TrainerOptions trainer_options(const TrainingRunInputs& in, const TrainConfig& r
   return options;
 }
 
-}  // namespace
-
-int run_training(const TrainingRunInputs& in, Communicator& ranks) {
+int train(const TrainingRunInputs& in, Communicator& ranks) {
   const auto run_start = std::chrono::steady_clock::now();
   TrainConfig c = with_step_batch(in.config, ranks.world_size());
   const bool leader = ranks.rank() == 0;
@@ -602,7 +605,7 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
   if (!val_batches.tokens.empty()) {
     fmt::print("Validation: {} batches every {} steps\n", val_batches.tokens.size(), c.eval_every);
   }
-  const ModelParts parts = build_model(c, in.backend, in.device, model_config, resume, tokenizer);  // B rows per rank
+  const ModelParts parts = build_model(in, model_config, resume, tokenizer);  // B rows per rank
   const ComputeReport compute = plan_compute_report(c, in.backend, model_config, ranks.world_size());
   const std::unique_ptr<BatchLoader> train_batches =
       make_train_loader(c, model_config, data, steps, encoder, state, resume);
@@ -670,6 +673,17 @@ int run_training(const TrainingRunInputs& in, Communicator& ranks) {
     return std::string(stop_signal_name()) == "SIGINT" ? 128 + SIGINT : 128 + SIGTERM;
   }
   return 0;
+}
+
+}  // namespace
+
+int run_training(const TrainingRunInputs& in, Communicator& ranks) {
+  try {
+    return train(in, ranks);
+  } catch (const OutOfDeviceMemory& error) {
+    // The backend names what did not fit; the flags that would are the run's to say.
+    throw UserError(std::string(error.what()) + "; " + out_of_memory_advice(in.config, in.model));
+  }
 }
 
 }  // namespace utt

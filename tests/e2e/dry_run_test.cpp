@@ -2,6 +2,7 @@
 // estimate and schedule; and that it writes nothing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -128,6 +129,18 @@ TEST(DryRun, DeviceCudaWithoutAGpuIsRefused) {
   if (r.exit_code == 0) GTEST_SKIP() << "a CUDA GPU is visible here: nothing to refuse";
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--device cuda: "), std::string::npos) << r.err;
+}
+
+// A real run asked for a GPU that is not there: one error line, exit 2, nothing written.
+TEST(DryRun, ARealRunOnAMissingGpuIsOneErrorAndWritesNothing) {
+  const std::string dir = scratch_dir("no_gpu");
+  std::ofstream(dir + "/a.txt") << "some text to train on\n";
+  const RunResult r = run_utt({"train", "--dataset-id", dir + "/a.txt", "--device", "cuda", "--output-dir", dir + "/out"});
+  if (r.exit_code == 0) GTEST_SKIP() << "a CUDA GPU is visible here: nothing to refuse";
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err.rfind("utt: error: --device cuda: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/out"));
 }
 
 }  // namespace

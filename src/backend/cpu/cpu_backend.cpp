@@ -259,6 +259,7 @@ class CpuBackend final : public Backend {
   }
 
  private:
+
   // The reference kernel on operands rounded to bf16: what a bf16 matmul with exact accumulation
   // gives. Reference mode is for tests, so the copies are allowed to allocate.
   static void reference_bf16_matmul(float* c, const float* a, const float* b, const float* bias,

@@ -1,28 +1,32 @@
-// cuBLAS, opened when the first CUDA backend is made rather than linked: linking it costs every
+// cuBLASLt, opened when the first CUDA backend is made rather than linked: linking it costs every
 // utt process ~0.4 s of start-up (libcublasLt alone is 540 MB), a CPU run included, and the
 // end-to-end tests start utt hundreds of times. The functions the matmul uses, by pointer.
 #pragma once
 
-#include <cublas_v2.h>
+#include <cublasLt.h>
 
 namespace utt::cuda {
 
-struct CublasLibrary {
-  decltype(&cublasCreate_v2) create;
-  decltype(&cublasDestroy_v2) destroy;
-  decltype(&cublasSetStream_v2) set_stream;
-  decltype(&cublasSetMathMode) set_math_mode;
-  decltype(&cublasSetWorkspace_v2) set_workspace;
-  decltype(&cublasGetStatusName) status_name;
-  decltype(&cublasGetStatusString) status_string;
-  decltype(&cublasSgemm_v2) sgemm;
-  cublasStatus_t (*gemm_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*,
-                            const void*, cudaDataType, int, const void*, cudaDataType, int, const void*, void*,
-                            cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t);
+struct CublasLtLibrary {
+  decltype(&cublasLtCreate) create;
+  decltype(&cublasLtDestroy) destroy;
+  decltype(&cublasLtMatmulDescCreate) desc_create;
+  decltype(&cublasLtMatmulDescDestroy) desc_destroy;
+  decltype(&cublasLtMatmulDescSetAttribute) desc_set;
+  decltype(&cublasLtMatrixLayoutCreate) layout_create;
+  decltype(&cublasLtMatrixLayoutDestroy) layout_destroy;
+  decltype(&cublasLtMatmulPreferenceCreate) preference_create;
+  decltype(&cublasLtMatmulPreferenceDestroy) preference_destroy;
+  decltype(&cublasLtMatmulPreferenceSetAttribute) preference_set;
+  decltype(&cublasLtMatmulAlgoGetHeuristic) heuristic;
+  decltype(&cublasLtMatmul) matmul;
 };
 
-// Opens libcublas.so.<major of the headers built against> once; throws UserError naming the
+// Opens libcublasLt.so.<major of the headers built against> once; throws UserError naming the
 // library and the fix when it cannot be opened or lacks a function.
-const CublasLibrary& cublas();
+const CublasLtLibrary& cublas_lt();
+
+// "CUBLAS_STATUS_NOT_SUPPORTED" (cuBLASLt has no function of its own for the names).
+const char* cublas_status_name(cublasStatus_t status);
 
 }  // namespace utt::cuda

@@ -3,8 +3,9 @@
 // pinned staging memory of its own (the caller's memory is free again when upload returns),
 // downloads and reductions synchronize, and no op uses float atomics.
 //
-// Every op has a kernel (supports() is true for all); none of them has run on a GPU yet, and
-// a run still refuses --device cuda (cli/run_plan.cpp) until scripts/gpu-check passes on one.
+// Every op has a kernel (supports() is true for all). None of this code has run on a GPU yet:
+// scripts/gpu-check is the command that runs it on one. Device memory goes through DeviceMemory,
+// which counts the peak and turns an allocation that does not fit into OutOfDeviceMemory.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,10 +16,12 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/flash_attention.h"
+#include "backend/cuda/device_memory.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/matmul.h"
 #include "backend/cuda_backend.h"
 #include "backend/device.h"
+#include "util/text.h"
 
 namespace utt {
 namespace {
@@ -38,17 +41,19 @@ int activation_code(Activation act) {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(const CudaBackendOptions& options) : options_(options) {
+  explicit CudaBackend(const CudaBackendOptions& options)
+      : options_(options), device_name_(device_name(options.device)), memory_(device_name_) {
     CUDA_CHECK(cudaSetDevice(options.device));
-    cudaDeviceProp properties{};
-    CUDA_CHECK(cudaGetDeviceProperties(&properties, options.device));
-    device_name_ = properties.name;
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     CUDA_CHECK(cudaEventCreateWithFlags(&staging_free_, cudaEventDisableTiming));
     CUDA_CHECK(cudaMallocHost(&staging_, kStagingBytes));
     CUDA_CHECK(cudaMallocHost(&sum_result_host_, sizeof(double)));
-    CUDA_CHECK(cudaMalloc(&sum_partials_, (cuda::kReductionBlocks + 1) * sizeof(double)));
-    matmul_ = std::make_unique<cuda::CublasMatmul>(stream_, options.bf16_matmuls);
+    sum_partials_ = static_cast<double*>(
+        memory_.allocate((cuda::kReductionBlocks + 1) * static_cast<int64_t>(sizeof(double)), "the sums' partials"));
+    const cuda::MatmulPrecision precision = options.bf16_matmuls ? cuda::MatmulPrecision::kBf16
+                                            : options.tf32_matmuls ? cuda::MatmulPrecision::kTf32
+                                                                   : cuda::MatmulPrecision::kFp32;
+    matmul_ = std::make_unique<cuda::CublasMatmul>(stream_, memory_, precision);
   }
   CudaBackend(const CudaBackend&) = delete;
   CudaBackend& operator=(const CudaBackend&) = delete;
@@ -56,7 +61,7 @@ class CudaBackend final : public Backend {
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
     matmul_.reset();
-    cudaFree(sum_partials_);
+    cudaFree(sum_partials_);  // not through memory_: nothing may throw here
     cudaFreeHost(sum_result_host_);
     cudaFreeHost(staging_);
     cudaEventDestroy(staging_free_);
@@ -64,31 +69,26 @@ class CudaBackend final : public Backend {
   }
 
   std::string name() const override {
-    return "CUDA (" + device_name_ + (options_.bf16_matmuls ? ", bf16 matmuls)" : ")");
+    return "CUDA (" + device_name_ +
+           (options_.bf16_matmuls ? ", bf16 matmuls)" : options_.tf32_matmuls ? ", TF32 matmuls)" : ")");
   }
   bool supports(Op) const override { return true; }
   void synchronize() override { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
-  // The matmul's bf16 operand scratch (with --use-mixed-precision); cuBLAS's workspace and the
+  // The matmul's bf16 operand scratch (with --use-mixed-precision); cuBLASLt's workspace and the
   // reductions' partials are fixed and allocated at construction.
   void reserve_workspace(const ModelConfig& config, int64_t rows) override {
     matmul_->reserve(cuda::matmul_operand_elements(config, rows));
   }
 
   // ---- memory ----------------------------------------------------------------------------------
-  float* allocate_floats(int64_t count) override { return static_cast<float*>(allocate_zeroed(count * 4)); }
-  int32_t* allocate_ints(int64_t count) override { return static_cast<int32_t*>(allocate_zeroed(count * 4)); }
-  // The buffers allocate_* made (cuBLAS's workspace and the matmul's operand scratch are not counted).
-  int64_t peak_allocated_bytes() const override { return peak_bytes_; }
-  void release(void* buffer) override {
-    // cudaFree waits for the device; the buffer may still be read by queued ops until then.
-    if (buffer == nullptr) return;
-    CUDA_CHECK(cudaFree(buffer));
-    const auto found = buffer_bytes_.find(buffer);
-    if (found != buffer_bytes_.end()) {
-      held_bytes_ -= found->second;
-      buffer_bytes_.erase(found);
-    }
+  float* allocate_floats(int64_t count) override {
+    return static_cast<float*>(allocate_zeroed(count * 4, "a buffer of " + with_thousands(count) + " floats"));
   }
+  int32_t* allocate_ints(int64_t count) override {
+    return static_cast<int32_t*>(allocate_zeroed(count * 4, "a buffer of " + with_thousands(count) + " ints"));
+  }
+  int64_t peak_allocated_bytes() const override { return memory_.peak_bytes(); }
+  void release(void* buffer) override { memory_.release(buffer); }
   void upload(float* device, const float* host, int64_t count) override {
     upload_bytes(device, host, count * static_cast<int64_t>(sizeof(float)));
   }
@@ -258,13 +258,15 @@ class CudaBackend final : public Backend {
   // As the CPU kernels compute it: 1 / (1 - rate) in double, rounded to float once.
   static float keep_scale(float rate) { return static_cast<float>(1.0 / (1.0 - static_cast<double>(rate))); }
 
-  void* allocate_zeroed(int64_t bytes) {
-    void* p = nullptr;
-    CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(std::max<int64_t>(bytes, 1))));
+  static std::string device_name(int device) {
+    cudaDeviceProp properties{};
+    CUDA_CHECK(cudaGetDeviceProperties(&properties, device));
+    return properties.name;
+  }
+
+  void* allocate_zeroed(int64_t bytes, const std::string& what) {
+    void* p = memory_.allocate(bytes, what);
     CUDA_CHECK(cudaMemsetAsync(p, 0, static_cast<size_t>(std::max<int64_t>(bytes, 1)), stream_));
-    buffer_bytes_[p] = bytes;
-    held_bytes_ += bytes;
-    peak_bytes_ = std::max(peak_bytes_, held_bytes_);
     return p;
   }
 
@@ -294,6 +296,7 @@ class CudaBackend final : public Backend {
 
   CudaBackendOptions options_;
   std::string device_name_;
+  cuda::DeviceMemory memory_;
   cudaStream_t stream_ = nullptr;
   cudaEvent_t staging_free_ = nullptr;
   void* staging_ = nullptr;
@@ -301,9 +304,6 @@ class CudaBackend final : public Backend {
   double* sum_partials_ = nullptr;  // kReductionBlocks partials, then the result
   std::unique_ptr<cuda::CublasMatmul> matmul_;
   bool flash_notice_given_ = false;
-  std::unordered_map<void*, int64_t> buffer_bytes_;  // live buffers, for peak_allocated_bytes
-  int64_t held_bytes_ = 0;
-  int64_t peak_bytes_ = 0;
 };
 
 }  // namespace

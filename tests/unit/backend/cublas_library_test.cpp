@@ -1,4 +1,4 @@
-// The CUDA build opens cuBLAS at run time instead of linking it (backend/cuda/cublas_library.h).
+// The CUDA build opens cuBLASLt at run time instead of linking it (backend/cuda/cublas_library.h).
 // Opening it needs no GPU, so every CUDA build checks here that the library the matmul will use
 // opens and has every function it calls.
 #include <gtest/gtest.h>
@@ -9,15 +9,19 @@ namespace utt {
 namespace {
 
 TEST(CublasLibrary, OpensWithEveryFunctionTheMatmulCalls) {
-  const cuda::CublasLibrary& library = cuda::cublas();
-  EXPECT_NE(library.create, nullptr);
-  EXPECT_NE(library.destroy, nullptr);
-  EXPECT_NE(library.set_stream, nullptr);
-  EXPECT_NE(library.set_math_mode, nullptr);
-  EXPECT_NE(library.set_workspace, nullptr);
-  EXPECT_NE(library.sgemm, nullptr);
-  EXPECT_NE(library.gemm_ex, nullptr);
-  EXPECT_STREQ(library.status_name(CUBLAS_STATUS_SUCCESS), "CUBLAS_STATUS_SUCCESS");
+  const cuda::CublasLtLibrary& library = cuda::cublas_lt();
+  for (const void* function :
+       {reinterpret_cast<const void*>(library.create), reinterpret_cast<const void*>(library.destroy),
+        reinterpret_cast<const void*>(library.desc_create), reinterpret_cast<const void*>(library.desc_destroy),
+        reinterpret_cast<const void*>(library.desc_set), reinterpret_cast<const void*>(library.layout_create),
+        reinterpret_cast<const void*>(library.layout_destroy),
+        reinterpret_cast<const void*>(library.preference_create),
+        reinterpret_cast<const void*>(library.preference_destroy),
+        reinterpret_cast<const void*>(library.preference_set), reinterpret_cast<const void*>(library.heuristic),
+        reinterpret_cast<const void*>(library.matmul)}) {
+    EXPECT_NE(function, nullptr);
+  }
+  EXPECT_STREQ(cuda::cublas_status_name(CUBLAS_STATUS_NOT_SUPPORTED), "CUBLAS_STATUS_NOT_SUPPORTED");
 }
 
 }  // namespace

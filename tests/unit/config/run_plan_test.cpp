@@ -1,4 +1,4 @@
-// The device a run uses, and that a dry run never promises what a run refuses.
+// The device a run uses: the CPU, or the CUDA backend when asked for or when a GPU is visible.
 #include <gtest/gtest.h>
 
 #include "cli/run_plan.h"
@@ -23,21 +23,35 @@ TEST(RunPlan, OneThreadIsOneThread) {
   EXPECT_EQ(plan_device(c, {}).devices, "1x cpu (2 threads)");
 }
 
-// Several GPUs and --device cuda: the plan shows them, and says the run refuses them; it never
-// announces acceleration or multi-device training this build does not do.
-TEST(RunPlan, ADryRunOnGpusNeverPromisesWhatTheRunRefuses) {
+// --device cuda, and auto when a GPU is visible: the CUDA backend on the first GPU, named as the
+// guide's banner names it.
+TEST(RunPlan, DeviceCudaAndAutoWithAGpuTrainOnTheGpu) {
   TrainConfig c;
   c.device = "cuda";
   const DevicePlan plan = plan_device(c, gpus(4));
-  EXPECT_EQ(plan.devices, "4x NVIDIA H100");
-  EXPECT_EQ(plan.note.find("enabled"), std::string::npos) << plan.note;
-  EXPECT_NE(plan.note.find("a run refuses --device cuda"), std::string::npos) << plan.note;
+  EXPECT_EQ(plan.kind, BackendKind::kCuda);
+  EXPECT_EQ(plan.backend, "GPU");
+  EXPECT_EQ(plan.devices, "1x NVIDIA H100 (80.00 GiB)");
+  EXPECT_EQ(plan.note, "\u2713 GPU Optimizations: CUDA acceleration enabled");
   c.device = "auto";
-  EXPECT_EQ(plan_device(c, gpus(4)).backend, "CPU");
-  c.device = "cuda";
+  EXPECT_EQ(plan_device(c, gpus(1)).kind, BackendKind::kCuda);
+  c.device = "cpu";
+  EXPECT_EQ(plan_device(c, gpus(1)).kind, BackendKind::kCpu);
+}
+
+TEST(RunPlan, AutoWithoutAGpuTrainsOnTheCpuAndCudaIsRefused) {
+  TrainConfig c;
   CudaStatus none;
   none.problem = "no CUDA GPU is visible";
-  EXPECT_THROW(plan_device(c, none), UserError);
+  c.device = "auto";
+  EXPECT_EQ(plan_device(c, none).kind, BackendKind::kCpu);
+  c.device = "cuda";
+  try {
+    plan_device(c, none);
+    ADD_FAILURE() << "--device cuda without a GPU was accepted";
+  } catch (const UserError& error) {
+    EXPECT_EQ(std::string(error.what()), "--device cuda: no CUDA GPU is visible");
+  }
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <cmath>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cuda_backend.h"
+#include "backend/device.h"
 #include "model/transformer.h"
 #include "model/weights_io.h"
 #include "oracle_case.h"
@@ -23,8 +25,8 @@ struct Variant {
   std::string name;
   bool flash_attention;
   bool reference_mode;
+  bool cuda = false;  // the CUDA backend (skipped without a CUDA build and a visible GPU)
 };
-
 
 std::vector<Variant> variants() {
   std::vector<Variant> all;
@@ -32,8 +34,21 @@ std::vector<Variant> variants() {
     all.push_back({c, true, false});
     all.push_back({c, false, false});
     all.push_back({c, true, true});
+    all.push_back({c, true, false, true});
+    all.push_back({c, false, false, true});
   }
   return all;
+}
+
+// The backend a variant runs on, or null with the reason to skip.
+std::unique_ptr<Backend> make_variant_backend(const Variant& variant, std::string* skip_reason) {
+  if (!variant.cuda) return make_cpu_backend({.reference_mode = variant.reference_mode, .threads = 0});
+  const CudaStatus cuda = query_cuda();
+  if (cuda.gpus.empty()) {
+    *skip_reason = cuda.built ? "no GPU is visible: " + cuda.problem : "this build has no CUDA backend";
+    return nullptr;
+  }
+  return make_cuda_backend({});
 }
 
 class OracleTest : public testing::TestWithParam<Variant> {};
@@ -59,7 +74,9 @@ TEST_P(OracleTest, LossGradientsAndOptimizerStepsMatchTheReference) {
   const Variant variant = GetParam();
   test::OracleCase oracle(variant.name);
   oracle.config.flash_attention = variant.flash_attention;
-  auto backend = make_cpu_backend({.reference_mode = variant.reference_mode, .threads = 0});
+  std::string skip_reason;
+  const std::unique_ptr<Backend> backend = make_variant_backend(variant, &skip_reason);
+  if (!backend) GTEST_SKIP() << skip_reason;
   Transformer model(oracle.config, *backend, oracle.batch);
   load_weights(model, oracle.dir + "/weights.safetensors");
   const auto& deviation = oracle.expected["pytorch_fp32_deviation"];
@@ -132,7 +149,7 @@ std::string variant_id(const testing::TestParamInfo<Variant>& variant) {
   std::string id = variant.param.name;
   std::replace(id.begin(), id.end(), '-', '_');
   return id + (variant.param.flash_attention ? "_flash" : "_naive") +
-         (variant.param.reference_mode ? "_reference" : "");
+         (variant.param.reference_mode ? "_reference" : "") + (variant.param.cuda ? "_cuda" : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, OracleTest, testing::ValuesIn(variants()), variant_id);
