@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "backend/cpu/bf16_matmul.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cuda_backend.h"
 #include "util/error.h"
@@ -34,6 +35,11 @@ std::unique_ptr<Backend> make_backend(const BackendChoice& choice) {
   std::unique_ptr<Backend> backend = make_cuda_backend({.device = choice.device, .bf16_matmuls = choice.mixed_precision});
   require_every_op(*backend);
   return backend;
+}
+
+std::string describe_matmul_kernels(const BackendChoice& choice) {
+  if (choice.kind != BackendKind::kCpu || !choice.mixed_precision) return "";
+  return cpu::bf16_kernel_choice().reason;
 }
 
 }  // namespace utt

@@ -321,6 +321,8 @@ void print_run_banner(const TrainingRunInputs& in) {
                                    ? "bf16 matmuls with fp32 accumulation (--use-mixed-precision); "
                                      "fp32 weights, optimizer, norms, attention and loss"
                                    : "fp32");
+  const std::string kernels = describe_matmul_kernels({.kind = in.backend, .mixed_precision = in.config.use_mixed_precision});
+  if (!kernels.empty()) fmt::print("Matmul kernels: {}\n", kernels);
   if (in.config.activation_checkpointing) {
     fmt::print("Activations: each block's input kept, the rest recomputed in the backward pass "
                "(--activation-checkpointing)\n");
