@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "backend/cpu/bf16_matmul.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cuda_backend.h"
 #include "util/error.h"
@@ -35,6 +36,11 @@ std::unique_ptr<Backend> make_backend(const BackendChoice& choice) {
       {.device = choice.device, .bf16_matmuls = choice.mixed_precision, .tf32_matmuls = choice.tf32});
   require_every_op(*backend);
   return backend;
+}
+
+std::string describe_matmul_kernels(const BackendChoice& choice) {
+  if (choice.kind != BackendKind::kCpu || !choice.mixed_precision) return "";
+  return cpu::bf16_kernel_choice().reason;
 }
 
 }  // namespace utt

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "backend/backend.h"
 
@@ -21,5 +22,10 @@ struct BackendChoice {
 // Throws UserError when the kind cannot train here: CUDA not built, no GPU visible, or a CUDA
 // backend without a kernel for some op (the message lists them).
 std::unique_ptr<Backend> make_backend(const BackendChoice& choice);
+
+// Which kernels the choice's matmuls run on and why, for the run's banner: on the CPU with
+// mixed precision, the bf16 kernel this machine measured fastest (backend/cpu/bf16_matmul.h);
+// empty otherwise.
+std::string describe_matmul_kernels(const BackendChoice& choice);
 
 }  // namespace utt

@@ -326,6 +326,8 @@ void print_run_banner(const TrainingRunInputs& in) {
                                    : in.config.tf32 && in.backend == BackendKind::kCuda
                                    ? "fp32, matmuls with TF32 operands (--tf32)"
                                    : "fp32");
+  const std::string kernels = describe_matmul_kernels({.kind = in.backend, .mixed_precision = in.config.use_mixed_precision});
+  if (!kernels.empty()) fmt::print("Matmul kernels: {}\n", kernels);
   if (in.config.activation_checkpointing) {
     fmt::print("Activations: each block's input kept, the rest recomputed in the backward pass "
                "(--activation-checkpointing)\n");

@@ -1,8 +1,13 @@
 #include "backend/cpu/bf16_matmul.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "backend/bf16.h"
+#include "backend/cpu/fma_peak.h"
 #include "backend/cpu/gemm/gemm.h"
 #include "backend/cpu/ops.h"
 
@@ -18,6 +23,46 @@ void convert_to_bf16(uint16_t* dst, const float* src, int64_t n) {
   }
 }
 
+namespace {
+
+Bf16KernelChoice choose_bf16_kernel() {
+  const bool fma_fast = gemm_is_fast(GemmType::kBf16);
+  const bool dot_fast = gemm_is_fast(GemmType::kBf16DotProduct) && __builtin_cpu_supports("avx512bf16");
+  if (const char* forced = std::getenv("UTT_MATMUL")) {
+    if (std::strcmp(forced, "ours16") == 0 && fma_fast) {
+      return {Bf16Kernel::kFmaOnRounded, "bf16 matmuls: FMAs on rounded operands (UTT_MATMUL=ours16)"};
+    }
+    if (std::strcmp(forced, "ours16dp") == 0 && dot_fast) {
+      return {Bf16Kernel::kDotProduct, "bf16 matmuls: vdpbf16ps (UTT_MATMUL=ours16dp)"};
+    }
+  }
+  if (!fma_fast) {
+    return {Bf16Kernel::kRoundThenFp32,
+            "bf16 matmuls: operands rounded, then the fp32 matmul (this build has no AVX-512 kernels)"};
+  }
+  if (!dot_fast) {
+    return {Bf16Kernel::kFmaOnRounded, "bf16 matmuls: FMAs on rounded operands (this CPU has no vdpbf16ps)"};
+  }
+  const double fma = measure_fma_flops_per_second(widest_fma());
+  const double dot = measure_dpbf16_flops_per_second();
+  const double ratio = fma > 0 ? dot / fma : 0;
+  if (ratio >= kDotProductMinRatio) {
+    return {Bf16Kernel::kDotProduct,
+            fmt::format("bf16 matmuls: vdpbf16ps, measured at {:.2f}x the FMA flop rate here (FMAs on rounded "
+                        "operands below {:.1f}x)", ratio, kDotProductMinRatio)};
+  }
+  return {Bf16Kernel::kFmaOnRounded,
+          fmt::format("bf16 matmuls: FMAs on rounded operands; vdpbf16ps measured at {:.2f}x the FMA flop rate "
+                      "here (it takes over from {:.1f}x)", ratio, kDotProductMinRatio)};
+}
+
+}  // namespace
+
+const Bf16KernelChoice& bf16_kernel_choice() {
+  static const Bf16KernelChoice choice = choose_bf16_kernel();
+  return choice;
+}
+
 void round_to_bf16_floats(float* dst, const float* src, int64_t n) {
   constexpr int64_t kChunk = 1 << 14;
 #pragma omp parallel for schedule(static) if (n >= kMinParallelWork * 4)
@@ -31,9 +76,11 @@ void round_to_bf16_floats(float* dst, const float* src, int64_t n) {
 void Bf16Matmul::run(float* c, const float* a, const float* b, const float* bias, int64_t M,
                      int64_t N, int64_t K, Transpose transpose_a, Transpose transpose_b,
                      Accumulate accumulate) {
-  if (gemm_is_fast(GemmType::kBf16)) {
-    // Our kernel rounds while packing: no conversion pass, no bf16 copies (see the header).
-    gemm(c, a, b, bias, M, N, K, transpose_a, transpose_b, accumulate, GemmType::kBf16);
+  const Bf16Kernel kernel = bf16_kernel_choice().kernel;
+  if (kernel != Bf16Kernel::kRoundThenFp32) {
+    // Our kernels round while packing: no conversion pass, no bf16 copies (see the header).
+    gemm(c, a, b, bias, M, N, K, transpose_a, transpose_b, accumulate,
+         kernel == Bf16Kernel::kDotProduct ? GemmType::kBf16DotProduct : GemmType::kBf16);
     return;
   }
   // Nothing to multiply (an empty sum leaves c = [c +] bias): the fp32 matmul handles it.

@@ -15,11 +15,31 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "backend/backend.h"
 
 namespace utt::cpu {
+
+// Which kernel runs --use-mixed-precision's matmuls on this machine, chosen once per process:
+// - kFmaOnRounded: gemm's GemmType::kBf16 (operands rounded while packing, fp32 FMAs);
+// - kDotProduct: gemm's GemmType::kBf16DotProduct (vdpbf16ps), where this CPU runs vdpbf16ps at
+//   least kDotProductMinRatio times its FMA flop rate (measured at start-up, ~0.1 s): on the
+//   Xeons of docs/benchmarks.md it ran at 1.0x (so the FMA path won, 1.3-1.6x oneDNN's), on an
+//   AMD EPYC at 2.0x (so vdpbf16ps doubles the step's matmul rate);
+// - kRoundThenFp32: without the AVX-512 kernels, round into scratch and run the fp32 matmul.
+// UTT_MATMUL=ours16 or ours16dp forces the first two, for comparisons.
+enum class Bf16Kernel { kFmaOnRounded, kDotProduct, kRoundThenFp32 };
+
+inline constexpr double kDotProductMinRatio = 1.5;
+
+struct Bf16KernelChoice {
+  Bf16Kernel kernel = Bf16Kernel::kRoundThenFp32;
+  std::string reason;  // one line for the run's banner
+};
+
+const Bf16KernelChoice& bf16_kernel_choice();
 
 // Rounds n floats to bf16 (round to nearest even), in parallel when n is large.
 void convert_to_bf16(uint16_t* dst, const float* src, int64_t n);

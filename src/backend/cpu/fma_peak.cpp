@@ -63,6 +63,26 @@ __attribute__((target("avx2,fma"))) double ymm_seconds() {
   return best / static_cast<double>(kIterations * kChains);
 }
 
+__attribute__((target("avx512f,avx512bf16"))) double dpbf16_seconds() {
+  __m512 acc[kChains];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  __m512bh x = (__m512bh)_mm512_set1_epi32(0x3F803F80);  // bf16 pairs (1, 1)
+  double best = 1e30;
+  for (int round = 0; round < kRounds; ++round) {
+    const double t0 = thread_seconds();
+    for (long i = 0; i < kIterations; ++i) {
+#pragma GCC unroll 12
+      for (int j = 0; j < kChains; ++j) acc[j] = _mm512_dpbf16_ps(acc[j], x, x);
+      asm volatile("" : "+v"(x));
+    }
+    best = std::min(best, thread_seconds() - t0);
+  }
+  float lanes[16], sink = 0;
+  for (auto& a : acc) _mm512_storeu_ps(lanes, a), sink += lanes[0];
+  asm volatile("" : : "x"(sink));
+  return best / static_cast<double>(kIterations * kChains);
+}
+
 }  // namespace
 
 FmaPeak widest_fma() {
@@ -75,6 +95,11 @@ double measure_fma_flops_per_second(const FmaPeak& instruction) {
   if (instruction.flops_per_instruction == 32) return 32 / zmm_seconds();
   if (instruction.flops_per_instruction == 16) return 16 / ymm_seconds();
   return 0;
+}
+
+double measure_dpbf16_flops_per_second() {
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bf16")) return 0;
+  return 64 / dpbf16_seconds();
 }
 
 }  // namespace utt
