@@ -58,10 +58,10 @@ Timing time_attention(utt::Backend& backend, const Shape& s, const std::vector<f
   for (int r = 0; r <= repeats; ++r) {
     backend.synchronize();
     const auto t0 = clock::now();
-    backend.attention_forward(out_d.get(), lse_d.get(), qkv_d.get(), s.B, s.T, s.NH, s.KVH, s.HS);
+    backend.attention_forward(out_d.get(), lse_d.get(), qkv_d.get(), nullptr, s.B, s.T, s.NH, s.KVH, s.HS);
     backend.synchronize();
     const auto t1 = clock::now();
-    backend.attention_backward(dqkv_d.get(), dout_d.get(), qkv_d.get(), out_d.get(), lse_d.get(), s.B, s.T, s.NH,
+    backend.attention_backward(dqkv_d.get(), dout_d.get(), qkv_d.get(), out_d.get(), lse_d.get(), nullptr, s.B, s.T, s.NH,
                                s.KVH, s.HS);
     backend.synchronize();
     const auto t2 = clock::now();

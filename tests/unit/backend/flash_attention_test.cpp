@@ -166,8 +166,8 @@ TEST(FlashAttentionEmulation, TheSpecificationWithoutDocumentsIsTheReferenceAtte
   const std::vector<float> qkv = random_floats(s.B * s.T * (s.NH + 2 * s.KVH) * s.HS, 7);
   const std::vector<float> dout = random_floats(s.B * s.T * s.NH * s.HS, 8);
   std::vector<float> out(dout.size()), lse(static_cast<size_t>(s.B * s.NH * s.T)), dqkv(qkv.size());
-  reference::attention_forward(out.data(), lse.data(), qkv.data(), s.B, s.T, s.NH, s.KVH, s.HS);
-  reference::attention_backward(dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(), s.B, s.T, s.NH, s.KVH,
+  reference::attention_forward(out.data(), lse.data(), qkv.data(), nullptr, s.B, s.T, s.NH, s.KVH, s.HS);
+  reference::attention_backward(dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(), nullptr, s.B, s.T, s.NH, s.KVH,
                                 s.HS);
   const Expected expected = masked_attention(qkv, dout, nullptr, s);
   EXPECT_LE(relative_error(out, expected.out), 1e-5);
