@@ -21,4 +21,9 @@ double measure_fma_flops_per_second(const FmaPeak& instruction);
 // instruction), measured the same way; 0 on a CPU without AVX512_BF16.
 double measure_dpbf16_flops_per_second();
 
+// The loops behind both, with rounds of about `instructions` instructions (bench/instruction_peaks
+// runs longer ones): seconds per instruction, best of 5 rounds; 0 when the CPU lacks it.
+double fma_seconds_per_instruction(const FmaPeak& instruction, long instructions);
+double dpbf16_seconds_per_instruction(long instructions);
+
 }  // namespace utt
