@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "backend/cpu/bf16_matmul.h"
 #include "backend/cpu/fma_peak.h"
 #include "backend/cpu/ops.h"
 #include "backend/device.h"
@@ -158,7 +159,18 @@ ComputePeak cpu_compute_peak(int threads, const std::string& cache_file) {
 
 ComputePeak run_compute_peak(bool cuda, MatmulPrecision precision, std::optional<double> override_tflops) {
   if (override_tflops) return {*override_tflops * 1e12, fmt::format("--peak-tflops {}", *override_tflops)};
-  if (!cuda) return cpu_compute_peak(cpu::thread_count(), default_cpu_peak_cache());
+  if (!cuda) {
+    ComputePeak peak = cpu_compute_peak(cpu::thread_count(), default_cpu_peak_cache());
+    // bf16 matmuls on vdpbf16ps run at its rate, not the FMA's (backend/cpu/bf16_matmul.h).
+    if (precision == MatmulPrecision::kBf16) {
+      const cpu::Bf16KernelChoice& bf16 = cpu::bf16_kernel_choice();
+      if (bf16.kernel == cpu::Bf16Kernel::kDotProduct) {
+        peak.flops_per_second *= bf16.dot_product_ratio;
+        peak.source += fmt::format("; bf16 on vdpbf16ps at {:.2f}x that", bf16.dot_product_ratio);
+      }
+    }
+    return peak;
+  }
   const CudaStatus status = query_cuda();
   if (status.gpus.empty()) return {0, "no GPU visible: no MFU"};
   return gpu_compute_peak(status.gpus.front().name, precision);

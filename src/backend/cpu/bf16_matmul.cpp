@@ -49,11 +49,13 @@ Bf16KernelChoice choose_bf16_kernel() {
   if (ratio >= kDotProductMinRatio) {
     return {Bf16Kernel::kDotProduct,
             fmt::format("bf16 matmuls: vdpbf16ps, measured at {:.2f}x the FMA flop rate here (FMAs on rounded "
-                        "operands below {:.1f}x)", ratio, kDotProductMinRatio)};
+                        "operands below {:.1f}x)", ratio, kDotProductMinRatio),
+            ratio};
   }
   return {Bf16Kernel::kFmaOnRounded,
           fmt::format("bf16 matmuls: FMAs on rounded operands; vdpbf16ps measured at {:.2f}x the FMA flop rate "
-                      "here (it takes over from {:.1f}x)", ratio, kDotProductMinRatio)};
+                      "here (it takes over from {:.1f}x)", ratio, kDotProductMinRatio),
+          ratio};
 }
 
 }  // namespace

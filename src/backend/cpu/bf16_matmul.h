@@ -37,6 +37,7 @@ inline constexpr double kDotProductMinRatio = 1.5;
 struct Bf16KernelChoice {
   Bf16Kernel kernel = Bf16Kernel::kRoundThenFp32;
   std::string reason;  // one line for the run's banner
+  double dot_product_ratio = 0;  // vdpbf16ps' flop rate over the FMA's, when measured (else 0)
 };
 
 const Bf16KernelChoice& bf16_kernel_choice();
