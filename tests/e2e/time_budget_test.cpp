@@ -96,9 +96,15 @@ TEST(TimeBudget, AResumedRunStopsAtTheBudgetWithItsFinalCheckpoint) {
   const RunResult r = run_utt(args, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   EXPECT_NE(r.out.find("the checkpoint's plan of 1,000 steps continues"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("Time budget: stopping after step "), std::string::npos) << r.out;
+  // Either the deadline stopped it, or (a fast machine doing 10 steps first) the plan shrank to
+  // what fits and ended its schedule there.
   const nlohmann::json summary = nlohmann::json::parse(read(out / "training_summary.json"));
-  EXPECT_TRUE(summary["time_budget"]["deadline_reached"].get<bool>());
+  if (summary["time_budget"]["deadline_reached"].get<bool>()) {
+    EXPECT_NE(r.out.find("Time budget: stopping after step "), std::string::npos) << r.out;
+  } else {
+    EXPECT_NE(r.out.find("slower than planned: the plan shrinks from 1,000 to "), std::string::npos) << r.out;
+    EXPECT_EQ(summary["steps"], summary["total_steps"]);
+  }
   EXPECT_LT(summary["steps"].get<int64_t>(), 1000);
   EXPECT_TRUE(fs::exists(out / "final_checkpoint/model.safetensors"));
 }
