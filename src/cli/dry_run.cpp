@@ -210,12 +210,6 @@ void print_dry_run(const RunPlan& plan) {
   print_schedule(plan);
   print_time_budget(plan);
   print_configuration(plan);
-  if (!plan.unsupported.empty()) {
-    fmt::print("\nNot supported yet in this build (a run without --dry-run refuses these):\n");
-    for (const UnsupportedRequest& request : plan.unsupported) {
-      fmt::print("  {:<24} {}\n", request.flag, request.what);
-    }
-  }
   std::fflush(stdout);
 }
 

@@ -163,7 +163,7 @@ std::string data_parallel_banner(const DataParallelPlan& parallel, const std::st
 
 RunPlan plan_run(const TrainConfig& config) {
   validate(config);
-  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}, {}, {}, {}, {}, {}, {}};
   plan.output = inspect_output_dir(config.output_dir);
   if (!config.dry_run) refuse_if_busy(plan.output);  // a dry run says it instead
   if (config.resume_from && parse_cloud_url(*config.resume_from)) {

@@ -39,18 +39,12 @@ struct DataParallelPlan {
 // size: 128 (32 per device)"); empty for one.
 std::string data_parallel_banner(const DataParallelPlan& parallel, const std::string& backend);
 
-struct UnsupportedRequest {
-  std::string flag;  // "--use-lora"
-  std::string what;  // "LoRA fine-tuning"
-};
-
 struct RunPlan {
   TrainConfig config;
   ResolvedModel model;
   DevicePlan device;
   DataParallelPlan parallel;
   std::string dataset;  // one line describing where the text comes from
-  std::vector<UnsupportedRequest> unsupported;
   OutputDirState output;              // what --output-dir holds now
   std::optional<ResumePoint> resume;  // --resume-from, resolved and read
   std::string batch_note;             // --batch-size auto: what it chose and why

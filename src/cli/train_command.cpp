@@ -23,17 +23,6 @@
 namespace utt {
 namespace {
 
-void refuse_unsupported(const RunPlan& plan) {
-  if (plan.unsupported.empty()) return;
-  std::string message = "not supported yet: ";
-  for (size_t i = 0; i < plan.unsupported.size(); ++i) {
-    const UnsupportedRequest& request = plan.unsupported[i];
-    message += (i ? "; " : "") + request.what + " [" + request.flag + "]";
-  }
-  message += ". Remove the flag to train without it (--dry-run shows the whole plan)";
-  throw UserError(message);
-}
-
 TrainingRunInputs training_inputs(const RunPlan& plan, const std::vector<std::string>& args) {
   const TrainConfig& config = plan.config;
   TrainingRunInputs inputs;
@@ -122,7 +111,6 @@ int run_train_rank(const TrainConfig& config, const std::vector<std::string>& ar
                                   launch.launcher, launch.world_size, ranks->world_size()));
     }
     const RunPlan plan = plan_run(config);
-    refuse_unsupported(plan);
     TrainingRunInputs inputs = training_inputs(plan, args);
     if (plan.device.kind == BackendKind::kCuda) {
       // One GPU per rank, numbered by the rank's place on its machine; sums of GPU memory
@@ -161,7 +149,6 @@ int run_train(const std::vector<std::string>& args) {
     print_dry_run(plan);
     return 0;
   }
-  refuse_unsupported(plan);
   if (plan.parallel.launcher == "utt") {
     // Every check a rank would make has passed here once; the workers make them again.
     fmt::print("Starting {} worker processes on this machine (mpirun; {} each)\n", plan.parallel.ranks,

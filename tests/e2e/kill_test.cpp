@@ -115,12 +115,12 @@ TEST(KillTest, RandomKillsAndResumesEndWhereTheUninterruptedRunEnds) {
   ASSERT_EQ(full.exit_code, 0) << full.err;
   const auto run_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 
-  // Seeded kill moments: half of them counted from the start of the process (startup, the
-  // lock, the first writes), half from the moment it holds the lock and trains (steps,
+  // Seeded kill moments: a third of them counted from the start of the process (startup, the
+  // lock, the first writes), two thirds from the moment it holds the lock and trains (steps,
   // validation, checkpoint writes, the final files), over a third of a run's length, so a
   // restart often gets past its checkpoint and the run advances however loaded the machine.
   std::mt19937 random(kKillSeed);
-  std::bernoulli_distribution from_start(0.5);
+  std::bernoulli_distribution from_start(1.0 / 3);
   std::uniform_int_distribution<int64_t> startup_ms(0, 300);
   std::uniform_int_distribution<int64_t> training_ms(0, std::max<int64_t>(50, run_ms / 3));
   const fs::path out = dir + "/killed";
@@ -153,9 +153,9 @@ TEST(KillTest, RandomKillsAndResumesEndWhereTheUninterruptedRunEnds) {
   }
   EXPECT_EQ(kills, kKills);
   // A sanity check of the moments, not of utt: 4-8 of 30 landed between the first and the last
-  // logged step on a loaded 2-core machine, 2 on a quiet one where the loop is short (the rest
-  // fell in startup, validation, checkpoint writes and the final files, which matter as much).
-  EXPECT_GE(kills_while_training, 1) << "the kills missed the training loop";
+  // logged step on a loaded 2-core machine (the rest fell in startup, validation, checkpoint
+  // writes and the final files, which matter as much).
+  EXPECT_GE(kills_while_training, kKills / 10) << "the kills missed the training loop";
   std::printf("%d kills, %d of them while training\n", kills, kills_while_training);
   std::vector<std::string> last = kill_run(out.string());
   if (has_checkpoint(out)) last.insert(last.end(), {"--resume-from", "latest"});

@@ -50,13 +50,11 @@ TEST(TimeBudget, ChoosesAModelFromMeasuredSpeedAndEndsWithinTheBudget) {
     EXPECT_EQ(summary["steps"], summary["total_steps"]);
   }
   EXPECT_TRUE(fs::exists(dir + "/out/final_checkpoint/model.safetensors"));
-  // It trained: the loss fell from the first logged interval to the end (a machine busy enough
-  // to leave fewer than 20 steps in the budget says too little about that).
+  // It trained: the loss fell from the first logged interval (step 5) to the end.
+  ASSERT_GE(summary["steps"].get<int64_t>(), 10);
   const std::vector<nlohmann::json> rows = metrics(dir + "/out");
   ASSERT_FALSE(rows.empty());
-  if (summary["steps"].get<int64_t>() >= 20) {
-    EXPECT_LT(summary["final_loss"].get<double>(), rows.front()["loss"].get<double>());
-  }
+  EXPECT_LT(summary["final_loss"].get<double>(), rows.front()["loss"].get<double>());
 }
 
 TEST(TimeBudget, AFixedModelAndStepsAreKept) {
