@@ -43,8 +43,10 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// What a checkpoint writes: the fp32 weights and AdamW's two moments.
 double checkpoint_bytes(const ModelConfig& m) {
-  return 12.0 * static_cast<double>(count_parameters(m).total);  // weights and two AdamW moments, fp32
+  const TrainingMemory memory = estimate_training_memory(m, 1, false);
+  return memory.weights_bytes + memory.optimizer_bytes;
 }
 
 std::string describe_model(const ModelConfig& m) {
