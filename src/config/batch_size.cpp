@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cctype>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 
 #include "config/memory_estimate.h"
 #include "util/error.h"
@@ -71,14 +74,88 @@ BatchChoice choose_batch_size(const ModelConfig& model, int64_t target_tokens, d
   return choice;
 }
 
+namespace {
+
+// The first number in a file, or -1 when it is missing or holds none ("max": no limit).
+double read_bytes(const std::string& path) {
+  std::ifstream file(path);
+  std::string text;
+  if (!(file >> text) || text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return -1;
+  try {
+    return std::stod(text);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// Least limit-minus-usage over `directory` and its parents up to `top`; -1 when none is limited.
+// A v1 "unlimited" is the largest page-aligned int64, far above any real memory.
+double least_headroom(std::string directory, const std::string& top, const char* limit_file,
+                      const char* usage_file) {
+  constexpr double kUnlimited = 1e18;
+  double least = -1;
+  while (true) {
+    const double limit = read_bytes(directory + "/" + limit_file);
+    const double usage = read_bytes(directory + "/" + usage_file);
+    if (limit >= 0 && limit < kUnlimited && usage >= 0) {
+      const double headroom = std::max(0.0, limit - usage);
+      least = least < 0 ? headroom : std::min(least, headroom);
+    }
+    if (directory.size() <= top.size()) break;
+    const size_t slash = directory.find_last_of('/');
+    if (slash == std::string::npos || slash < top.size()) break;
+    directory.resize(slash);
+  }
+  return least;
+}
+
+}  // namespace
+
+double cgroup_memory_headroom_bytes(const std::string& proc_self_cgroup, const std::string& cgroup_root) {
+  double least = -1;
+  auto take = [&least](double headroom) {
+    if (headroom >= 0) least = least < 0 ? headroom : std::min(least, headroom);
+  };
+  std::istringstream lines(proc_self_cgroup);
+  std::string line;
+  while (std::getline(lines, line)) {
+    // hierarchy-id:controllers:path; v2 is "0::/path", v1's memory controller "N:memory:/path".
+    const size_t first = line.find(':');
+    const size_t second = first == std::string::npos ? first : line.find(':', first + 1);
+    if (second == std::string::npos) continue;
+    const std::string controllers = line.substr(first + 1, second - first - 1);
+    std::string path = line.substr(second + 1);
+    if (!path.empty() && path.back() == '/') path.pop_back();
+    if (path.find("..") != std::string::npos) continue;
+    if (controllers.empty()) {
+      // In a container the namespace's root is the mount's root; outside one the path names
+      // the process's group below it. Both are tried; a missing directory reads as no limit.
+      take(least_headroom(cgroup_root + path, cgroup_root, "memory.max", "memory.current"));
+      take(least_headroom(cgroup_root, cgroup_root, "memory.max", "memory.current"));
+    } else if (("," + controllers + ",").find(",memory,") != std::string::npos) {
+      const std::string mount = cgroup_root + "/memory";
+      take(least_headroom(mount + path, mount, "memory.limit_in_bytes", "memory.usage_in_bytes"));
+      take(least_headroom(mount, mount, "memory.limit_in_bytes", "memory.usage_in_bytes"));
+    }
+  }
+  return least;
+}
+
 double available_host_memory_bytes() {
   std::ifstream meminfo("/proc/meminfo");
   std::string key, unit;
-  double kib = 0;
+  double kib = 0, available = 0;
   while (meminfo >> key >> kib >> unit) {
-    if (key == "MemAvailable:") return kib * 1024;
+    if (key == "MemAvailable:") {
+      available = kib * 1024;
+      break;
+    }
   }
-  return 0;
+  std::ifstream cgroup_file("/proc/self/cgroup");
+  const std::string cgroup((std::istreambuf_iterator<char>(cgroup_file)), std::istreambuf_iterator<char>());
+  const double headroom = cgroup_memory_headroom_bytes(cgroup, "/sys/fs/cgroup");
+  if (headroom >= 0 && (available <= 0 || headroom < available)) return headroom;
+  return available;
 }
 
 }  // namespace utt

@@ -35,7 +35,16 @@ struct BatchChoice {
 BatchChoice choose_batch_size(const ModelConfig& model, int64_t target_tokens, double memory_bytes,
                               bool mixed_precision, int64_t ranks, const std::string& device);
 
-// Bytes the system can give without swapping (/proc/meminfo's MemAvailable); 0 when unknown.
+// Bytes this process can use without swapping or meeting its memory limit: /proc/meminfo's
+// MemAvailable, or less where a control group (a container's --memory, a systemd MemoryMax=,
+// a batch scheduler's job limit) allows less; 0 when unknown.
 double available_host_memory_bytes();
+
+// What the control groups of this process still allow it to allocate: the least, over the
+// process's memory cgroup and its ancestors, of limit minus usage (v2 memory.max -
+// memory.current, v1 memory.limit_in_bytes - memory.usage_in_bytes). `proc_self_cgroup` is the
+// text of /proc/self/cgroup and `cgroup_root` the mount point of the hierarchies
+// (/sys/fs/cgroup). -1 when no limit applies or none can be read.
+double cgroup_memory_headroom_bytes(const std::string& proc_self_cgroup, const std::string& cgroup_root);
 
 }  // namespace utt

@@ -2,6 +2,10 @@
 #include "config/batch_size.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "config/memory_estimate.h"
 #include "config/presets.h"
@@ -75,6 +79,72 @@ TEST(AutoBatch, DefaultTargetGrowsWithTheModel) {
 }
 
 TEST(AutoBatch, KnowsThisMachinesMemory) { EXPECT_GT(available_host_memory_bytes(), 1e8); }
+
+// A fake /sys/fs/cgroup: files written under a temporary root, removed afterwards.
+class CgroupTree : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() /
+            ("utt_cgroup_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(root_);
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+  void write(const std::string& relative, const std::string& text) {
+    const std::filesystem::path path = root_ / relative;
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream(path) << text << "\n";
+  }
+  double headroom(const std::string& proc_self_cgroup) {
+    return cgroup_memory_headroom_bytes(proc_self_cgroup, root_.string());
+  }
+  std::filesystem::path root_;
+};
+
+TEST_F(CgroupTree, V2LimitOfTheProcesssGroupIsLimitMinusUsage) {
+  write("job/memory.max", "4000000000");
+  write("job/memory.current", "1000000000");
+  EXPECT_DOUBLE_EQ(headroom("0::/job\n"), 3e9);
+}
+
+TEST_F(CgroupTree, TheTightestAncestorWins) {
+  write("slice/memory.max", "2000000000");
+  write("slice/memory.current", "1500000000");
+  write("slice/job/memory.max", "max");
+  write("slice/job/memory.current", "1000000000");
+  EXPECT_DOUBLE_EQ(headroom("0::/slice/job\n"), 5e8);
+}
+
+TEST_F(CgroupTree, ContainerNamespaceRootHoldsTheLimit) {
+  write("memory.max", "8000000000");
+  write("memory.current", "2000000000");
+  EXPECT_DOUBLE_EQ(headroom("0::/\n"), 6e9);
+}
+
+TEST_F(CgroupTree, V1MemoryControllerAndItsUnlimitedValue) {
+  write("memory/job/memory.limit_in_bytes", "3000000000");
+  write("memory/job/memory.usage_in_bytes", "500000000");
+  write("memory/memory.limit_in_bytes", "9223372036854771712");
+  write("memory/memory.usage_in_bytes", "7000000000");
+  EXPECT_DOUBLE_EQ(headroom("4:memory:/job\n3:cpuset:/\n"), 2.5e9);
+  EXPECT_DOUBLE_EQ(headroom("4:cpu,memory:/job\n"), 2.5e9);
+}
+
+TEST_F(CgroupTree, NoLimitOrNothingReadableIsMinusOne) {
+  write("job/memory.max", "max");
+  write("job/memory.current", "1000");
+  EXPECT_EQ(headroom("0::/job\n"), -1);
+  EXPECT_EQ(headroom("0::/missing\n"), -1);
+  EXPECT_EQ(headroom(""), -1);
+  EXPECT_EQ(headroom("garbage without colons\n"), -1);
+  EXPECT_EQ(headroom("0::/../escape\n"), -1);
+}
+
+TEST_F(CgroupTree, UsageAboveTheLimitLeavesNothing) {
+  write("job/memory.max", "1000");
+  write("job/memory.current", "5000");
+  EXPECT_EQ(headroom("0::/job\n"), 0);
+}
 
 }  // namespace
 }  // namespace utt
