@@ -84,9 +84,10 @@ void resolve_auto_batch(RunPlan& plan, const CudaStatus& cuda) {
   if (c.auto_vocab_size && !plan.resume) model.vocab_size = c.max_vocab_size;  // the largest it may become
   const int64_t target = c.effective_batch_tokens.value_or(default_effective_batch_tokens(model));
   const bool gpu = plan.device.kind == BackendKind::kCuda && !cuda.gpus.empty();
-  const double memory = gpu ? static_cast<double>(cuda.gpus.front().memory_bytes) : available_host_memory_bytes();
+  const HostMemory host = gpu ? HostMemory{} : available_host_memory();
+  const double memory = gpu ? static_cast<double>(cuda.gpus.front().memory_bytes) : host.bytes;
   BatchChoice choice = choose_batch_size(model, target, memory, c.use_mixed_precision, 1,
-                                         gpu ? cuda.gpus.front().name : std::string("this machine"));
+                                         gpu ? cuda.gpus.front().name : host.source);
   if (plan.resume && plan.resume->state.batch_size_per_rank > 0) {
     const int64_t rows = choice.micro_batch * choice.accumulation;
     choice.micro_batch = plan.resume->state.batch_size_per_rank;

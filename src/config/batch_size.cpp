@@ -141,7 +141,7 @@ double cgroup_memory_headroom_bytes(const std::string& proc_self_cgroup, const s
   return least;
 }
 
-double available_host_memory_bytes() {
+HostMemory available_host_memory() {
   std::ifstream meminfo("/proc/meminfo");
   std::string key, unit;
   double kib = 0, available = 0;
@@ -154,8 +154,8 @@ double available_host_memory_bytes() {
   std::ifstream cgroup_file("/proc/self/cgroup");
   const std::string cgroup((std::istreambuf_iterator<char>(cgroup_file)), std::istreambuf_iterator<char>());
   const double headroom = cgroup_memory_headroom_bytes(cgroup, "/sys/fs/cgroup");
-  if (headroom >= 0 && (available <= 0 || headroom < available)) return headroom;
-  return available;
+  if (headroom >= 0 && (available <= 0 || headroom < available)) return {headroom, "the cgroup memory limit"};
+  return {available, "this machine"};
 }
 
 }  // namespace utt

@@ -38,7 +38,12 @@ BatchChoice choose_batch_size(const ModelConfig& model, int64_t target_tokens, d
 // Bytes this process can use without swapping or meeting its memory limit: /proc/meminfo's
 // MemAvailable, or less where a control group (a container's --memory, a systemd MemoryMax=,
 // a batch scheduler's job limit) allows less; 0 when unknown.
-double available_host_memory_bytes();
+struct HostMemory {
+  double bytes = 0;
+  std::string source;  // "this machine", or "the cgroup memory limit" where that allows less
+};
+HostMemory available_host_memory();
+inline double available_host_memory_bytes() { return available_host_memory().bytes; }
 
 // What the control groups of this process still allow it to allocate: the least, over the
 // process's memory cgroup and its ancestors, of limit minus usage (v2 memory.max -
