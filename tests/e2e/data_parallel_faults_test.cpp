@@ -106,13 +106,18 @@ TEST(DataParallelFaults, ARankStoppedDuringTheSetUpIsNamedWithinTheRankTimeout) 
   ASSERT_TRUE(wait_for_output("Dataset:", run)) << "the ranks never started";
   const std::optional<pid_t> worker = find_worker(1, output);
   ASSERT_TRUE(worker) << "no worker of rank 1";
-  ASSERT_EQ(::kill(*worker, SIGSTOP), 0);  // while it trains its tokenizer
+  ASSERT_EQ(::kill(*worker, SIGSTOP), 0);  // while it trains its tokenizer, or just after
   const RunResult ended = expect_end_within(run, 60s, output, "rank 1 stopped during the set-up");
   EXPECT_NE(ended.exit_code, 0);
-  EXPECT_NE(ended.err.find("utt: error: rank 1 did not reach the tokenizer check within 3 s (hung, stopped, or much "
-                           "slower than the others): stopping the job; --rank-timeout sets how long ranks wait"),
-            std::string::npos)
-      << ended.err;
+  // A fast machine may be past the tokenizer check when the signal lands: the next meeting of
+  // the set-up names the rank then.
+  const std::string tail = " within 3 s (hung, stopped, or much slower than the others): stopping the job; "
+                           "--rank-timeout sets how long ranks wait";
+  const bool at_tokenizer = ended.err.find("utt: error: rank 1 did not reach the tokenizer check" + tail) !=
+                            std::string::npos;
+  const bool at_start = ended.err.find("utt: error: rank 1 did not reach the start of the run" + tail) !=
+                        std::string::npos;
+  EXPECT_TRUE(at_tokenizer || at_start) << ended.err;
   EXPECT_NE(ended.err.find("; the other workers were stopped"), std::string::npos) << ended.err;
 }
 
