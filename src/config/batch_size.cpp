@@ -128,14 +128,13 @@ double cgroup_memory_headroom_bytes(const std::string& proc_self_cgroup, const s
     if (!path.empty() && path.back() == '/') path.pop_back();
     if (path.find("..") != std::string::npos) continue;
     if (controllers.empty()) {
-      // In a container the namespace's root is the mount's root; outside one the path names
-      // the process's group below it. Both are tried; a missing directory reads as no limit.
+      // Outside a container the path names the process's group below the mount; in one, the
+      // namespace's root is the mount's root. The walk up reaches the mount's root either way,
+      // and a directory that is missing reads as no limit.
       take(least_headroom(cgroup_root + path, cgroup_root, "memory.max", "memory.current"));
-      take(least_headroom(cgroup_root, cgroup_root, "memory.max", "memory.current"));
     } else if (("," + controllers + ",").find(",memory,") != std::string::npos) {
       const std::string mount = cgroup_root + "/memory";
       take(least_headroom(mount + path, mount, "memory.limit_in_bytes", "memory.usage_in_bytes"));
-      take(least_headroom(mount, mount, "memory.limit_in_bytes", "memory.usage_in_bytes"));
     }
   }
   return least;

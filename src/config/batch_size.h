@@ -43,7 +43,6 @@ struct HostMemory {
   std::string source;  // "this machine", or "the cgroup memory limit" where that allows less
 };
 HostMemory available_host_memory();
-inline double available_host_memory_bytes() { return available_host_memory().bytes; }
 
 // What the control groups of this process still allow it to allocate: the least, over the
 // process's memory cgroup and its ancestors, of limit minus usage (v2 memory.max -

@@ -206,7 +206,7 @@ BudgetPlan plan_time_budget(const BudgetRequest& request) {
   inputs.eval_every = c.eval_every;
   inputs.eval_batches = c.val_fraction > 0 || c.val_split ? c.eval_batches : 0;
   inputs.save_every = c.save_every;
-  const double memory = available_host_memory_bytes() * kAutoBatchMemoryShare;
+  const double memory = available_host_memory().bytes * kAutoBatchMemoryShare;
   const double probe_allowance = std::max(kMinProbeSeconds, kProbeShare * plan.budget_seconds);
   const ProbeSettings settings{request.backend, c.batch_size, c.gradient_accumulation_steps};
   fmt::print("Time budget: {}; measuring how fast this machine trains {}\n", format_duration(plan.budget_seconds),

@@ -78,7 +78,7 @@ TEST(AutoBatch, DefaultTargetGrowsWithTheModel) {
   EXPECT_GE(default_effective_batch_tokens(m), 8192);
 }
 
-TEST(AutoBatch, KnowsThisMachinesMemory) { EXPECT_GT(available_host_memory_bytes(), 1e8); }
+TEST(AutoBatch, KnowsThisMachinesMemory) { EXPECT_GT(available_host_memory().bytes, 1e8); }
 
 // A fake /sys/fs/cgroup: files written under a temporary root, removed afterwards.
 class CgroupTree : public ::testing::Test {
