@@ -15,9 +15,25 @@
 namespace utt {
 namespace {
 
+// A new --time-budget run without a model fixed by flags: the plan (print_time_budget) sizes it.
+bool sized_by_budget(const RunPlan& plan) {
+  return plan.config.time_budget && !plan.resume && !budget_model_fixed(plan.config);
+}
+
+// A new --time-budget run with --batch-size auto: the plan chooses the batch with the size.
+bool batch_by_budget(const RunPlan& plan) {
+  return plan.config.time_budget && plan.config.batch_size_auto && !plan.resume;
+}
+
 void print_model(const RunPlan& plan) {
   const ModelConfig& m = plan.model.config;
   const ParameterCount count = count_parameters(m);
+  if (sized_by_budget(plan)) {
+    fmt::print("Model: sized by --time-budget from this machine's measured speed (the plan below)\n");
+    fmt::print("  Architecture: {}\n", describe_architecture(m));
+    fmt::print("  seq_len {}, vocab {}\n", m.seq_len, with_thousands(m.vocab_size));
+    return;
+  }
   fmt::print("Model: {}\n", plan.model.source);
   fmt::print("  Architecture: {}\n", describe_architecture(m));
   fmt::print("  d_model {}, layers {}, heads {} (head size {}), kv heads {}, d_ff {}, seq_len {}, "
@@ -51,6 +67,12 @@ void print_model(const RunPlan& plan) {
 
 void print_memory(const RunPlan& plan) {
   const TrainConfig& c = plan.config;
+  if (sized_by_budget(plan) || batch_by_budget(plan)) {
+    fmt::print("\nTraining memory: estimated for each size the time budget measures (below); a size whose "
+               "estimate{} exceeds 80% of {}'s {} free is not tried\n",
+               c.batch_size_auto ? " with one row" : "", plan.memory.source, human_bytes(plan.memory.bytes));
+    return;
+  }
   const TrainingMemory memory =
       estimate_training_memory(plan.model.config, c.batch_size, c.use_mixed_precision, c.activation_checkpointing);
   fmt::print("\nTraining memory (estimate; batch {} x seq_len {}, {}):\n", c.batch_size,
@@ -73,9 +95,13 @@ void print_schedule(const RunPlan& plan) {
   fmt::print("\nLearning-rate schedule: linear warmup over {} steps to {}, then cosine decay to {} "
              "(10% of peak)\n",
              c.warmup_steps, c.learning_rate, c.learning_rate * 0.1);
-  fmt::print("  {} tokens per optimizer step (batch {} x accumulation {}{} x seq_len {})\n",
-             with_thousands(tokens_per_step), c.batch_size, c.gradient_accumulation_steps,
-             ranks > 1 ? fmt::format(" x {} ranks", ranks) : "", plan.model.config.seq_len);
+  if (batch_by_budget(plan)) {
+    fmt::print("  tokens per optimizer step: --batch-size auto's for the size --time-budget chooses (below)\n");
+  } else {
+    fmt::print("  {} tokens per optimizer step (batch {} x accumulation {}{} x seq_len {})\n",
+               with_thousands(tokens_per_step), c.batch_size, c.gradient_accumulation_steps,
+               ranks > 1 ? fmt::format(" x {} ranks", ranks) : "", plan.model.config.seq_len);
+  }
   if (c.time_budget) {
     fmt::print("  total steps{}: chosen by --time-budget (below), and the warmup shortened to a tenth of them "
                "unless --warmup-steps is given\n", c.max_steps ? " (--max-steps)" : "");
@@ -118,6 +144,7 @@ void print_time_budget(const RunPlan& plan) {
   request.model_fixed = budget_model_fixed(c);
   request.backend = {.kind = plan.device.kind, .threads = static_cast<int>(plan.parallel.threads_per_rank),
                      .mixed_precision = c.use_mixed_precision};
+  request.memory = plan.memory;
   request.run_start = std::chrono::steady_clock::now();
   const BudgetPlan budget = plan_time_budget(request);
   print_budget_plan(budget, c);

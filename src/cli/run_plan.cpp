@@ -72,22 +72,39 @@ std::string describe_dataset(const TrainConfig& config) {
   return text;
 }
 
+// What a run on `device` may plan its memory with: a GPU's memory (all of it: the CUDA backend
+// is the only user it expects), or what this process may still take of the host's.
+FreeMemory planning_memory(const DevicePlan& device, const CudaStatus& cuda) {
+  if (device.kind == BackendKind::kCuda && !cuda.gpus.empty()) {
+    return {static_cast<double>(cuda.gpus.front().memory_bytes), cuda.gpus.front().name};
+  }
+  return available_host_memory();
+}
+
 // --batch-size auto: batch_size and gradient_accumulation_steps from the device's memory; a
-// resumed run keeps its checkpoint's micro-batch (its batches must continue as they were).
-void resolve_auto_batch(RunPlan& plan, const CudaStatus& cuda) {
+// resumed run keeps its checkpoint's micro-batch (its batches must continue as they were). A new
+// --time-budget run chooses a batch for each size it probes (time_budget.h), not here.
+void resolve_auto_batch(RunPlan& plan) {
   TrainConfig& c = plan.config;
   if (plan.parallel.ranks > 1) {
     throw UserError(fmt::format("--batch-size auto plans one device, and this run has {} ranks: give --batch-size N",
                                 plan.parallel.ranks));
   }
+  if (c.time_budget && !plan.resume) {
+    plan.batch_note = fmt::format("Batch: auto: chosen for each size the time budget measures, to {} in {}% of "
+                                  "{}'s {} free",
+                                  c.effective_batch_tokens
+                                      ? with_thousands(*c.effective_batch_tokens) + " tokens per step"
+                                      : std::string("the size's default tokens per step"),
+                                  static_cast<int>(100 * kAutoBatchMemoryShare), plan.memory.source,
+                                  human_bytes(plan.memory.bytes));
+    return;
+  }
   ModelConfig model = plan.model.config;
   if (c.auto_vocab_size && !plan.resume) model.vocab_size = c.max_vocab_size;  // the largest it may become
   const int64_t target = c.effective_batch_tokens.value_or(default_effective_batch_tokens(model));
-  const bool gpu = plan.device.kind == BackendKind::kCuda && !cuda.gpus.empty();
-  const HostMemory host = gpu ? HostMemory{} : available_host_memory();
-  const double memory = gpu ? static_cast<double>(cuda.gpus.front().memory_bytes) : host.bytes;
-  BatchChoice choice = choose_batch_size(model, target, memory, c.use_mixed_precision, 1,
-                                         gpu ? cuda.gpus.front().name : host.source);
+  BatchChoice choice = choose_batch_size(model, target, plan.memory.bytes, c.use_mixed_precision, 1,
+                                         plan.memory.source);
   if (plan.resume && plan.resume->state.batch_size_per_rank > 0) {
     const int64_t rows = choice.micro_batch * choice.accumulation;
     choice.micro_batch = plan.resume->state.batch_size_per_rank;
@@ -164,7 +181,9 @@ std::string data_parallel_banner(const DataParallelPlan& parallel, const std::st
 
 RunPlan plan_run(const TrainConfig& config) {
   validate(config);
-  RunPlan plan{config, config.init_from ? resolve_init_model(config) : resolve_model(config), {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  RunPlan plan;
+  plan.config = config;
+  plan.model = config.init_from ? resolve_init_model(config) : resolve_model(config);
   plan.output = inspect_output_dir(config.output_dir);
   if (!config.dry_run) refuse_if_busy(plan.output);  // a dry run says it instead
   if (config.resume_from && parse_cloud_url(*config.resume_from)) {
@@ -230,7 +249,8 @@ RunPlan plan_run(const TrainConfig& config) {
       plan.device.devices = fmt::format("{}x {}", plan.parallel.ranks, cuda.gpus.front().name);
     }
   }
-  if (config.batch_size_auto) resolve_auto_batch(plan, cuda);
+  plan.memory = planning_memory(plan.device, cuda);
+  if (config.batch_size_auto) resolve_auto_batch(plan);
   if (config.time_budget && plan.parallel.ranks > 1) {
     throw UserError(fmt::format("--time-budget plans a run on one device, and this run has {} ranks: drop "
                                 "--time-budget, or train on one device (--num-devices 1)",

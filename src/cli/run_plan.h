@@ -8,6 +8,7 @@
 
 #include "backend/backend_factory.h"
 #include "backend/device.h"
+#include "config/batch_size.h"
 #include "config/train_config.h"
 #include "dist/launch_environment.h"
 #include "train/output_dir.h"
@@ -48,6 +49,7 @@ struct RunPlan {
   OutputDirState output;              // what --output-dir holds now
   std::optional<ResumePoint> resume;  // --resume-from, resolved and read
   std::string batch_note;             // --batch-size auto: what it chose and why
+  FreeMemory memory;  // what --batch-size auto and --time-budget plan with: the GPU's, or the host's
   // --resume-from s3://, gs:// or az://: downloaded (and then checked as above) when the run
   // starts, not by the plan.
   std::string cloud_resume;

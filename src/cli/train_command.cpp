@@ -39,6 +39,7 @@ TrainingRunInputs training_inputs(const RunPlan& plan, const std::vector<std::st
   inputs.configuration = flags_to_json(resolved);
   inputs.backend = plan.device.kind;
   inputs.device = static_cast<int>(plan.parallel.local_rank);
+  inputs.memory = plan.memory;
   inputs.device_banner = "Backend: " + plan.device.backend + "\nDevices: " + plan.device.devices + "\n";
   if (const std::string lines = data_parallel_banner(plan.parallel, plan.device.backend); !lines.empty()) {
     inputs.device_banner += lines + "\n";

@@ -140,7 +140,7 @@ double cgroup_memory_headroom_bytes(const std::string& proc_self_cgroup, const s
   return least;
 }
 
-HostMemory available_host_memory() {
+FreeMemory available_host_memory() {
   std::ifstream meminfo("/proc/meminfo");
   std::string key, unit;
   double kib = 0, available = 0;

@@ -35,14 +35,16 @@ struct BatchChoice {
 BatchChoice choose_batch_size(const ModelConfig& model, int64_t target_tokens, double memory_bytes,
                               bool mixed_precision, int64_t ranks, const std::string& device);
 
+// Memory a run may plan with, and where the figure comes from (for the lines that cite it).
+struct FreeMemory {
+  double bytes = 0;    // 0 when unknown
+  std::string source;  // "this machine", "the cgroup memory limit", or the GPU's name
+};
+
 // Bytes this process can use without swapping or meeting its memory limit: /proc/meminfo's
 // MemAvailable, or less where a control group (a container's --memory, a systemd MemoryMax=,
-// a batch scheduler's job limit) allows less; 0 when unknown.
-struct HostMemory {
-  double bytes = 0;
-  std::string source;  // "this machine", or "the cgroup memory limit" where that allows less
-};
-HostMemory available_host_memory();
+// a batch scheduler's job limit) allows less.
+FreeMemory available_host_memory();
 
 // What the control groups of this process still allow it to allocate: the least, over the
 // process's memory cgroup and its ancestors, of limit minus usage (v2 memory.max -

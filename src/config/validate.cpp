@@ -144,10 +144,6 @@ void validate_auto_batch(const TrainConfig& c) {
     throw UserError("--batch-size auto chooses --gradient-accumulation-steps itself: drop it "
                     "(--effective-batch-tokens sets the tokens per optimizer step)");
   }
-  if (c.time_budget) {
-    throw UserError("--batch-size auto and --time-budget cannot be combined yet: give --batch-size N with "
-                    "--time-budget");
-  }
 }
 
 void validate_training(const TrainConfig& c) {

@@ -88,6 +88,8 @@ ThroughputProbe probe_throughput(const ModelConfig& model_config, const ProbeSet
   const auto start = Clock::now();
   ThroughputProbe probe;
   probe.model = model_config;
+  probe.batch_size = settings.batch_size;
+  probe.accumulation = settings.accumulation;
   std::unique_ptr<Backend> backend = make_backend(settings.backend);
   Transformer model(model_config, *backend, settings.batch_size);
   model.initialize(1);
@@ -127,11 +129,15 @@ ThroughputProbe probe_throughput(const ModelConfig& model_config, const ProbeSet
   return probe;
 }
 
+int64_t probe_tokens_per_step(const ThroughputProbe& probe) {
+  return probe.batch_size * probe.accumulation * probe.model.seq_len;
+}
+
 std::vector<BudgetOption> budget_options(const std::vector<ThroughputProbe>& probes, const BudgetInputs& in) {
   std::vector<BudgetOption> options;
-  const double tokens_per_step = static_cast<double>(in.tokens_per_step);
   for (size_t i = 0; i < probes.size(); ++i) {
     const ThroughputProbe& probe = probes[i];
+    const double tokens_per_step = static_cast<double>(probe_tokens_per_step(probe));
     BudgetOption option;
     option.candidate = i;
     const double eval_seconds = static_cast<double>(in.eval_batches) * probe.forward_seconds;
@@ -200,21 +206,39 @@ BudgetPlan plan_time_budget(const BudgetRequest& request) {
                                 "(or --max-vocab-size)", with_thousands(request.base.vocab_size)));
   }
   BudgetInputs inputs;
-  inputs.tokens_per_step = c.batch_size * c.gradient_accumulation_steps * request.base.seq_len;
   inputs.unique_tokens = request.unique_tokens;
   inputs.fixed_steps = c.max_steps;
   inputs.eval_every = c.eval_every;
   inputs.eval_batches = c.val_fraction > 0 || c.val_split ? c.eval_batches : 0;
   inputs.save_every = c.save_every;
-  const double memory = available_host_memory().bytes * kAutoBatchMemoryShare;
+  const double memory = request.memory.bytes * kAutoBatchMemoryShare;
   const double probe_allowance = std::max(kMinProbeSeconds, kProbeShare * plan.budget_seconds);
-  const ProbeSettings settings{request.backend, c.batch_size, c.gradient_accumulation_steps};
   fmt::print("Time budget: {}; measuring how fast this machine trains {}\n", format_duration(plan.budget_seconds),
              request.model_fixed ? "the model" : "candidate sizes");
   std::fflush(stdout);
   const auto probe_start = Clock::now();
   for (const ModelConfig& candidate : candidates) {
-    const double need = estimate_training_memory(candidate, c.batch_size, c.use_mixed_precision).total_bytes();
+    ProbeSettings settings{request.backend, c.batch_size, c.gradient_accumulation_steps};
+    std::string batch_note;
+    if (c.batch_size_auto) {
+      // The batch --batch-size auto would choose for this size; a size of which not even one
+      // row fits ends the ladder (a fixed model's refusal says why).
+      try {
+        const BatchChoice choice = choose_batch_size(
+            candidate, c.effective_batch_tokens.value_or(default_effective_batch_tokens(candidate)),
+            request.memory.bytes, c.use_mixed_precision, 1, request.memory.source);
+        settings.batch_size = choice.micro_batch;
+        settings.accumulation = choice.accumulation;
+        batch_note = choice.reason;
+      } catch (const UserError&) {
+        if (request.model_fixed || plan.probes.empty()) throw;
+        fmt::print("  {}: skipped, not one row fits in {} of memory\n", describe_model(candidate),
+                   human_bytes(memory));
+        break;
+      }
+    }
+    const double need =
+        estimate_training_memory(candidate, settings.batch_size, c.use_mixed_precision).total_bytes();
     if (!request.model_fixed && memory > 0 && need > memory) {
       fmt::print("  {}: skipped, needs ~{} of memory ({} available)\n", describe_model(candidate), human_bytes(need),
                  human_bytes(memory / kAutoBatchMemoryShare));
@@ -225,15 +249,20 @@ BudgetPlan plan_time_budget(const BudgetRequest& request) {
       // too long, or a model that could not train enough steps anyway.
       const ThroughputProbe& last = plan.probes.back();
       const double predicted_step = last.step_seconds * static_cast<double>(training_flops(candidate).per_token) /
-                                    static_cast<double>(training_flops(last.model).per_token);
+                                    static_cast<double>(training_flops(last.model).per_token) *
+                                    static_cast<double>(settings.batch_size * settings.accumulation) /
+                                    static_cast<double>(last.batch_size * last.accumulation);
       const double spent = seconds_since(probe_start);
       if (spent + 5 * predicted_step > probe_allowance) break;  // one untimed, three timed, a forward
       if (predicted_step * kMinBudgetSteps > plan.budget_seconds - seconds_since(request.run_start)) break;
     }
     ThroughputProbe probe = probe_throughput(candidate, settings);
+    probe.batch_note = batch_note;
     plan.probes.push_back(probe);
-    fmt::print("  {}: {:.3f} s/step, {} tokens/s\n", describe_model(candidate), probe.step_seconds,
-               with_thousands(static_cast<int64_t>(static_cast<double>(inputs.tokens_per_step) / probe.step_seconds)));
+    fmt::print("  {}: {:.3f} s/step{}, {} tokens/s\n", describe_model(candidate), probe.step_seconds,
+               c.batch_size_auto ? fmt::format(" ({} rows x {})", probe.batch_size, probe.accumulation) : "",
+               with_thousands(static_cast<int64_t>(static_cast<double>(probe_tokens_per_step(probe)) /
+                                                   probe.step_seconds)));
     std::fflush(stdout);
     if (request.model_fixed) break;
     // Past the best expected loss: larger sizes only get worse in the time left.
@@ -258,6 +287,8 @@ BudgetPlan plan_time_budget(const BudgetRequest& request) {
   }
   plan.chosen = *best;
   plan.model = plan.probes[best->candidate].model;
+  plan.batch_size = plan.probes[best->candidate].batch_size;
+  plan.accumulation = plan.probes[best->candidate].accumulation;
   plan.steps = best->steps;
   plan.expected_seconds = best->expected_seconds;
   plan.warmup_steps = budget_warmup_steps(c, plan.steps);
@@ -311,12 +342,15 @@ void print_budget_plan(const BudgetPlan& plan, const TrainConfig& c) {
   char finish_text[32];
   std::strftime(finish_text, sizeof finish_text, "%H:%M:%S", std::localtime(&finish));
   const BudgetOption& chosen = plan.chosen;
-  fmt::print("Plan: {}, {} tokens{} in {} steps (warmup {}); expected loss {:.2f} by the scaling law; "
+  const ThroughputProbe& probe = plan.probes[chosen.candidate];
+  fmt::print("Plan: {}, {} tokens{} in {} steps of {} (warmup {}); expected loss {:.2f} by the scaling law; "
              "~{} of training, validation and checkpoints (probe took {})\n",
              describe_model(plan.model), human_count(static_cast<int64_t>(chosen.tokens)),
              chosen.epochs > 0 ? fmt::format(" ({:.1f} epochs)", chosen.epochs) : "",
-             with_thousands(plan.steps), with_thousands(plan.warmup_steps), chosen.expected_loss,
-             format_duration(plan.expected_seconds), format_duration(plan.probe_seconds));
+             with_thousands(plan.steps), with_thousands(probe_tokens_per_step(probe)),
+             with_thousands(plan.warmup_steps), chosen.expected_loss, format_duration(plan.expected_seconds),
+             format_duration(plan.probe_seconds));
+  if (!probe.batch_note.empty()) fmt::print("{}\n", probe.batch_note);
   fmt::print("Time budget ends at {}; the run stops there at the latest, with its final checkpoint{}\n", finish_text,
              c.max_steps ? " (--max-steps fixes the steps)" : "");
 }

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "backend/backend_factory.h"
+#include "config/batch_size.h"
 #include "config/model_config.h"
 #include "config/train_config.h"
 
@@ -49,9 +50,12 @@ double expected_loss(double parameters, double effective);
 // --target-params would size them, smallest first.
 std::vector<ModelConfig> budget_candidates(const ModelConfig& base, bool prefer_depth);
 
-// How fast one candidate trains here, measured.
+// How fast one candidate trains here, measured, with the batch it would train with.
 struct ThroughputProbe {
   ModelConfig model;
+  int64_t batch_size = 1;    // rows per micro-batch
+  int64_t accumulation = 1;  // micro-batches per optimizer step
+  std::string batch_note;    // --batch-size auto: the choice for this size and why
   double step_seconds = 0;     // one optimizer step: every micro-batch's forward and backward, the update
   double forward_seconds = 0;  // one micro-batch's forward alone (what validation costs per batch)
   double probe_seconds = 0;    // wall time the probe took, building the model included
@@ -66,10 +70,12 @@ struct ProbeSettings {
 
 ThroughputProbe probe_throughput(const ModelConfig& model, const ProbeSettings& settings);
 
+// Tokens of one optimizer step of a probed candidate: batch x accumulation x seq_len.
+int64_t probe_tokens_per_step(const ThroughputProbe& probe);
+
 // What the plan must fit besides the training steps.
 struct BudgetInputs {
   double seconds = 0;           // for training, validation and checkpoints
-  int64_t tokens_per_step = 1;  // batch x accumulation x seq_len
   std::optional<double> unique_tokens;  // one epoch of training data; unset: assume it never repeats
   std::optional<int64_t> fixed_steps;   // --max-steps
   int64_t eval_every = 500;
@@ -99,6 +105,8 @@ std::optional<BudgetOption> best_budget_option(const std::vector<BudgetOption>& 
 // The whole plan of a --time-budget run, made before step 1.
 struct BudgetPlan {
   ModelConfig model;
+  int64_t batch_size = 1;    // the chosen candidate's: the run's unless --batch-size auto
+  int64_t accumulation = 1;
   int64_t steps = 0;
   int64_t warmup_steps = 0;  // --warmup-steps, shortened to a tenth of the steps unless given
   double budget_seconds = 0;
@@ -117,13 +125,16 @@ struct BudgetRequest {
   bool model_fixed = false;     // a preset, dimensions, --target-params, --init-from, LoRA
   std::optional<double> unique_tokens;
   BackendChoice backend;
+  FreeMemory memory;  // the device's: caps the sizes probed, and sizes each one's batch with --batch-size auto
   std::chrono::steady_clock::time_point run_start;
 };
 
 // True when the configuration decides the model itself (a budget then plans tokens only).
 bool budget_model_fixed(const TrainConfig& config);
 
-// Probes, chooses and prints the plan. Throws UserError when no candidate fits the time left.
+// Probes, chooses and prints the plan: the model, the steps and, with --batch-size auto, the
+// batch (each candidate's largest that fits `memory`, as --batch-size auto chooses for one
+// model). Throws UserError when no candidate fits the time left.
 BudgetPlan plan_time_budget(const BudgetRequest& request);
 
 // The plan's lines (also the dry run's).

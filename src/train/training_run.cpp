@@ -356,9 +356,10 @@ ModelConfig plan_model(const TrainConfig& c, const ModelConfig& planned, const T
 }
 
 // --time-budget: the model and steps chosen for the time (a resumed run keeps its checkpoint's),
-// with `c`'s --max-steps, --epochs and --warmup-steps set to them and `planned` to the model.
-// nullopt without a budget.
-std::optional<BudgetPlan> apply_time_budget(TrainConfig& c, const TrainingRunInputs& in, const Tokenizer& tokenizer,
+// with `c`'s --max-steps, --epochs and --warmup-steps set to them and `planned` to the model;
+// with --batch-size auto, the batch chosen for that model in `c`, `in.config` and the summary's
+// configuration (a run with a budget has one rank). nullopt without a budget.
+std::optional<BudgetPlan> apply_time_budget(TrainConfig& c, TrainingRunInputs& in, const Tokenizer& tokenizer,
                                             const ResumePoint* resume, const EpochSize& epoch,
                                             std::chrono::steady_clock::time_point run_start, ModelConfig& planned) {
   if (!c.time_budget) return std::nullopt;
@@ -370,6 +371,8 @@ std::optional<BudgetPlan> apply_time_budget(TrainConfig& c, const TrainingRunInp
     plan.deadline = run_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                     std::chrono::duration<double>(left));
     plan.model = resume->model;
+    plan.batch_size = c.batch_size;
+    plan.accumulation = c.gradient_accumulation_steps;
     plan.steps = resume->state.total_steps;
     plan.end_reserve_seconds = std::min(60.0, 0.02 * plan.budget_seconds) + 1.0;
     fmt::print("Time budget: {}, {} of it used before this resume: the checkpoint's plan of {} steps continues "
@@ -384,9 +387,16 @@ std::optional<BudgetPlan> apply_time_budget(TrainConfig& c, const TrainingRunInp
     request.unique_tokens = unique_tokens;
     request.backend = {.kind = in.backend, .threads = static_cast<int>(c.threads),
                        .mixed_precision = c.use_mixed_precision};
+    request.memory = in.memory;
     request.run_start = run_start;
     plan = plan_time_budget(request);
     print_budget_plan(plan, c);
+    if (c.batch_size_auto) {
+      for (TrainConfig* config : {&c, &in.config}) {
+        config->batch_size = plan.batch_size;
+        config->gradient_accumulation_steps = plan.accumulation;
+      }
+    }
   }
   c.max_steps = plan.steps;
   // Data for the longest plan the run may grow to (time_budget.h): the loader's epochs only
@@ -394,6 +404,17 @@ std::optional<BudgetPlan> apply_time_budget(TrainConfig& c, const TrainingRunInp
   c.epochs = static_cast<int64_t>(kMaxBudgetEpochs) + 1;
   c.warmup_steps = budget_warmup_steps(c, plan.steps);
   planned = plan.model;
+  // training_summary.json's configuration shows what the plan chose, not the flags' defaults.
+  nlohmann::json& configuration = in.configuration;
+  configuration["d_model"] = plan.model.d_model;
+  configuration["num_layers"] = plan.model.num_layers;
+  configuration["num_heads"] = plan.model.num_heads;
+  configuration["num_kv_heads"] = plan.model.num_kv_heads;
+  configuration["d_ff"] = plan.model.d_ff;
+  configuration["max_steps"] = plan.steps;
+  configuration["warmup_steps"] = c.warmup_steps;
+  configuration["batch_size"] = plan.batch_size;
+  configuration["gradient_accumulation_steps"] = plan.accumulation;
   return plan;
 }
 
@@ -546,8 +567,9 @@ TrainerOptions trainer_options(const TrainingRunInputs& in, const TrainConfig& r
   return options;
 }
 
-int train(const TrainingRunInputs& in, Communicator& ranks) {
+int train(const TrainingRunInputs& inputs, Communicator& ranks) {
   const auto run_start = std::chrono::steady_clock::now();
+  TrainingRunInputs in = inputs;  // a --time-budget with --batch-size auto sets the batch
   TrainConfig c = with_step_batch(in.config, ranks.world_size());
   const bool leader = ranks.rank() == 0;
   // Every wait for the other ranks is bounded: a rank that hangs or is stopped during the

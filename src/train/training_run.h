@@ -6,6 +6,7 @@
 #include <string>
 
 #include "backend/backend_factory.h"
+#include "config/batch_size.h"
 #include "config/train_config.h"
 #include "dist/communicator.h"
 
@@ -19,6 +20,7 @@ struct TrainingRunInputs {
   std::string device_banner;         // the guide's "Backend: ... / Devices: ..." lines
   BackendKind backend = BackendKind::kCpu;  // the device plan's choice
   int device = 0;                           // CUDA device of this rank (its rank on its machine)
+  FreeMemory memory;  // the device's, for a --time-budget's sizes (and their batches with --batch-size auto)
 };
 
 // Returns the process exit code: 0 when the run completed, 130 / 143 when SIGINT / SIGTERM

@@ -49,7 +49,6 @@ TEST(AutoBatch, ContradictionsAreRefused) {
   expect_refused(scratch_dir("auto_batch_bad"), {
       {{"--effective-batch-tokens", "4096"}, "--effective-batch-tokens applies to --batch-size auto"},
       {{"--batch-size", "auto", "--gradient-accumulation-steps", "4"}, "chooses --gradient-accumulation-steps itself"},
-      {{"--batch-size", "auto", "--time-budget", "5m"}, "cannot be combined yet"},
       {{"--batch-size", "many"}, "--batch-size"},
   });
 }

@@ -1,6 +1,7 @@
 // utt train --time-budget: a plan made from measured speed, kept to the second, shown by a dry run.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -55,6 +56,28 @@ TEST(TimeBudget, ChoosesAModelFromMeasuredSpeedAndEndsWithinTheBudget) {
   const std::vector<nlohmann::json> rows = metrics(dir + "/out");
   ASSERT_FALSE(rows.empty());
   EXPECT_LT(summary["final_loss"].get<double>(), rows.front()["loss"].get<double>());
+}
+
+TEST(TimeBudget, WithBatchSizeAutoEachSizeGetsItsOwnBatch) {
+  const std::string dir = scratch_dir("time_budget_auto_batch");
+  std::vector<std::string> args = budget_run(dir + "/out", "15s");
+  *(std::find(args.begin(), args.end(), "--batch-size") + 1) = "auto";
+  args.insert(args.end(), {"--effective-batch-tokens", "512"});
+  const RunResult r = run_utt(args, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  // 512 tokens of 32 are 16 rows, which fit any machine: every size probed with them.
+  for (const char* line : {"Batch: auto: chosen for each size the time budget measures, to 512 tokens per step",
+                           " s/step (16 rows x 1), ", "steps of 512 (warmup ",
+                           "Batch: auto: 16 rows x 1 accumulation step = 512 tokens per step (target 512)"}) {
+    EXPECT_NE(r.out.find(line), std::string::npos) << "missing '" << line << "' in\n" << r.out;
+  }
+  const nlohmann::json summary = nlohmann::json::parse(read(dir + "/out/training_summary.json"));
+  EXPECT_EQ(summary["configuration"]["batch_size"], 16);
+  EXPECT_EQ(summary["configuration"]["gradient_accumulation_steps"], 1);
+  EXPECT_EQ(summary["tokens"], summary["steps"].get<int64_t>() * 512);
+  // The configuration shows the model and steps the plan chose, not the flags' defaults.
+  EXPECT_EQ(summary["configuration"]["d_model"], summary["model"]["d_model"]);
+  EXPECT_EQ(summary["configuration"]["max_steps"], summary["time_budget"]["planned_steps"]);
 }
 
 TEST(TimeBudget, AFixedModelAndStepsAreKept) {

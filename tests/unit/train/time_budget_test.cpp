@@ -74,13 +74,13 @@ ThroughputProbe probe(const ModelConfig& model, double step_seconds) {
   p.model = model;
   p.step_seconds = step_seconds;
   p.forward_seconds = step_seconds / 3;
+  p.batch_size = 4;
   return p;
 }
 
 BudgetInputs budget(double seconds) {
   BudgetInputs in;
   in.seconds = seconds;
-  in.tokens_per_step = 4 * 128;
   in.eval_every = 100;
   in.eval_batches = 5;
   in.save_every = 1000;
@@ -128,6 +128,25 @@ TEST(BudgetChoice, FixedStepsChooseTheModelThatFinishesThem) {
   EXPECT_EQ(best->candidate, 1u);  // the largest that finishes 1000 steps in 100 s
   EXPECT_FALSE(options[2].fits);
   EXPECT_NE(options[2].why_not.find("1,000 steps take"), std::string::npos) << options[2].why_not;
+}
+
+TEST(BudgetChoice, EachCandidateCountsTheTokensOfItsOwnBatch) {
+  // --batch-size auto gives each size its own batch: a step of the larger one here holds
+  // 16 x 3 rows, and the same time buys it fewer steps of more tokens.
+  ThroughputProbe small = probe(tiny_model(64, 2), 0.01);
+  ThroughputProbe large = probe(tiny_model(256, 4), 0.05);
+  large.batch_size = 16;
+  large.accumulation = 3;
+  EXPECT_EQ(probe_tokens_per_step(small), 4 * 128);
+  EXPECT_EQ(probe_tokens_per_step(large), 16 * 3 * 128);
+  const std::vector<BudgetOption> options = budget_options({small, large}, budget(100));
+  ASSERT_EQ(options.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const ThroughputProbe& p = i == 0 ? small : large;
+    EXPECT_EQ(options[i].tokens, static_cast<double>(options[i].steps * probe_tokens_per_step(p)));
+  }
+  EXPECT_GT(options[1].tokens / static_cast<double>(options[1].steps),
+            options[0].tokens / static_cast<double>(options[0].steps));
 }
 
 TEST(BudgetChoice, NothingFitsWhenEvenTheSmallestIsTooSlow) {
