@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -72,13 +73,31 @@ std::string describe_dataset(const TrainConfig& config) {
   return text;
 }
 
-// What a run on `device` may plan its memory with: a GPU's memory (all of it: the CUDA backend
-// is the only user it expects), or what this process may still take of the host's.
-FreeMemory planning_memory(const DevicePlan& device, const CudaStatus& cuda) {
+// What one rank of a run on `device` may plan its memory with: its GPU's memory (all of it: the
+// CUDA backend is the only user it expects), or its share of what this process may still take
+// of the host's, which the `local_ranks` ranks on this machine split.
+FreeMemory planning_memory(const DevicePlan& device, const CudaStatus& cuda, int64_t local_ranks) {
   if (device.kind == BackendKind::kCuda && !cuda.gpus.empty()) {
     return {static_cast<double>(cuda.gpus.front().memory_bytes), cuda.gpus.front().name};
   }
-  return available_host_memory();
+  FreeMemory host = available_host_memory();
+  if (local_ranks > 1) {
+    host.bytes /= static_cast<double>(local_ranks);
+    host.source = fmt::format("a rank's share (1/{}) of {}", local_ranks, host.source);
+  }
+  return host;
+}
+
+// The least of every rank's `mine`, the same on every rank (each rank's figure, summed into
+// a slot of its own, is an all-gather).
+FreeMemory least_memory_of_ranks(const FreeMemory& mine, Communicator& ranks) {
+  std::vector<double> all(static_cast<size_t>(ranks.world_size()), 0.0);
+  all[static_cast<size_t>(ranks.rank())] = mine.bytes;
+  ranks.all_reduce_sum(all.data(), all.size());
+  const auto least = std::min_element(all.begin(), all.end());
+  const auto holder = static_cast<int>(least - all.begin());
+  if (*least >= mine.bytes) return mine;
+  return {*least, fmt::format("rank {}'s memory (the least of {} ranks)", holder, all.size())};
 }
 
 // --batch-size auto: batch_size and gradient_accumulation_steps from the device's memory; a
@@ -86,10 +105,6 @@ FreeMemory planning_memory(const DevicePlan& device, const CudaStatus& cuda) {
 // --time-budget run chooses a batch for each size it probes (time_budget.h), not here.
 void resolve_auto_batch(RunPlan& plan) {
   TrainConfig& c = plan.config;
-  if (plan.parallel.ranks > 1) {
-    throw UserError(fmt::format("--batch-size auto plans one device, and this run has {} ranks: give --batch-size N",
-                                plan.parallel.ranks));
-  }
   if (c.time_budget && !plan.resume) {
     plan.batch_note = fmt::format("Batch: auto: chosen for each size the time budget measures, to {} in {}% of "
                                   "{}'s {} free",
@@ -103,8 +118,8 @@ void resolve_auto_batch(RunPlan& plan) {
   ModelConfig model = plan.model.config;
   if (c.auto_vocab_size && !plan.resume) model.vocab_size = c.max_vocab_size;  // the largest it may become
   const int64_t target = c.effective_batch_tokens.value_or(default_effective_batch_tokens(model));
-  BatchChoice choice = choose_batch_size(model, target, plan.memory.bytes, c.use_mixed_precision, 1,
-                                         plan.memory.source);
+  BatchChoice choice = choose_batch_size(model, target, plan.memory.bytes, c.use_mixed_precision,
+                                         plan.parallel.ranks, plan.memory.source);
   if (plan.resume && plan.resume->state.batch_size_per_rank > 0) {
     const int64_t rows = choice.micro_batch * choice.accumulation;
     choice.micro_batch = plan.resume->state.batch_size_per_rank;
@@ -179,7 +194,7 @@ std::string data_parallel_banner(const DataParallelPlan& parallel, const std::st
                      accumulation > 1 ? fmt::format(", {} accumulation steps", accumulation) : "");
 }
 
-RunPlan plan_run(const TrainConfig& config) {
+RunPlan plan_run(const TrainConfig& config, Communicator* ranks) {
   validate(config);
   RunPlan plan;
   plan.config = config;
@@ -249,7 +264,8 @@ RunPlan plan_run(const TrainConfig& config) {
       plan.device.devices = fmt::format("{}x {}", plan.parallel.ranks, cuda.gpus.front().name);
     }
   }
-  plan.memory = planning_memory(plan.device, cuda);
+  plan.memory = planning_memory(plan.device, cuda, plan.parallel.local_ranks);
+  if (ranks && ranks->world_size() > 1) plan.memory = least_memory_of_ranks(plan.memory, *ranks);
   if (config.batch_size_auto) resolve_auto_batch(plan);
   if (config.time_budget && plan.parallel.ranks > 1) {
     throw UserError(fmt::format("--time-budget plans a run on one device, and this run has {} ranks: drop "

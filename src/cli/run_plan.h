@@ -10,6 +10,7 @@
 #include "backend/device.h"
 #include "config/batch_size.h"
 #include "config/train_config.h"
+#include "dist/communicator.h"
 #include "dist/launch_environment.h"
 #include "train/output_dir.h"
 
@@ -63,7 +64,10 @@ struct RunPlan {
 // Validates and resolves; throws UserError for any impossible request, including a
 // --resume-from that names no usable checkpoint and an output directory the run may not use
 // (train/output_dir.h). Writes nothing.
-RunPlan plan_run(const TrainConfig& config);
+// `ranks`: the job, when this process is one of its ranks: every rank plans --batch-size auto
+// with the least memory any of them has, so that all choose the same batch (a collective: every
+// rank calls plan_run).
+RunPlan plan_run(const TrainConfig& config, Communicator* ranks = nullptr);
 
 // The ranks of this run: --num-devices, or the launcher's (`launch`). Throws UserError for
 // --num-devices that contradicts the launcher, or several ranks without MPI or mpirun.

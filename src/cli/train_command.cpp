@@ -111,7 +111,8 @@ int run_train_rank(const TrainConfig& config, const std::vector<std::string>& ar
                                   "MPI than the one utt was built with (use OpenMPI's mpirun)",
                                   launch.launcher, launch.world_size, ranks->world_size()));
     }
-    const RunPlan plan = plan_run(config);
+    ranks->set_timeout(config.rank_timeout);  // the plan's agreement on memory waits for every rank
+    const RunPlan plan = plan_run(config, ranks);
     TrainingRunInputs inputs = training_inputs(plan, args);
     if (plan.device.kind == BackendKind::kCuda) {
       // One GPU per rank, numbered by the rank's place on its machine; sums of GPU memory

@@ -212,6 +212,26 @@ TEST(DataParallel, SigtermToTheLauncherStopsEveryRankAfterOneCheckpoint) {
   EXPECT_FALSE(find_worker(1, output)) << "a worker outlived the job";
 }
 
+TEST(DataParallel, BatchSizeAutoSplitsTheTargetOverTheRanksAndTheirShareOfMemory) {
+  const std::string dir = scratch_dir("dp-auto-batch");
+  std::vector<std::string> args = with_flags(run_on(dir + "/out", 10, 2, 1), {{"--batch-size", "auto"}});
+  const auto accumulation = std::find(args.begin(), args.end(), "--gradient-accumulation-steps");
+  args.erase(accumulation, accumulation + 2);  // auto chooses it
+  args.insert(args.end(), {"--effective-batch-tokens", "512"});
+  const RunResult r = run_utt(args, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // 512 tokens of 32 over 2 ranks: 8 rows each, in half of this machine's memory per rank.
+  EXPECT_NE(r.out.find("Batch: auto: 8 rows x 1 accumulation step x 2 ranks = 512 tokens per step (target 512); "
+                       "8 rows fit in 80% of a rank's share (1/2) of "),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("Effective batch size: 16 (8 per device)"), std::string::npos) << r.out;
+  const nlohmann::json state = nlohmann::json::parse(read(dir + "/out/final_checkpoint/trainer_state.json"));
+  EXPECT_EQ(state["batch_size_per_rank"], 8);
+  const nlohmann::json summary = nlohmann::json::parse(read(dir + "/out/training_summary.json"));
+  EXPECT_EQ(summary["tokens"], 10 * 512);
+}
+
 TEST(DataParallel, ADryRunPrintsThePlanOfTheRanks) {
   const std::string dir = scratch_dir("dp-dry-run");
   std::vector<std::string> args =
