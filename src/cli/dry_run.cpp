@@ -145,12 +145,15 @@ void print_time_budget(const RunPlan& plan) {
   request.backend = {.kind = plan.device.kind, .threads = static_cast<int>(plan.parallel.threads_per_rank),
                      .mixed_precision = c.use_mixed_precision};
   request.memory = plan.memory;
+  request.world = plan.parallel.ranks;
   request.run_start = std::chrono::steady_clock::now();
   const BudgetPlan budget = plan_time_budget(request);
   print_budget_plan(budget, c);
-  fmt::print("  (a preview: measured now with vocabulary {} and as if the data never repeated; the run measures "
-             "again once its tokenizer and token count are known)\n",
-             with_thousands(plan.model.config.vocab_size));
+  fmt::print("  (a preview: measured now with vocabulary {}{} and as if the data never repeated; the run measures "
+             "again once its tokenizer and token count are known{})\n",
+             with_thousands(plan.model.config.vocab_size),
+             plan.parallel.ranks > 1 ? ", one rank's steps standing for each rank's" : "",
+             plan.parallel.ranks > 1 ? ", with every rank and the sum of their gradients" : "");
 }
 
 // What the run will do with --output-dir and --resume-from (their checks have passed: a

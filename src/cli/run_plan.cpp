@@ -267,11 +267,6 @@ RunPlan plan_run(const TrainConfig& config, Communicator* ranks) {
   plan.memory = planning_memory(plan.device, cuda, plan.parallel.local_ranks);
   if (ranks && ranks->world_size() > 1) plan.memory = least_memory_of_ranks(plan.memory, *ranks);
   if (config.batch_size_auto) resolve_auto_batch(plan);
-  if (config.time_budget && plan.parallel.ranks > 1) {
-    throw UserError(fmt::format("--time-budget plans a run on one device, and this run has {} ranks: drop "
-                                "--time-budget, or train on one device (--num-devices 1)",
-                                plan.parallel.ranks));
-  }
   return plan;
 }
 

@@ -43,6 +43,24 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+bool several(const Communicator* ranks) { return ranks != nullptr && ranks->world_size() > 1; }
+
+// Rank 0's `value`, on every rank of `ranks` (this process's own without several ranks): what
+// each rank decides from a clock must be decided alike.
+double rank0_value(Communicator* ranks, double value) {
+  if (several(ranks)) ranks->broadcast(&value, sizeof value, 0);
+  return value;
+}
+
+// The largest of every rank's `value` (each rank's in a slot of its own, summed: an all-gather).
+double slowest_rank_value(Communicator* ranks, double value) {
+  if (!several(ranks)) return value;
+  std::vector<double> all(static_cast<size_t>(ranks->world_size()), 0.0);
+  all[static_cast<size_t>(ranks->rank())] = value;
+  ranks->all_reduce_sum(all.data(), all.size());
+  return *std::max_element(all.begin(), all.end());
+}
+
 // What a checkpoint writes: the fp32 weights and AdamW's two moments.
 double checkpoint_bytes(const ModelConfig& m) {
   const TrainingMemory memory = estimate_training_memory(m, 1, false);
@@ -90,6 +108,7 @@ ThroughputProbe probe_throughput(const ModelConfig& model_config, const ProbeSet
   probe.model = model_config;
   probe.batch_size = settings.batch_size;
   probe.accumulation = settings.accumulation;
+  probe.ranks = several(settings.ranks) ? settings.ranks->world_size() : 1;
   std::unique_ptr<Backend> backend = make_backend(settings.backend);
   Transformer model(model_config, *backend, settings.batch_size);
   model.initialize(1);
@@ -104,6 +123,7 @@ ThroughputProbe probe_throughput(const ModelConfig& model_config, const ProbeSet
       model.forward(tokens.data(), settings.batch_size, {.training = true, .step = index, .micro_batch = micro});
       model.backward();
     }
+    if (probe.ranks > 1) settings.ranks->all_reduce_sum(model.trainable_gradients(), static_cast<size_t>(model.trainable_count()));
     const GradientNorm norm = measure_grad_norm(*backend, model.trainable_gradients(), model.trainable_count(), 1.0);
     optimizer.step(model.trainable_parameters(), model.trainable_gradients(), 1e-4, static_cast<float>(norm.scale));
     backend->synchronize();
@@ -114,23 +134,23 @@ ThroughputProbe probe_throughput(const ModelConfig& model_config, const ProbeSet
   std::vector<double> times;
   const auto timed = Clock::now();
   while (static_cast<int>(times.size()) < settings.timed_steps ||
-         (seconds_since(timed) < kProbeStepSeconds && times.size() < kMaxProbeSteps)) {
+         (probe.ranks == 1 && seconds_since(timed) < kProbeStepSeconds && times.size() < kMaxProbeSteps)) {
     const auto step_start = Clock::now();
     step(static_cast<int64_t>(times.size()) + 1);
     times.push_back(seconds_since(step_start));
   }
   std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2), times.end());
-  probe.step_seconds = times[times.size() / 2];
+  probe.step_seconds = slowest_rank_value(settings.ranks, times[times.size() / 2]);
   const auto forward_start = Clock::now();
   model.forward(tokens.data(), settings.batch_size, {});
   backend->synchronize();
-  probe.forward_seconds = seconds_since(forward_start);
+  probe.forward_seconds = slowest_rank_value(settings.ranks, seconds_since(forward_start));
   probe.probe_seconds = seconds_since(start);
   return probe;
 }
 
 int64_t probe_tokens_per_step(const ThroughputProbe& probe) {
-  return probe.batch_size * probe.accumulation * probe.model.seq_len;
+  return probe.batch_size * probe.accumulation * probe.ranks * probe.model.seq_len;
 }
 
 std::vector<BudgetOption> budget_options(const std::vector<ThroughputProbe>& probes, const BudgetInputs& in) {
@@ -213,12 +233,17 @@ BudgetPlan plan_time_budget(const BudgetRequest& request) {
   inputs.save_every = c.save_every;
   const double memory = request.memory.bytes * kAutoBatchMemoryShare;
   const double probe_allowance = std::max(kMinProbeSeconds, kProbeShare * plan.budget_seconds);
-  fmt::print("Time budget: {}; measuring how fast this machine trains {}\n", format_duration(plan.budget_seconds),
+  Communicator* ranks = several(request.ranks) ? request.ranks : nullptr;
+  const int64_t world = ranks ? ranks->world_size() : std::max<int64_t>(1, request.world);
+  fmt::print("Time budget: {}; measuring how fast {} {}\n", format_duration(plan.budget_seconds),
+             world > 1 ? fmt::format("the {} ranks train", world) : std::string("this machine trains"),
              request.model_fixed ? "the model" : "candidate sizes");
   std::fflush(stdout);
   const auto probe_start = Clock::now();
   for (const ModelConfig& candidate : candidates) {
     ProbeSettings settings{request.backend, c.batch_size, c.gradient_accumulation_steps};
+    settings.ranks = ranks;
+    if (ranks) settings.timed_steps = 5;  // a fixed count: the ranks step together
     std::string batch_note;
     if (c.batch_size_auto) {
       // The batch --batch-size auto would choose for this size; a size of which not even one
@@ -226,7 +251,7 @@ BudgetPlan plan_time_budget(const BudgetRequest& request) {
       try {
         const BatchChoice choice = choose_batch_size(
             candidate, c.effective_batch_tokens.value_or(default_effective_batch_tokens(candidate)),
-            request.memory.bytes, c.use_mixed_precision, 1, request.memory.source);
+            request.memory.bytes, c.use_mixed_precision, world, request.memory.source);
         settings.batch_size = choice.micro_batch;
         settings.accumulation = choice.accumulation;
         batch_note = choice.reason;
@@ -252,11 +277,13 @@ BudgetPlan plan_time_budget(const BudgetRequest& request) {
                                     static_cast<double>(training_flops(last.model).per_token) *
                                     static_cast<double>(settings.batch_size * settings.accumulation) /
                                     static_cast<double>(last.batch_size * last.accumulation);
-      const double spent = seconds_since(probe_start);
+      const double spent = rank0_value(ranks, seconds_since(probe_start));
+      const double left = rank0_value(ranks, plan.budget_seconds - seconds_since(request.run_start));
       if (spent + 5 * predicted_step > probe_allowance) break;  // one untimed, three timed, a forward
-      if (predicted_step * kMinBudgetSteps > plan.budget_seconds - seconds_since(request.run_start)) break;
+      if (predicted_step * kMinBudgetSteps > left) break;
     }
     ThroughputProbe probe = probe_throughput(candidate, settings);
+    probe.ranks = world;
     probe.batch_note = batch_note;
     plan.probes.push_back(probe);
     fmt::print("  {}: {:.3f} s/step{}, {} tokens/s\n", describe_model(candidate), probe.step_seconds,
@@ -266,15 +293,15 @@ BudgetPlan plan_time_budget(const BudgetRequest& request) {
     std::fflush(stdout);
     if (request.model_fixed) break;
     // Past the best expected loss: larger sizes only get worse in the time left.
-    inputs.seconds = plan.budget_seconds - seconds_since(request.run_start);
+    inputs.seconds = rank0_value(ranks, plan.budget_seconds - seconds_since(request.run_start));
     const std::vector<BudgetOption> so_far = budget_options(plan.probes, inputs);
     if (so_far.size() >= 2 && so_far.back().fits && so_far[so_far.size() - 2].fits &&
         so_far.back().expected_loss > so_far[so_far.size() - 2].expected_loss) {
       break;
     }
   }
-  plan.probe_seconds = seconds_since(probe_start);
-  inputs.seconds = plan.budget_seconds - seconds_since(request.run_start);
+  plan.probe_seconds = rank0_value(ranks, seconds_since(probe_start));
+  inputs.seconds = rank0_value(ranks, plan.budget_seconds - seconds_since(request.run_start));
   plan.options = budget_options(plan.probes, inputs);
   const std::optional<BudgetOption> best = best_budget_option(plan.options);
   if (!best) {

@@ -30,6 +30,7 @@
 #include "config/batch_size.h"
 #include "config/model_config.h"
 #include "config/train_config.h"
+#include "dist/communicator.h"
 
 namespace utt {
 
@@ -53,8 +54,9 @@ std::vector<ModelConfig> budget_candidates(const ModelConfig& base, bool prefer_
 // How fast one candidate trains here, measured, with the batch it would train with.
 struct ThroughputProbe {
   ModelConfig model;
-  int64_t batch_size = 1;    // rows per micro-batch
+  int64_t batch_size = 1;    // rows per rank and micro-batch
   int64_t accumulation = 1;  // micro-batches per optimizer step
+  int64_t ranks = 1;         // data-parallel ranks, each with batch_size x accumulation rows
   std::string batch_note;    // --batch-size auto: the choice for this size and why
   double step_seconds = 0;     // one optimizer step: every micro-batch's forward and backward, the update
   double forward_seconds = 0;  // one micro-batch's forward alone (what validation costs per batch)
@@ -66,11 +68,15 @@ struct ProbeSettings {
   int64_t batch_size = 1;
   int64_t accumulation = 1;
   int timed_steps = 3;  // at least, after one untimed step
+  // Several ranks probe together: each step sums the gradients over them as training does, the
+  // steps are exactly `timed_steps` (a collective per step: no rank may time more), and the
+  // times are the slowest rank's. Null: this process alone.
+  Communicator* ranks = nullptr;
 };
 
 ThroughputProbe probe_throughput(const ModelConfig& model, const ProbeSettings& settings);
 
-// Tokens of one optimizer step of a probed candidate: batch x accumulation x seq_len.
+// Tokens of one optimizer step of a probed candidate: batch x accumulation x ranks x seq_len.
 int64_t probe_tokens_per_step(const ThroughputProbe& probe);
 
 // What the plan must fit besides the training steps.
@@ -127,6 +133,12 @@ struct BudgetRequest {
   BackendChoice backend;
   FreeMemory memory;  // the device's: caps the sizes probed, and sizes each one's batch with --batch-size auto
   std::chrono::steady_clock::time_point run_start;
+  // A data-parallel job (every rank calls plan_time_budget): the ranks probe together, and each
+  // decision follows rank 0's clock, so that all make the same plan. Null: one process.
+  Communicator* ranks = nullptr;
+  // Ranks the run trains on: `ranks`' count, or a dry run's preview of several ranks from one
+  // process (one rank's speed, without the gradient sum, stands for each).
+  int64_t world = 1;
 };
 
 // True when the configuration decides the model itself (a budget then plans tokens only).

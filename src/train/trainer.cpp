@@ -156,9 +156,12 @@ double Trainer::backward_and_sum(const TrainerState& state, double loss) {
   // same loss, norm and stop decision, and so takes the same branch after the sums.
   const auto reduce_start = Clock::now();
   buckets.finish();
-  double step_values[2] = {loss, stop_requested() ? 1.0 : 0.0};
-  ranks_.all_reduce_sum(step_values, 2);
+  double step_values[4] = {loss, stop_requested() ? 1.0 : 0.0, leader() ? seconds_since(session_start_) : 0.0,
+                           leader() ? seconds_to_deadline() : 0.0};
+  ranks_.all_reduce_sum(step_values, 4);
   stop_agreed_ = step_values[1] > 0;
+  agreed_session_seconds_ = step_values[2];
+  agreed_seconds_left_ = step_values[3];
   all_reduce_seconds_ += seconds_since(reduce_start);
   return step_values[0];
 }
@@ -247,10 +250,13 @@ void Trainer::validate(TrainerState& state, TrainingResult& result) {
 }
 
 // True when one more step (at `step_seconds`) and the end of the run would pass the deadline.
-bool Trainer::out_of_time_after(const TrainerState& state, double step_seconds) const {
+double Trainer::seconds_to_deadline() const {
+  return options_.deadline ? std::chrono::duration<double>(*options_.deadline - Clock::now()).count() : 0.0;
+}
+
+bool Trainer::out_of_time_after(const TrainerState& state, double step_seconds, double seconds_left) const {
   if (!options_.deadline || state.step >= state.total_steps) return false;
-  const double left = std::chrono::duration<double>(*options_.deadline - Clock::now()).count();
-  return step_seconds + options_.end_reserve_seconds > left;
+  return step_seconds + options_.end_reserve_seconds > seconds_left;
 }
 
 // --time-budget: the probe measured the steps once, on a machine that may be busy. Every 10
@@ -260,12 +266,12 @@ bool Trainer::out_of_time_after(const TrainerState& state, double step_seconds) 
 // budget_step_limit) to them and the decay is
 // re-planned to end with them, as a resume with another --max-steps would. So the run ends its
 // schedule at the budget, not merely stops there.
-std::string Trainer::fit_plan_to_deadline(TrainerState& state, double step_seconds, int64_t session_steps) {
+std::string Trainer::fit_plan_to_deadline(TrainerState& state, double step_seconds, int64_t session_steps,
+                                          double seconds_left) {
   if (!options_.deadline || session_steps < 10 || session_steps % 10 != 0 || state.step >= state.total_steps) {
     return "";
   }
-  const double left =
-      std::chrono::duration<double>(*options_.deadline - Clock::now()).count() - options_.end_reserve_seconds;
+  const double left = seconds_left - options_.end_reserve_seconds;
   const auto fit = static_cast<int64_t>(std::max(0.0, left / step_seconds));
   int64_t new_total = state.step + std::max<int64_t>(fit, 1);
   const auto planned = static_cast<double>(state.total_steps);
@@ -293,6 +299,7 @@ TrainingResult Trainer::run(TrainerState state) {
   TrainingResult result;
   ProgressLine progress(leader());
   const auto session_start = Clock::now();
+  session_start_ = session_start;
   const double elapsed_before = state.elapsed_seconds;
   auto interval_start = Clock::now();
   // The log interval in progress lives in the state, so a checkpoint carries it and a resumed
@@ -312,14 +319,20 @@ TrainingResult Trainer::run(TrainerState state) {
     interval_loss += loss;
     ++interval_steps;
     state.elapsed_seconds = elapsed_before + seconds_since(session_start);
-    const double per_step = seconds_since(session_start) / static_cast<double>(result.session_tokens / tokens_per_step);
-    if (const std::string note = fit_plan_to_deadline(state, per_step, result.session_tokens / tokens_per_step);
+    // The step time and the time left: this process's, or with several ranks rank 0's as of
+    // the step's sum, so that every rank re-plans and stops at the same step.
+    const bool agreed = ranks_.world_size() > 1;
+    const int64_t session_steps = result.session_tokens / tokens_per_step;
+    const double per_step =
+        (agreed ? agreed_session_seconds_ : seconds_since(session_start)) / static_cast<double>(session_steps);
+    const double seconds_left = agreed ? agreed_seconds_left_ : seconds_to_deadline();
+    if (const std::string note = fit_plan_to_deadline(state, per_step, session_steps, seconds_left);
         !note.empty() && leader()) {
       progress.clear();
       fmt::print("{}\n", note);
       std::fflush(stdout);
     }
-    const bool out_of_time = out_of_time_after(state, per_step);
+    const bool out_of_time = out_of_time_after(state, per_step, seconds_left);
     const bool last = state.step == state.total_steps || out_of_time;
 
     progress.draw(state.step, state.total_steps, loss, per_step * static_cast<double>(state.total_steps - state.step));

@@ -122,8 +122,11 @@ class Trainer {
   void wait_for_ranks(int64_t tag, int64_t step, const char* where);
   bool leader() const { return ranks_.rank() == 0; }
   LrSchedule schedule(const TrainerState& state) const;
-  bool out_of_time_after(const TrainerState& state, double step_seconds) const;
-  std::string fit_plan_to_deadline(TrainerState& state, double step_seconds, int64_t session_steps);
+  // Seconds from now to the --time-budget deadline (0 without one).
+  double seconds_to_deadline() const;
+  bool out_of_time_after(const TrainerState& state, double step_seconds, double seconds_left) const;
+  std::string fit_plan_to_deadline(TrainerState& state, double step_seconds, int64_t session_steps,
+                                   double seconds_left);
   void validate(TrainerState& state, TrainingResult& result);
   void record_position(TrainerState& state) const;
   std::filesystem::path save(const std::string& name, TrainerState& state);
@@ -143,6 +146,11 @@ class Trainer {
   std::filesystem::path last_good_checkpoint_;
   bool data_exhausted_ = false;
   bool stop_agreed_ = false;  // a stop signal reached some rank: all stop after this step
+  // Rank 0's clock at the last step's sum, which every rank's --time-budget decisions follow
+  // (each rank's own would let them disagree on the last step).
+  std::chrono::steady_clock::time_point session_start_;
+  double agreed_session_seconds_ = 0;
+  double agreed_seconds_left_ = 0;
   double all_reduce_seconds_ = 0;
 };
 

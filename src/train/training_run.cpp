@@ -361,7 +361,8 @@ ModelConfig plan_model(const TrainConfig& c, const ModelConfig& planned, const T
 // configuration (a run with a budget has one rank). nullopt without a budget.
 std::optional<BudgetPlan> apply_time_budget(TrainConfig& c, TrainingRunInputs& in, const Tokenizer& tokenizer,
                                             const ResumePoint* resume, const EpochSize& epoch,
-                                            std::chrono::steady_clock::time_point run_start, ModelConfig& planned) {
+                                            std::chrono::steady_clock::time_point run_start, ModelConfig& planned,
+                                            Communicator& ranks) {
   if (!c.time_budget) return std::nullopt;
   const double unique_tokens = static_cast<double>(epoch.tokens);
   BudgetPlan plan;
@@ -381,7 +382,7 @@ std::optional<BudgetPlan> apply_time_budget(TrainConfig& c, TrainingRunInputs& i
                with_thousands(plan.steps));
   } else {
     BudgetRequest request;
-    request.config = &c;
+    request.config = &in.config;  // a rank's batch (`c` has the step's, over every rank)
     request.base = size_model(c, in.model, tokenizer);
     request.model_fixed = budget_model_fixed(c);
     request.unique_tokens = unique_tokens;
@@ -389,13 +390,14 @@ std::optional<BudgetPlan> apply_time_budget(TrainConfig& c, TrainingRunInputs& i
                        .mixed_precision = c.use_mixed_precision};
     request.memory = in.memory;
     request.run_start = run_start;
+    request.ranks = &ranks;
+    request.world = ranks.world_size();
     plan = plan_time_budget(request);
     print_budget_plan(plan, c);
     if (c.batch_size_auto) {
-      for (TrainConfig* config : {&c, &in.config}) {
-        config->batch_size = plan.batch_size;
-        config->gradient_accumulation_steps = plan.accumulation;
-      }
+      in.config.batch_size = plan.batch_size;
+      c.batch_size = plan.batch_size * ranks.world_size();
+      in.config.gradient_accumulation_steps = c.gradient_accumulation_steps = plan.accumulation;
     }
   }
   c.max_steps = plan.steps;
@@ -612,7 +614,7 @@ int train(const TrainingRunInputs& inputs, Communicator& ranks) {
   TrainingData counted = count_training_data(c, data, encoder, ranks);
   ModelConfig planned = in.model;
   const std::optional<BudgetPlan> budget =
-      apply_time_budget(c, in, tokenizer, resume, counted.epoch_size, run_start, planned);
+      apply_time_budget(c, in, tokenizer, resume, counted.epoch_size, run_start, planned, ranks);
   const ModelConfig model_config = plan_model(c, planned, tokenizer, resume);
   const StepPlan steps = plan_steps(c, model_config, std::move(counted));
   fmt::print("Batches: {}; {}\n",

@@ -232,6 +232,38 @@ TEST(DataParallel, BatchSizeAutoSplitsTheTargetOverTheRanksAndTheirShareOfMemory
   EXPECT_EQ(summary["tokens"], 10 * 512);
 }
 
+TEST(DataParallel, ATimeBudgetWithAutoBatchIsPlannedByTheRanksTogether) {
+  const std::string dir = scratch_dir("dp-time-budget");
+  std::vector<std::string> args = {"train", "--dataset-id", corpus(), "--val-split", "validation",
+                                   "--max-train-examples", "12", "--max-val-examples", "3", "--vocab-size", "600",
+                                   "--seq-len", "32", "--batch-size", "auto", "--effective-batch-tokens", "512",
+                                   "--learning-rate", "3e-3", "--eval-batches", "4", "--log-every", "5",
+                                   "--num-devices", "2", "--threads", "1", "--time-budget", "20s",
+                                   "--output-dir", dir + "/out"};
+  const auto start = std::chrono::steady_clock::now();
+  const RunResult r = run_utt(args, dir);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // Both ranks probe every size (their gradients summed each step), 8 rows each.
+  for (const char* line : {"measuring how fast the 2 ranks train candidate sizes", " s/step (8 rows x 1), ",
+                           "steps of 512 (warmup ", "Batch: auto: 8 rows x 1 accumulation step x 2 ranks = 512"}) {
+    EXPECT_NE(r.out.find(line), std::string::npos) << "missing '" << line << "' in\n" << r.out;
+  }
+  const nlohmann::json summary = nlohmann::json::parse(read(dir + "/out/training_summary.json"));
+  EXPECT_LE(summary["time_budget"]["used_seconds"].get<double>(), 20.0);
+  EXPECT_LE(wall, 20.0 + 3.0);  // the launcher and mpirun around the ranks
+  EXPECT_EQ(summary["tokens"], summary["steps"].get<int64_t>() * 512);
+  ASSERT_GE(summary["steps"].get<int64_t>(), 10);
+  // The ranks stopped at the same step (rank 0's clock decides): the job ended cleanly with
+  // its final checkpoint, and the loss fell.
+  const nlohmann::json state = nlohmann::json::parse(read(dir + "/out/final_checkpoint/trainer_state.json"));
+  EXPECT_EQ(state["data_parallel_ranks"], 2);
+  EXPECT_EQ(state["step"], summary["steps"]);
+  const std::vector<double> values = losses(dir + "/out");
+  ASSERT_FALSE(values.empty());
+  EXPECT_LT(summary["final_loss"].get<double>(), values.front());
+}
+
 TEST(DataParallel, ADryRunPrintsThePlanOfTheRanks) {
   const std::string dir = scratch_dir("dp-dry-run");
   std::vector<std::string> args =

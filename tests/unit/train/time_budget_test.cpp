@@ -132,13 +132,14 @@ TEST(BudgetChoice, FixedStepsChooseTheModelThatFinishesThem) {
 
 TEST(BudgetChoice, EachCandidateCountsTheTokensOfItsOwnBatch) {
   // --batch-size auto gives each size its own batch: a step of the larger one here holds
-  // 16 x 3 rows, and the same time buys it fewer steps of more tokens.
+  // 16 x 3 rows on each of 2 ranks, and the same time buys it fewer steps of more tokens.
   ThroughputProbe small = probe(tiny_model(64, 2), 0.01);
   ThroughputProbe large = probe(tiny_model(256, 4), 0.05);
   large.batch_size = 16;
   large.accumulation = 3;
+  large.ranks = 2;
   EXPECT_EQ(probe_tokens_per_step(small), 4 * 128);
-  EXPECT_EQ(probe_tokens_per_step(large), 16 * 3 * 128);
+  EXPECT_EQ(probe_tokens_per_step(large), 16 * 3 * 2 * 128);
   const std::vector<BudgetOption> options = budget_options({small, large}, budget(100));
   ASSERT_EQ(options.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
