@@ -90,6 +90,9 @@ std::unique_ptr<Communicator> start_mpi_within(double seconds) {
 // discarded) and writes. An error on any rank ends every rank: a rank that stopped alone would
 // leave the others waiting for it.
 int run_train_rank(const TrainConfig& config, const std::vector<std::string>& args) {
+  const auto started = std::chrono::steady_clock::now() -
+                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                           std::chrono::duration<double>(seconds_since_launch()));
   // A signal from the start on: a stop requested during the set-up ends the run after its
   // first step, with a checkpoint, as one during training does.
   install_stop_handlers();
@@ -114,6 +117,7 @@ int run_train_rank(const TrainConfig& config, const std::vector<std::string>& ar
     ranks->set_timeout(config.rank_timeout);  // the plan's agreement on memory waits for every rank
     const RunPlan plan = plan_run(config, ranks);
     TrainingRunInputs inputs = training_inputs(plan, args);
+    inputs.started = started;
     if (plan.device.kind == BackendKind::kCuda) {
       // One GPU per rank, numbered by the rank's place on its machine; sums of GPU memory
       // through NCCL.
@@ -138,6 +142,7 @@ int run_train_rank(const TrainConfig& config, const std::vector<std::string>& ar
 }  // namespace
 
 int run_train(const std::vector<std::string>& args) {
+  const auto started = std::chrono::steady_clock::now();
   for (const std::string& arg : args) {
     if (arg == "--help" || arg == "-h") {
       fmt::print("{}", train_help());
@@ -161,7 +166,9 @@ int run_train(const std::vector<std::string>& args) {
     return run_local_workers(static_cast<int>(plan.parallel.ranks), worker_args);
   }
   std::unique_ptr<Communicator> ranks = make_single_process_communicator();
-  return run_training(training_inputs(plan, args), *ranks);
+  TrainingRunInputs inputs = training_inputs(plan, args);
+  inputs.started = started;
+  return run_training(inputs, *ranks);
 }
 
 }  // namespace utt

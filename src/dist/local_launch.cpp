@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -71,6 +72,18 @@ void set_worker_environment() {
 
 }  // namespace
 
+double seconds_since_launch() {
+  const char* text = std::getenv(kLaunchTimeVariable);
+  if (text == nullptr || *text == '\0') return 0;
+  char* end = nullptr;
+  const long long launched = std::strtoll(text, &end, 10);
+  if (*end != '\0') return 0;
+  const long long now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+  const double seconds = static_cast<double>(now - launched) / 1e9;
+  return seconds >= 0 && seconds < 3600 ? seconds : 0;
+}
+
 std::optional<std::string> find_mpirun() {
   if (const char* path = std::getenv("PATH")) {
     std::string dirs = path;
@@ -131,6 +144,8 @@ int run_local_workers(int workers, const std::vector<std::string>& args) {
                     "installed: install openmpi-bin (scripts/setup does), or train with --num-devices 1");
   }
   const std::vector<std::string> command = worker_command(*mpirun, workers, this_program(), args);
+  const long long launched = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch()).count();
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw UserError(std::string("cannot start the workers: pipe: ") + std::strerror(errno));
   std::fflush(stdout);
@@ -141,6 +156,7 @@ int run_local_workers(int workers, const std::vector<std::string>& args) {
     // mpirun's and the workers' stderr go through the launcher, which reads mpirun's report.
     ::dup2(pipe_fds[1], STDERR_FILENO);
     set_worker_environment();
+    ::setenv(kLaunchTimeVariable, std::to_string(launched).c_str(), 1);
     std::vector<char*> argv;
     for (const std::string& word : command) argv.push_back(const_cast<char*>(word.c_str()));
     argv.push_back(nullptr);

@@ -30,6 +30,14 @@ inline constexpr const char* kStopLinePrefix = "utt: training stopped after step
 // stop line; nullopt when it has none.
 std::optional<int> clean_stop_code(const std::string& output);
 
+// The variable through which the launcher tells its workers when it started (nanoseconds of
+// the system clock since 1970): a --time-budget counts the workers' start-up too.
+inline constexpr const char* kLaunchTimeVariable = "UTT_LAUNCHED_AT_NS";
+
+// Seconds since the launcher that started this process did, from kLaunchTimeVariable; 0 when
+// it is not set or makes no sense (in the future, or more than an hour ago).
+double seconds_since_launch();
+
 // Starts `workers` ranks of `utt <args>` and waits for them. SIGTERM to the launcher is passed
 // on to every worker (which then stop after the same step, rank 0 saving a checkpoint).
 // Returns 0 when every worker succeeded, 130/143 when they stopped cleanly on a signal;

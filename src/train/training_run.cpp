@@ -570,7 +570,7 @@ TrainerOptions trainer_options(const TrainingRunInputs& in, const TrainConfig& r
 }
 
 int train(const TrainingRunInputs& inputs, Communicator& ranks) {
-  const auto run_start = std::chrono::steady_clock::now();
+  const auto run_start = inputs.started;
   TrainingRunInputs in = inputs;  // a --time-budget with --batch-size auto sets the batch
   TrainConfig c = with_step_batch(in.config, ranks.world_size());
   const bool leader = ranks.rank() == 0;

@@ -2,6 +2,7 @@
 // model and optimizer (fresh or from a checkpoint), the training loop, training_summary.json.
 #pragma once
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -21,6 +22,9 @@ struct TrainingRunInputs {
   BackendKind backend = BackendKind::kCpu;  // the device plan's choice
   int device = 0;                           // CUDA device of this rank (its rank on its machine)
   FreeMemory memory;  // the device's, for a --time-budget's sizes (and their batches with --batch-size auto)
+  // When `utt train` started (for a worker of --num-devices, its launcher): a --time-budget
+  // counts from here.
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
 // Returns the process exit code: 0 when the run completed, 130 / 143 when SIGINT / SIGTERM
