@@ -15,7 +15,7 @@ class OutOfDeviceMemory : public UserError {
   OutOfDeviceMemory(const std::string& message, int64_t asked, int64_t available)
       : UserError(message), bytes_asked(asked), bytes_free(available) {}
   int64_t bytes_asked;
-  int64_t bytes_free;
+  int64_t bytes_free;  // -1 when unknown
 };
 
 }  // namespace utt

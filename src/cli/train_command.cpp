@@ -45,7 +45,7 @@ TrainingRunInputs training_inputs(const RunPlan& plan, const std::vector<std::st
     inputs.device_banner += lines + "\n";
   }
   inputs.device_banner += plan.device.note;
-  if (!plan.batch_note.empty()) inputs.device_banner += "\n" + plan.batch_note;
+  inputs.batch_note = plan.batch_note;
   return inputs;
 }
 

@@ -74,6 +74,16 @@ BatchChoice choose_batch_size(const ModelConfig& model, int64_t target_tokens, d
   return choice;
 }
 
+std::optional<HalvedBatch> halve_micro_batch(int64_t micro_batch, int64_t accumulation) {
+  if (micro_batch <= 1) return std::nullopt;
+  const int64_t rows = micro_batch * accumulation;
+  const int64_t largest = micro_batch / 2;
+  HalvedBatch halved;
+  halved.accumulation = (rows + largest - 1) / largest;
+  halved.micro_batch = (rows + halved.accumulation - 1) / halved.accumulation;
+  return halved;
+}
+
 namespace {
 
 // The first number in a file, or -1 when it is missing or holds none ("max": no limit).

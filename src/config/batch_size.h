@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "config/model_config.h"
@@ -34,6 +35,15 @@ struct BatchChoice {
 // estimate_training_memory). Throws UserError when not even one row fits.
 BatchChoice choose_batch_size(const ModelConfig& model, int64_t target_tokens, double memory_bytes,
                               bool mixed_precision, int64_t ranks, const std::string& device);
+
+// The micro-batch after an out-of-memory: at most half of `micro_batch`, with the accumulation
+// that keeps at least its `micro_batch` x `accumulation` rows per step (even micro-batches, as
+// choose_batch_size spreads them). nullopt for a micro-batch of 1, which cannot shrink.
+struct HalvedBatch {
+  int64_t micro_batch = 1;
+  int64_t accumulation = 1;
+};
+std::optional<HalvedBatch> halve_micro_batch(int64_t micro_batch, int64_t accumulation);
 
 // Memory a run may plan with, and where the figure comes from (for the lines that cite it).
 struct FreeMemory {

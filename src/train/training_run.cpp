@@ -7,7 +7,9 @@
 #include <cmath>
 #include <csignal>
 #include <filesystem>
+#include <new>
 #include <optional>
+#include <variant>
 
 #include "backend/backend_factory.h"
 #include "backend/compute_peak.h"
@@ -320,6 +322,7 @@ StepPlan plan_steps(const TrainConfig& c, const ModelConfig& model_config, Train
 
 void print_run_banner(const TrainingRunInputs& in) {
   fmt::print("{}\n", in.device_banner);
+  if (!in.batch_note.empty()) fmt::print("{}\n", in.batch_note);
   fmt::print("Precision: {}\n", in.config.use_mixed_precision
                                    ? "bf16 matmuls with fp32 accumulation (--use-mixed-precision); "
                                      "fp32 weights, optimizer, norms, attention and loss"
@@ -701,15 +704,78 @@ int train(const TrainingRunInputs& inputs, Communicator& ranks) {
   return 0;
 }
 
-}  // namespace
+// What did not fit, from the backend (which names it), or from an allocation outside it.
+struct OutOfMemory {
+  std::string what;
+};
 
-int run_training(const TrainingRunInputs& in, Communicator& ranks) {
+// One run of train(); an out-of-memory comes back instead of being thrown.
+std::variant<int, OutOfMemory> try_training(const TrainingRunInputs& in, Communicator& ranks) {
   try {
     return train(in, ranks);
   } catch (const OutOfDeviceMemory& error) {
-    // The backend names what did not fit; the flags that would are the run's to say.
-    throw UserError(std::string(error.what()) + "; " + out_of_memory_advice(in.config, in.model));
+    return OutOfMemory{error.what()};
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory{"the host is out of memory: an allocation failed (the machine's free memory, a cgroup memory "
+                       "limit or an address-space limit such as ulimit -v is reached)"};
   }
+}
+
+// --batch-size auto chose a batch from an estimate that leaves things out (the allocator, the
+// libraries' workspaces, another process on the device). When a new single-process run with it
+// runs out of memory before its first checkpoint, the inputs of one more try with half the
+// micro-batch and twice the accumulation (the same rows per step; a --time-budget, which
+// chooses the batch with the model, plans with half the memory instead); nullopt otherwise.
+std::optional<TrainingRunInputs> backed_off(const TrainingRunInputs& in, const Communicator& ranks,
+                                            const std::string& what) {
+  const TrainConfig& c = in.config;
+  if (!c.batch_size_auto || c.resume_from || ranks.world_size() > 1) return std::nullopt;
+  const OutputDirState output = inspect_output_dir(c.output_dir, false);
+  if (!output.checkpoints.empty()) return std::nullopt;  // past the first steps
+  TrainingRunInputs retry = in;
+  std::string change;
+  if (c.time_budget) {
+    retry.memory.bytes /= 2;
+    change = fmt::format("planning with half the memory ({})", human_bytes(retry.memory.bytes));
+  } else {
+    const std::optional<HalvedBatch> halved = halve_micro_batch(c.batch_size, c.gradient_accumulation_steps);
+    if (!halved) return std::nullopt;
+    retry.config.batch_size = halved->micro_batch;
+    retry.config.gradient_accumulation_steps = halved->accumulation;
+    retry.configuration["batch_size"] = halved->micro_batch;
+    retry.configuration["gradient_accumulation_steps"] = halved->accumulation;
+    change = fmt::format("{} rows x {} accumulation step{} instead of {} x {}", halved->micro_batch,
+                         halved->accumulation, halved->accumulation == 1 ? "" : "s", c.batch_size,
+                         c.gradient_accumulation_steps);
+    retry.batch_note = fmt::format("Batch: auto: backed off after an out-of-memory: {}", change);
+  }
+  // What the first try wrote is its own: a new run's checks passed on the directory before it.
+  if (!output.earlier_outputs.empty()) retry.config.overwrite_output_dir = true;
+  fmt::print("\nOut of memory before the first checkpoint: {}\n--batch-size auto backs off once and starts again: "
+             "{}\n\n", what, change);
+  std::fflush(stdout);
+  return retry;
+}
+
+}  // namespace
+
+int run_training(const TrainingRunInputs& in, Communicator& ranks) {
+  std::variant<int, OutOfMemory> outcome = try_training(in, ranks);
+  const TrainingRunInputs* last = &in;
+  std::optional<TrainingRunInputs> retry;
+  if (const auto* oom = std::get_if<OutOfMemory>(&outcome)) {
+    retry = backed_off(in, ranks, oom->what);
+    if (retry) {
+      outcome = try_training(*retry, ranks);
+      last = &*retry;
+    }
+  }
+  if (const auto* oom = std::get_if<OutOfMemory>(&outcome)) {
+    // The flags that would fit are the run's to say.
+    throw UserError(oom->what + (retry ? " (after backing off once)" : "") + "; " +
+                    out_of_memory_advice(last->config, last->model));
+  }
+  return std::get<int>(outcome);
 }
 
 }  // namespace utt

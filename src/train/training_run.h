@@ -19,6 +19,7 @@ struct TrainingRunInputs {
   std::string resume_command;        // how to continue this run, for the stop message
   nlohmann::json configuration;      // every flag's value, for training_summary.json
   std::string device_banner;         // the guide's "Backend: ... / Devices: ..." lines
+  std::string batch_note;            // --batch-size auto: the "Batch: auto:" line
   BackendKind backend = BackendKind::kCpu;  // the device plan's choice
   int device = 0;                           // CUDA device of this rank (its rank on its machine)
   FreeMemory memory;  // the device's, for a --time-budget's sizes (and their batches with --batch-size auto)

@@ -1,5 +1,7 @@
 #include "backend/cpu/cpu_backend.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -12,7 +14,9 @@
 #include "backend/cpu/bf16_matmul.h"
 #include "backend/cpu/ops.h"
 #include "backend/cpu/reference/ops.h"
+#include "backend/out_of_memory.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace utt {
 namespace {
@@ -272,7 +276,17 @@ class CpuBackend final : public Backend {
   }
 
   void* allocate_counted(size_t bytes) {
-    void* buffer = allocate_zeroed(bytes);
+    void* buffer = nullptr;
+    try {
+      buffer = allocate_zeroed(bytes);
+    } catch (const std::bad_alloc&) {
+      throw OutOfDeviceMemory(fmt::format("the host is out of memory: a buffer of {} could not be allocated (utt's "
+                                          "buffers hold {}; the machine's free memory, a cgroup memory limit or an "
+                                          "address-space limit such as ulimit -v is reached)",
+                                          human_bytes(static_cast<double>(bytes)),
+                                          human_bytes(static_cast<double>(held_bytes_))),
+                              static_cast<int64_t>(bytes), -1);
+    }
     buffer_bytes_[buffer] = static_cast<int64_t>(bytes);
     held_bytes_ += static_cast<int64_t>(bytes);
     peak_bytes_ = std::max(peak_bytes_, held_bytes_);

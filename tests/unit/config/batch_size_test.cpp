@@ -78,6 +78,18 @@ TEST(AutoBatch, DefaultTargetGrowsWithTheModel) {
   EXPECT_GE(default_effective_batch_tokens(m), 8192);
 }
 
+TEST(AutoBatch, BackingOffHalvesTheMicroBatchAndKeepsTheRows) {
+  const auto halved = [](int64_t micro, int64_t accumulation) {
+    const std::optional<HalvedBatch> h = halve_micro_batch(micro, accumulation);
+    return h ? std::pair<int64_t, int64_t>{h->micro_batch, h->accumulation} : std::pair<int64_t, int64_t>{0, 0};
+  };
+  EXPECT_EQ(halved(64, 1), (std::pair<int64_t, int64_t>{32, 2}));
+  EXPECT_EQ(halved(16, 3), (std::pair<int64_t, int64_t>{8, 6}));
+  EXPECT_EQ(halved(5, 1), (std::pair<int64_t, int64_t>{2, 3}));  // 6 rows: even micro-batches, none fewer
+  EXPECT_EQ(halved(2, 7), (std::pair<int64_t, int64_t>{1, 14}));
+  EXPECT_FALSE(halve_micro_batch(1, 8));
+}
+
 TEST(AutoBatch, KnowsThisMachinesMemory) { EXPECT_GT(available_host_memory().bytes, 1e8); }
 
 // A fake /sys/fs/cgroup: files written under a temporary root, removed afterwards.
