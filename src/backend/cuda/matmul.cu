@@ -7,6 +7,7 @@
 #include <string>
 
 #include "backend/cuda/cublas_library.h"
+#include "backend/out_of_memory.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/launch.cuh"
 
@@ -20,6 +21,11 @@ constexpr size_t kWorkspaceBytes = size_t{32} << 20;
 constexpr int kBiasEpilogueAlignment = 16;
 
 void cublas_check(cublasStatus_t status, const char* call, const char* file, int line) {
+  if (status == CUBLAS_STATUS_ALLOC_FAILED) {
+    throw OutOfDeviceMemory(std::string("the GPU is out of memory: cuBLASLt could not allocate in ") + call + " (" +
+                                file + ":" + std::to_string(line) + ")",
+                            0, -1);
+  }
   if (status != CUBLAS_STATUS_SUCCESS) {
     fail_check(call, file, line, std::string("cuBLASLt error: ") + cublas_status_name(status));
   }
