@@ -21,4 +21,8 @@ struct CudaStatus {
 
 CudaStatus query_cuda();
 
+// Bytes free on GPU `device` now, other processes' use deducted (cudaMemGetInfo, which makes
+// this process's context there, as training on it will); -1 when they cannot be read.
+int64_t gpu_free_memory(int device);
+
 }  // namespace utt

@@ -73,13 +73,20 @@ std::string describe_dataset(const TrainConfig& config) {
   return text;
 }
 
-// What one rank of a run on `device` may plan its memory with: its GPU's memory (all of it: the
-// CUDA backend is the only user it expects), or its share of what this process may still take
-// of the host's, which the `local_ranks` ranks on this machine split.
-FreeMemory planning_memory(const DevicePlan& device, const CudaStatus& cuda, int64_t local_ranks) {
+// What one rank of a run may plan its memory with: what is free on its GPU now (other processes'
+// use deducted; the launcher of --num-devices, which trains nothing, takes the GPU's total rather
+// than make a context on it), or its share of what this process may still take of the host's,
+// which the ranks on this machine split.
+FreeMemory planning_memory(const DevicePlan& device, const CudaStatus& cuda, const DataParallelPlan& parallel) {
   if (device.kind == BackendKind::kCuda && !cuda.gpus.empty()) {
-    return {static_cast<double>(cuda.gpus.front().memory_bytes), cuda.gpus.front().name};
+    const size_t index = static_cast<size_t>(parallel.local_rank) < cuda.gpus.size()
+                             ? static_cast<size_t>(parallel.local_rank) : 0;
+    const GpuInfo& gpu = cuda.gpus[index];
+    const int64_t free_bytes = parallel.launcher == "utt" ? -1 : gpu_free_memory(static_cast<int>(index));
+    if (free_bytes > 0 && free_bytes < gpu.memory_bytes) return {static_cast<double>(free_bytes), gpu.name};
+    return {static_cast<double>(gpu.memory_bytes), gpu.name};
   }
+  const int64_t local_ranks = parallel.local_ranks;
   FreeMemory host = available_host_memory();
   if (local_ranks > 1) {
     host.bytes /= static_cast<double>(local_ranks);
@@ -264,8 +271,10 @@ RunPlan plan_run(const TrainConfig& config, Communicator* ranks) {
       plan.device.devices = fmt::format("{}x {}", plan.parallel.ranks, cuda.gpus.front().name);
     }
   }
-  plan.memory = planning_memory(plan.device, cuda, plan.parallel.local_ranks);
-  if (ranks && ranks->world_size() > 1) plan.memory = least_memory_of_ranks(plan.memory, *ranks);
+  if (config.batch_size_auto || config.time_budget) {  // the only users: no GPU context otherwise
+    plan.memory = planning_memory(plan.device, cuda, plan.parallel);
+    if (ranks && ranks->world_size() > 1) plan.memory = least_memory_of_ranks(plan.memory, *ranks);
+  }
   if (config.batch_size_auto) resolve_auto_batch(plan);
   return plan;
 }

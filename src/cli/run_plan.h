@@ -50,7 +50,7 @@ struct RunPlan {
   OutputDirState output;              // what --output-dir holds now
   std::optional<ResumePoint> resume;  // --resume-from, resolved and read
   std::string batch_note;             // --batch-size auto: what it chose and why
-  FreeMemory memory;  // what --batch-size auto and --time-budget plan with: the GPU's, or the host's
+  FreeMemory memory;  // what --batch-size auto and --time-budget plan with (only they read it)
   // --resume-from s3://, gs:// or az://: downloaded (and then checked as above) when the run
   // starts, not by the plan.
   std::string cloud_resume;

@@ -11,4 +11,6 @@ CudaStatus query_cuda() {
   return status;
 }
 
+int64_t gpu_free_memory(int) { return -1; }
+
 }  // namespace utt
