@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backend/cpu/bf16_matmul.h"
+#include "backend/cpu/onednn_matmul.h"
 #include "backend/cpu/fma_peak.h"
 #include "backend/cpu/ops.h"
 #include "backend/device.h"
@@ -164,7 +165,12 @@ ComputePeak run_compute_peak(bool cuda, MatmulPrecision precision, std::optional
     // bf16 matmuls on vdpbf16ps run at its rate, not the FMA's (backend/cpu/bf16_matmul.h).
     if (precision == MatmulPrecision::kBf16) {
       const cpu::Bf16KernelChoice& bf16 = cpu::bf16_kernel_choice();
-      if (bf16.kernel == cpu::Bf16Kernel::kDotProduct) {
+      if (bf16.kernel == cpu::Bf16Kernel::kOneDnn && cpu::onednn_uses_amx()) {
+        // Tile multiplies have a peak of their own, which utt does not measure.
+        return {0, "bf16 on AMX tiles, whose peak utt does not measure: no MFU (--peak-tflops gives one)"};
+      }
+      if ((bf16.kernel == cpu::Bf16Kernel::kDotProduct || bf16.kernel == cpu::Bf16Kernel::kOneDnn) &&
+          bf16.dot_product_ratio > 0) {
         peak.flops_per_second *= bf16.dot_product_ratio;
         peak.source += fmt::format("; bf16 on vdpbf16ps at {:.2f}x that", bf16.dot_product_ratio);
       }

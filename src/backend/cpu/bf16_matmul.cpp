@@ -9,6 +9,7 @@
 #include "backend/bf16.h"
 #include "backend/cpu/fma_peak.h"
 #include "backend/cpu/gemm/gemm.h"
+#include "backend/cpu/onednn_matmul.h"
 #include "backend/cpu/ops.h"
 
 namespace utt::cpu {
@@ -35,6 +36,18 @@ Bf16KernelChoice choose_bf16_kernel() {
     if (std::strcmp(forced, "ours16dp") == 0 && dot_fast) {
       return {Bf16Kernel::kDotProduct, "bf16 matmuls: vdpbf16ps (UTT_MATMUL=ours16dp)"};
     }
+    if (std::strcmp(forced, "onednn16") == 0 && onednn_runs_bf16()) {
+      // Without AMX oneDNN runs vdpbf16ps: its rate is the peak an MFU is taken against.
+      const bool amx = onednn_uses_amx();
+      const double fma = amx || !dot_fast ? 0 : measure_fma_flops_per_second(widest_fma());
+      const double ratio = fma > 0 ? measure_dpbf16_flops_per_second() / fma : 0;
+      return {Bf16Kernel::kOneDnn,
+              std::string("bf16 matmuls: oneDNN's bf16 kernels") + (amx ? " on AMX tiles" : "") + " (UTT_MATMUL=onednn16)",
+              ratio};
+    }
+  }
+  if (onednn_uses_amx()) {
+    return {Bf16Kernel::kOneDnn, "bf16 matmuls: oneDNN's AMX kernels (this CPU has AMX-BF16 tiles)"};
   }
   if (!fma_fast) {
     return {Bf16Kernel::kRoundThenFp32,
@@ -78,8 +91,19 @@ void round_to_bf16_floats(float* dst, const float* src, int64_t n) {
 void Bf16Matmul::run(float* c, const float* a, const float* b, const float* bias, int64_t M,
                      int64_t N, int64_t K, Transpose transpose_a, Transpose transpose_b,
                      Accumulate accumulate) {
-  const Bf16Kernel kernel = bf16_kernel_choice().kernel;
-  if (kernel != Bf16Kernel::kRoundThenFp32) {
+  const Bf16Kernel kernel = kernel_.value_or(bf16_kernel_choice().kernel);
+  if (kernel == Bf16Kernel::kOneDnn && K > 0 && M > 1 && M * N * K >= kMinOneDnnMatmulWork) {
+    const auto size_a = static_cast<size_t>(M * K);
+    const auto size_b = static_cast<size_t>(K * N);
+    if (a16_.size() < size_a) a16_.resize(size_a);
+    if (b16_.size() < size_b) b16_.resize(size_b);
+    convert_to_bf16(a16_.data(), a, M * K);  // in stored order: a transposed operand stays so
+    convert_to_bf16(b16_.data(), b, K * N);
+    onednn_matmul(c, a16_.data(), b16_.data(), bias, M, N, K, transpose_a, transpose_b, accumulate,
+                  MatmulType::kBf16);
+    return;
+  }
+  if (kernel == Bf16Kernel::kFmaOnRounded || kernel == Bf16Kernel::kDotProduct) {
     // Our kernels round while packing: no conversion pass, no bf16 copies (see the header).
     gemm(c, a, b, bias, M, N, K, transpose_a, transpose_b, accumulate,
          kernel == Bf16Kernel::kDotProduct ? GemmType::kBf16DotProduct : GemmType::kBf16);

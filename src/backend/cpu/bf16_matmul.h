@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,9 +29,13 @@ namespace utt::cpu {
 //   least kDotProductMinRatio times its FMA flop rate (measured at start-up, ~0.1 s): on the
 //   Xeons of docs/benchmarks.md it ran at 1.0x (so the FMA path won, 1.3-1.6x oneDNN's), on an
 //   AMD EPYC at 2.0x (so vdpbf16ps doubles the step's matmul rate);
+// - kOneDnn: oneDNN's bf16 matmul on bf16 copies of the operands, where oneDNN runs it on AMX
+//   tiles (a Sapphire Rapids or later Xeon whose kernel grants AMX): tile multiplies outrun both
+//   of the above. Small products (below the size the fp32 path sends to oneDNN) are rounded and
+//   run in fp32, as kRoundThenFp32. Not yet measured on an AMX machine.
 // - kRoundThenFp32: without the AVX-512 kernels, round into scratch and run the fp32 matmul.
-// UTT_MATMUL=ours16 or ours16dp forces the first two, for comparisons.
-enum class Bf16Kernel { kFmaOnRounded, kDotProduct, kRoundThenFp32 };
+// UTT_MATMUL=ours16, ours16dp or onednn16 forces the first three, for comparisons.
+enum class Bf16Kernel { kFmaOnRounded, kDotProduct, kOneDnn, kRoundThenFp32 };
 
 inline constexpr double kDotProductMinRatio = 1.5;
 
@@ -50,14 +55,20 @@ void round_to_bf16_floats(float* dst, const float* src, int64_t n);
 
 class Bf16Matmul {
  public:
+  // `kernel`: this machine's choice (bf16_kernel_choice) unless given (tests of every kernel).
+  explicit Bf16Matmul(std::optional<Bf16Kernel> kernel = std::nullopt) : kernel_(kernel) {}
+
   // Backend::matmul's contract, with a and b rounded to bf16 first.
   void run(float* c, const float* a, const float* b, const float* bias, int64_t M, int64_t N,
            int64_t K, Transpose transpose_a, Transpose transpose_b, Accumulate accumulate);
 
  private:
+  std::optional<Bf16Kernel> kernel_;
   // Grown to the largest operands seen, then reused: after the first step, no allocation.
   std::vector<float> a_;
   std::vector<float> b_;
+  std::vector<uint16_t> a16_;  // kOneDnn's bf16 copies
+  std::vector<uint16_t> b16_;
 };
 
 }  // namespace utt::cpu

@@ -174,7 +174,7 @@ void matmul(float* c, const float* a, const float* b, const float* bias, int64_t
   // Small problems stay on one thread in OpenBLAS: no parallel region, and no oneDNN primitive
   // to create for each new shape (generation's growing prompts, tests' odd sizes). One-row
   // products go to sgemv whatever their size.
-  if (K > 0 && M > 1 && M * N * K >= kMinParallelMatmulWork) {
+  if (K > 0 && M > 1 && M * N * K >= kMinOneDnnMatmulWork) {
     switch (large_matmul_path()) {
       case LargeMatmulPath::kOneDnn:
         return onednn_matmul(c, a, b, bias, M, N, K, transpose_a, transpose_b, accumulate,

@@ -114,4 +114,14 @@ void onednn_matmul(float* c, const void* a, const void* b, const float* bias, in
   dnnl::error::wrap_c_api(dnnl_stream_wait(stream.get()), "oneDNN stream wait failed");
 }
 
+bool onednn_runs_bf16() {
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+}
+
+bool onednn_uses_amx() {
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  return (isa & dnnl_cpu_isa_avx512_core_amx) == dnnl_cpu_isa_avx512_core_amx;
+}
+
 }  // namespace utt::cpu

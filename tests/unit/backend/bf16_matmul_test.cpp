@@ -4,13 +4,17 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "backend/bf16.h"
+#include "backend/cpu/bf16_matmul.h"
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/gemm/gemm.h"
+#include "backend/cpu/onednn_matmul.h"
 #include "unit/backend/float_vectors.h"
 
 namespace utt {
@@ -73,6 +77,44 @@ TEST(Bf16Matmul, MatchesTheReferenceOnRoundedOperandsAndDiffersFromFp32) {
               EXPECT_GT(largest_difference(got, full), 1e-4 * scale) << what;
               EXPECT_LT(largest_difference(got, full), 0.05 * std::sqrt(double(s.K)) * scale) << what;
             }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Each kernel this machine can run, chosen explicitly (a run takes one per process), against
+// the reference on the same rounded operands: the FMAs on rounded operands and vdpbf16ps of
+// our gemm, and oneDNN's bf16 matmul (AMX tiles where the CPU has them, its AVX-512 kernels here).
+TEST(Bf16Matmul, EveryKernelThisMachineRunsMatchesTheReference) {
+  std::vector<std::pair<cpu::Bf16Kernel, std::string>> kernels = {{cpu::Bf16Kernel::kRoundThenFp32, "round, fp32"}};
+  if (cpu::gemm_is_fast(cpu::GemmType::kBf16)) kernels.push_back({cpu::Bf16Kernel::kFmaOnRounded, "FMA"});
+  if (cpu::gemm_is_fast(cpu::GemmType::kBf16DotProduct) && __builtin_cpu_supports("avx512bf16")) {
+    kernels.push_back({cpu::Bf16Kernel::kDotProduct, "vdpbf16ps"});
+  }
+  if (cpu::onednn_runs_bf16()) kernels.push_back({cpu::Bf16Kernel::kOneDnn, "oneDNN"});
+  std::printf("bf16 kernels tested here: %zu (oneDNN on AMX: %s)\n", kernels.size(),
+              cpu::onednn_uses_amx() ? "yes" : "no");
+  auto reference = make_cpu_backend({.reference_mode = true, .bf16_matmuls = true});
+  struct Shape { int64_t M, N, K; };
+  // Small (rounded and run in fp32 by the oneDNN kernel) and above oneDNN's threshold.
+  for (const Shape s : {Shape{13, 7, 29}, Shape{301, 200, 64}, Shape{512, 384, 128}}) {
+    for (Transpose ta : {Transpose::kNo, Transpose::kYes}) {
+      for (Transpose tb : {Transpose::kNo, Transpose::kYes}) {
+        for (Accumulate acc : {Accumulate::kNo, Accumulate::kYes}) {
+          const auto a = random_floats(s.M * s.K, 1), b = random_floats(s.K * s.N, 2);
+          const auto bias = random_floats(s.N, 3), start = random_floats(s.M * s.N, 4);
+          std::vector<float> expected = start;
+          reference->matmul(expected.data(), a.data(), b.data(), bias.data(), s.M, s.N, s.K, ta, tb, acc);
+          const double scale = std::max(1.0, largest_magnitude(expected));
+          for (const auto& [kernel, name] : kernels) {
+            cpu::Bf16Matmul matmul(kernel);
+            std::vector<float> got = start;
+            matmul.run(got.data(), a.data(), b.data(), bias.data(), s.M, s.N, s.K, ta, tb, acc);
+            EXPECT_LE(largest_difference(got, expected), 2e-5 * std::sqrt(double(s.K)) * scale)
+                << name << " " << s.M << "x" << s.N << "x" << s.K << (ta == Transpose::kYes ? " At" : "")
+                << (tb == Transpose::kYes ? " Bt" : "") << (acc == Accumulate::kYes ? " +=" : "");
           }
         }
       }
