@@ -360,8 +360,8 @@ ModelConfig plan_model(const TrainConfig& c, const ModelConfig& planned, const T
 
 // --time-budget: the model and steps chosen for the time (a resumed run keeps its checkpoint's),
 // with `c`'s --max-steps, --epochs and --warmup-steps set to them and `planned` to the model;
-// with --batch-size auto, the batch chosen for that model in `c`, `in.config` and the summary's
-// configuration (a run with a budget has one rank). nullopt without a budget.
+// with --batch-size auto, the batch chosen for that model in `in.config` (a rank's) and `c` (the
+// step's, over every rank); the summary's configuration shows the plan. nullopt without a budget.
 std::optional<BudgetPlan> apply_time_budget(TrainConfig& c, TrainingRunInputs& in, const Tokenizer& tokenizer,
                                             const ResumePoint* resume, const EpochSize& epoch,
                                             std::chrono::steady_clock::time_point run_start, ModelConfig& planned,
@@ -375,8 +375,8 @@ std::optional<BudgetPlan> apply_time_budget(TrainConfig& c, TrainingRunInputs& i
     plan.deadline = run_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                     std::chrono::duration<double>(left));
     plan.model = resume->model;
-    plan.batch_size = c.batch_size;
-    plan.accumulation = c.gradient_accumulation_steps;
+    plan.batch_size = in.config.batch_size;
+    plan.accumulation = in.config.gradient_accumulation_steps;
     plan.steps = resume->state.total_steps;
     plan.end_reserve_seconds = std::min(60.0, 0.02 * plan.budget_seconds) + 1.0;
     fmt::print("Time budget: {}, {} of it used before this resume: the checkpoint's plan of {} steps continues "
