@@ -215,7 +215,7 @@ std::vector<FlagSpec> build_train_flags() {
 
       int_flag("epochs", training, "Number of training epochs", UTT_FIELD(epochs)),
       batch_size_flag(training),
-      optional_int_flag("effective-batch-tokens", training, "With --batch-size auto (the largest micro-batch that fits the device's memory, gradient accumulation for the rest): tokens per optimizer step (None: from the model size)", UTT_FIELD(effective_batch_tokens)),
+      optional_int_flag("effective-batch-tokens", training, "With --batch-size auto (the largest micro-batch that fits the device's memory, gradient accumulation for the rest; an out-of-memory before the first checkpoint halves it once): tokens per optimizer step (None: from the model size)", UTT_FIELD(effective_batch_tokens)),
       int_flag("gradient-accumulation-steps", training, "Gradient accumulation steps", UTT_FIELD(gradient_accumulation_steps)),
       float_flag("learning-rate", training, "Peak learning rate", UTT_FIELD(learning_rate), "LR"),
       float_flag("weight-decay", training, "Weight decay for AdamW", UTT_FIELD(weight_decay)),
