@@ -193,8 +193,10 @@ void print_output(const RunPlan& plan) {
 // Who starts the ranks, and what each one trains.
 void print_launch(const DataParallelPlan& parallel) {
   if (parallel.ranks == 1) return;
-  const std::string each = fmt::format("{} each, batch {} per rank", count_of(parallel.threads_per_rank, "thread"),
-                                       parallel.batch_per_device);
+  const std::string each = fmt::format("{} each, {}", count_of(parallel.threads_per_rank, "thread"),
+                                       parallel.batch_per_device == 0
+                                           ? std::string("the batch per rank chosen by --time-budget")
+                                           : fmt::format("batch {} per rank", parallel.batch_per_device));
   if (parallel.launcher == "utt") {
     fmt::print("Launch: {} worker processes on this machine, started through mpirun ({}); rank 0 logs and "
                "writes checkpoints\n",

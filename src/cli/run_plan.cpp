@@ -120,6 +120,7 @@ void resolve_auto_batch(RunPlan& plan) {
                                       : std::string("the size's default tokens per step"),
                                   static_cast<int>(100 * kAutoBatchMemoryShare), plan.memory.source,
                                   human_bytes(plan.memory.bytes));
+    plan.parallel.batch_per_device = plan.parallel.effective_batch = 0;  // not known yet
     return;
   }
   ModelConfig model = plan.model.config;
@@ -194,6 +195,11 @@ DataParallelPlan plan_data_parallel(const TrainConfig& config, const LaunchEnvir
 std::string data_parallel_banner(const DataParallelPlan& parallel, const std::string& backend) {
   if (parallel.ranks == 1) return "";
   const std::string devices = backend == "GPU" ? "GPUs" : "CPU processes";
+  if (parallel.batch_per_device == 0) {
+    return fmt::format("\u2713 Multi-device training enabled!\n\u2713 Data parallelism across {} {}\n"
+                       "Effective batch size: chosen with the model by --time-budget (--batch-size auto)",
+                       parallel.ranks, devices);
+  }
   const int64_t accumulation = parallel.effective_batch / (parallel.batch_per_device * parallel.ranks);
   return fmt::format("\u2713 Multi-device training enabled!\n\u2713 Data parallelism across {} {}\n"
                      "Effective batch size: {} ({} per device{})",

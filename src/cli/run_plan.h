@@ -33,8 +33,10 @@ struct DataParallelPlan {
   int64_t rank = 0;  // this process's, under a launcher
   int64_t local_rank = 0;  // among this machine's ranks: the GPU it trains on with --device cuda
   int64_t threads_per_rank = 1;
-  int64_t batch_per_device = 1;  // --batch-size
-  int64_t effective_batch = 1;   // per optimizer step: batch x accumulation x ranks
+  // --batch-size, and per optimizer step batch x accumulation x ranks; 0 for a new --time-budget
+  // run with --batch-size auto, whose plan chooses the batch with the model.
+  int64_t batch_per_device = 1;
+  int64_t effective_batch = 1;
 };
 
 // The guide's lines for several devices ("✓ Data parallelism across 4 GPUs", "Effective batch

@@ -245,7 +245,8 @@ TEST(DataParallel, ATimeBudgetWithAutoBatchIsPlannedByTheRanksTogether) {
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   // Both ranks probe every size (their gradients summed each step), 8 rows each.
-  for (const char* line : {"measuring how fast the 2 ranks train candidate sizes", " s/step (8 rows x 1), ",
+  for (const char* line : {"Effective batch size: chosen with the model by --time-budget (--batch-size auto)",
+                           "measuring how fast the 2 ranks train candidate sizes", " s/step (8 rows x 1), ",
                            "steps of 512 (warmup ", "Batch: auto: 8 rows x 1 accumulation step x 2 ranks = 512"}) {
     EXPECT_NE(r.out.find(line), std::string::npos) << "missing '" << line << "' in\n" << r.out;
   }
