@@ -20,10 +20,9 @@ bool sized_by_budget(const RunPlan& plan) {
   return plan.config.time_budget && !plan.resume && !budget_model_fixed(plan.config);
 }
 
-// A new --time-budget run with --batch-size auto: the plan chooses the batch with the size.
-bool batch_by_budget(const RunPlan& plan) {
-  return plan.config.time_budget && plan.config.batch_size_auto && !plan.resume;
-}
+// A new --time-budget run with --batch-size auto: the plan chooses the batch with the size
+// (resolve_auto_batch left it unset).
+bool batch_by_budget(const RunPlan& plan) { return plan.parallel.batch_per_device == 0; }
 
 void print_model(const RunPlan& plan) {
   const ModelConfig& m = plan.model.config;
@@ -69,8 +68,9 @@ void print_memory(const RunPlan& plan) {
   const TrainConfig& c = plan.config;
   if (sized_by_budget(plan) || batch_by_budget(plan)) {
     fmt::print("\nTraining memory: estimated for each size the time budget measures (below); a size whose "
-               "estimate{} exceeds 80% of {}'s {} free is not tried\n",
-               c.batch_size_auto ? " with one row" : "", plan.memory.source, human_bytes(plan.memory.bytes));
+               "estimate{} exceeds {:.0f}% of {}'s {} free is not tried\n",
+               c.batch_size_auto ? " with one row" : "", 100 * kAutoBatchMemoryShare, plan.memory.source,
+               human_bytes(plan.memory.bytes));
     return;
   }
   const TrainingMemory memory =

@@ -95,12 +95,9 @@ FreeMemory planning_memory(const DevicePlan& device, const CudaStatus& cuda, con
   return host;
 }
 
-// The least of every rank's `mine`, the same on every rank (each rank's figure, summed into
-// a slot of its own, is an all-gather).
+// The least of every rank's `mine`, the same on every rank.
 FreeMemory least_memory_of_ranks(const FreeMemory& mine, Communicator& ranks) {
-  std::vector<double> all(static_cast<size_t>(ranks.world_size()), 0.0);
-  all[static_cast<size_t>(ranks.rank())] = mine.bytes;
-  ranks.all_reduce_sum(all.data(), all.size());
+  const std::vector<double> all = values_of_every_rank(ranks, mine.bytes);
   const auto least = std::min_element(all.begin(), all.end());
   const auto holder = static_cast<int>(least - all.begin());
   if (*least >= mine.bytes) return mine;

@@ -24,6 +24,19 @@ int64_t default_effective_batch_tokens(const ModelConfig& model) {
   return std::max(power, model.seq_len);
 }
 
+namespace {
+
+// `rows` per step in micro-batches of at most `largest`: the fewest accumulation steps, the rows
+// spread evenly over them (so never fewer rows than asked).
+BatchSplit spread_rows(int64_t rows, int64_t largest) {
+  BatchSplit spread;
+  spread.accumulation = (rows + largest - 1) / largest;
+  spread.micro_batch = (rows + spread.accumulation - 1) / spread.accumulation;
+  return spread;
+}
+
+}  // namespace
+
 BatchChoice choose_batch_size(const ModelConfig& model, int64_t target_tokens, double memory_bytes,
                               bool mixed_precision, int64_t ranks, const std::string& device) {
   BatchChoice choice;
@@ -55,9 +68,9 @@ BatchChoice choose_batch_size(const ModelConfig& model, int64_t target_tokens, d
     }
   }
   choice.largest_fitting = low;
-  choice.accumulation = (rows_per_rank + low - 1) / low;
-  // Even micro-batches: the fewest accumulation steps, rows spread over them.
-  choice.micro_batch = (rows_per_rank + choice.accumulation - 1) / choice.accumulation;
+  const BatchSplit spread = spread_rows(rows_per_rank, low);
+  choice.micro_batch = spread.micro_batch;
+  choice.accumulation = spread.accumulation;
   const int64_t tokens = choice.micro_batch * choice.accumulation * ranks * model.seq_len;
   choice.reason = fmt::format(
       "Batch: auto: {} rows x {} accumulation step{}{} = {} tokens per step (target {}); {} rows fit in {} of "
@@ -74,14 +87,9 @@ BatchChoice choose_batch_size(const ModelConfig& model, int64_t target_tokens, d
   return choice;
 }
 
-std::optional<HalvedBatch> halve_micro_batch(int64_t micro_batch, int64_t accumulation) {
+std::optional<BatchSplit> halve_micro_batch(int64_t micro_batch, int64_t accumulation) {
   if (micro_batch <= 1) return std::nullopt;
-  const int64_t rows = micro_batch * accumulation;
-  const int64_t largest = micro_batch / 2;
-  HalvedBatch halved;
-  halved.accumulation = (rows + largest - 1) / largest;
-  halved.micro_batch = (rows + halved.accumulation - 1) / halved.accumulation;
-  return halved;
+  return spread_rows(micro_batch * accumulation, micro_batch / 2);
 }
 
 namespace {

@@ -36,14 +36,16 @@ struct BatchChoice {
 BatchChoice choose_batch_size(const ModelConfig& model, int64_t target_tokens, double memory_bytes,
                               bool mixed_precision, int64_t ranks, const std::string& device);
 
-// The micro-batch after an out-of-memory: at most half of `micro_batch`, with the accumulation
-// that keeps at least its `micro_batch` x `accumulation` rows per step (even micro-batches, as
-// choose_batch_size spreads them). nullopt for a micro-batch of 1, which cannot shrink.
-struct HalvedBatch {
+// A step's rows as micro-batches: rows per micro-batch, and micro-batches per step.
+struct BatchSplit {
   int64_t micro_batch = 1;
   int64_t accumulation = 1;
 };
-std::optional<HalvedBatch> halve_micro_batch(int64_t micro_batch, int64_t accumulation);
+
+// The micro-batch after an out-of-memory: at most half of `micro_batch`, with the accumulation
+// that keeps at least its `micro_batch` x `accumulation` rows per step (even micro-batches, as
+// choose_batch_size spreads them). nullopt for a micro-batch of 1, which cannot shrink.
+std::optional<BatchSplit> halve_micro_batch(int64_t micro_batch, int64_t accumulation);
 
 // Memory a run may plan with, and where the figure comes from (for the lines that cite it).
 struct FreeMemory {

@@ -56,6 +56,10 @@ class Communicator {
 // A world of one: every collective is a no-op, abort exits.
 std::unique_ptr<Communicator> make_single_process_communicator();
 
+// Every rank's `value`, indexed by rank, on every rank: an all-gather, as each rank's value summed
+// into a slot of its own (a collective: every rank calls it).
+std::vector<double> values_of_every_rank(Communicator& ranks, double value);
+
 // True when this build has MPI (no_mpi/ answers false).
 bool mpi_built();
 

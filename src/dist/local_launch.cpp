@@ -72,15 +72,22 @@ void set_worker_environment() {
 
 }  // namespace
 
+namespace {
+
+long long system_clock_nanoseconds() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
 double seconds_since_launch() {
   const char* text = std::getenv(kLaunchTimeVariable);
   if (text == nullptr || *text == '\0') return 0;
   char* end = nullptr;
   const long long launched = std::strtoll(text, &end, 10);
   if (*end != '\0') return 0;
-  const long long now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count();
-  const double seconds = static_cast<double>(now - launched) / 1e9;
+  const double seconds = static_cast<double>(system_clock_nanoseconds() - launched) / 1e9;
   return seconds >= 0 && seconds < 3600 ? seconds : 0;
 }
 
@@ -144,8 +151,7 @@ int run_local_workers(int workers, const std::vector<std::string>& args) {
                     "installed: install openmpi-bin (scripts/setup does), or train with --num-devices 1");
   }
   const std::vector<std::string> command = worker_command(*mpirun, workers, this_program(), args);
-  const long long launched = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch()).count();
+  const long long launched = system_clock_nanoseconds();
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw UserError(std::string("cannot start the workers: pipe: ") + std::strerror(errno));
   std::fflush(stdout);

@@ -23,4 +23,11 @@ class SingleProcess final : public Communicator {
 
 std::unique_ptr<Communicator> make_single_process_communicator() { return std::make_unique<SingleProcess>(); }
 
+std::vector<double> values_of_every_rank(Communicator& ranks, double value) {
+  std::vector<double> all(static_cast<size_t>(ranks.world_size()), 0.0);
+  all[static_cast<size_t>(ranks.rank())] = value;
+  ranks.all_reduce_sum(all.data(), all.size());
+  return all;
+}
+
 }  // namespace utt

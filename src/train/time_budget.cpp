@@ -52,12 +52,10 @@ double rank0_value(Communicator* ranks, double value) {
   return value;
 }
 
-// The largest of every rank's `value` (each rank's in a slot of its own, summed: an all-gather).
+// The largest of every rank's `value`.
 double slowest_rank_value(Communicator* ranks, double value) {
   if (!several(ranks)) return value;
-  std::vector<double> all(static_cast<size_t>(ranks->world_size()), 0.0);
-  all[static_cast<size_t>(ranks->rank())] = value;
-  ranks->all_reduce_sum(all.data(), all.size());
+  const std::vector<double> all = values_of_every_rank(*ranks, value);
   return *std::max_element(all.begin(), all.end());
 }
 

@@ -298,8 +298,7 @@ TrainingResult Trainer::run(TrainerState state) {
   install_stop_handlers();
   TrainingResult result;
   ProgressLine progress(leader());
-  const auto session_start = Clock::now();
-  session_start_ = session_start;
+  session_start_ = Clock::now();
   const double elapsed_before = state.elapsed_seconds;
   auto interval_start = Clock::now();
   // The log interval in progress lives in the state, so a checkpoint carries it and a resumed
@@ -318,13 +317,13 @@ TrainingResult Trainer::run(TrainerState state) {
     result.session_tokens += tokens_per_step;
     interval_loss += loss;
     ++interval_steps;
-    state.elapsed_seconds = elapsed_before + seconds_since(session_start);
+    state.elapsed_seconds = elapsed_before + seconds_since(session_start_);
     // The step time and the time left: this process's, or with several ranks rank 0's as of
     // the step's sum, so that every rank re-plans and stops at the same step.
     const bool agreed = ranks_.world_size() > 1;
     const int64_t session_steps = result.session_tokens / tokens_per_step;
     const double per_step =
-        (agreed ? agreed_session_seconds_ : seconds_since(session_start)) / static_cast<double>(session_steps);
+        (agreed ? agreed_session_seconds_ : seconds_since(session_start_)) / static_cast<double>(session_steps);
     const double seconds_left = agreed ? agreed_seconds_left_ : seconds_to_deadline();
     if (const std::string note = fit_plan_to_deadline(state, per_step, session_steps, seconds_left);
         !note.empty() && leader()) {
@@ -426,7 +425,7 @@ TrainingResult Trainer::run(TrainerState state) {
   if (result.outcome != TrainingOutcome::kInterrupted) {
     result.last_checkpoint = save("final_checkpoint", state);
   }
-  result.session_seconds = seconds_since(session_start);
+  result.session_seconds = seconds_since(session_start_);
   result.session_steps = result.session_tokens / tokens_per_step;
   result.ranks = ranks_.world_size();
   result.all_reduce_seconds = all_reduce_seconds_;

@@ -146,9 +146,9 @@ class Trainer {
   std::filesystem::path last_good_checkpoint_;
   bool data_exhausted_ = false;
   bool stop_agreed_ = false;  // a stop signal reached some rank: all stop after this step
+  std::chrono::steady_clock::time_point session_start_;  // when run() started
   // Rank 0's clock at the last step's sum, which every rank's --time-budget decisions follow
   // (each rank's own would let them disagree on the last step).
-  std::chrono::steady_clock::time_point session_start_;
   double agreed_session_seconds_ = 0;
   double agreed_seconds_left_ = 0;
   double all_reduce_seconds_ = 0;

@@ -738,7 +738,7 @@ std::optional<TrainingRunInputs> backed_off(const TrainingRunInputs& in, const C
     retry.memory.bytes /= 2;
     change = fmt::format("planning with half the memory ({})", human_bytes(retry.memory.bytes));
   } else {
-    const std::optional<HalvedBatch> halved = halve_micro_batch(c.batch_size, c.gradient_accumulation_steps);
+    const std::optional<BatchSplit> halved = halve_micro_batch(c.batch_size, c.gradient_accumulation_steps);
     if (!halved) return std::nullopt;
     retry.config.batch_size = halved->micro_batch;
     retry.config.gradient_accumulation_steps = halved->accumulation;
@@ -761,19 +761,16 @@ std::optional<TrainingRunInputs> backed_off(const TrainingRunInputs& in, const C
 
 int run_training(const TrainingRunInputs& in, Communicator& ranks) {
   std::variant<int, OutOfMemory> outcome = try_training(in, ranks);
-  const TrainingRunInputs* last = &in;
   std::optional<TrainingRunInputs> retry;
   if (const auto* oom = std::get_if<OutOfMemory>(&outcome)) {
     retry = backed_off(in, ranks, oom->what);
-    if (retry) {
-      outcome = try_training(*retry, ranks);
-      last = &*retry;
-    }
+    if (retry) outcome = try_training(*retry, ranks);
   }
   if (const auto* oom = std::get_if<OutOfMemory>(&outcome)) {
     // The flags that would fit are the run's to say.
+    const TrainingRunInputs& tried = retry ? *retry : in;
     throw UserError(oom->what + (retry ? " (after backing off once)" : "") + "; " +
-                    out_of_memory_advice(last->config, last->model));
+                    out_of_memory_advice(tried.config, tried.model));
   }
   return std::get<int>(outcome);
 }

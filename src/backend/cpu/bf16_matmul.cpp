@@ -26,6 +26,12 @@ void convert_to_bf16(uint16_t* dst, const float* src, int64_t n) {
 
 namespace {
 
+// vdpbf16ps' flop rate over the widest FMA's, measured now on this thread (~0.1 s).
+double measure_dot_product_ratio() {
+  const double fma = measure_fma_flops_per_second(widest_fma());
+  return fma > 0 ? measure_dpbf16_flops_per_second() / fma : 0;
+}
+
 Bf16KernelChoice choose_bf16_kernel() {
   const bool fma_fast = gemm_is_fast(GemmType::kBf16);
   const bool dot_fast = gemm_is_fast(GemmType::kBf16DotProduct) && __builtin_cpu_supports("avx512bf16");
@@ -39,8 +45,7 @@ Bf16KernelChoice choose_bf16_kernel() {
     if (std::strcmp(forced, "onednn16") == 0 && onednn_runs_bf16()) {
       // Without AMX oneDNN runs vdpbf16ps: its rate is the peak an MFU is taken against.
       const bool amx = onednn_uses_amx();
-      const double fma = amx || !dot_fast ? 0 : measure_fma_flops_per_second(widest_fma());
-      const double ratio = fma > 0 ? measure_dpbf16_flops_per_second() / fma : 0;
+      const double ratio = amx || !dot_fast ? 0 : measure_dot_product_ratio();
       return {Bf16Kernel::kOneDnn,
               std::string("bf16 matmuls: oneDNN's bf16 kernels") + (amx ? " on AMX tiles" : "") + " (UTT_MATMUL=onednn16)",
               ratio};
@@ -56,9 +61,7 @@ Bf16KernelChoice choose_bf16_kernel() {
   if (!dot_fast) {
     return {Bf16Kernel::kFmaOnRounded, "bf16 matmuls: FMAs on rounded operands (this CPU has no vdpbf16ps)"};
   }
-  const double fma = measure_fma_flops_per_second(widest_fma());
-  const double dot = measure_dpbf16_flops_per_second();
-  const double ratio = fma > 0 ? dot / fma : 0;
+  const double ratio = measure_dot_product_ratio();
   if (ratio >= kDotProductMinRatio) {
     return {Bf16Kernel::kDotProduct,
             fmt::format("bf16 matmuls: vdpbf16ps, measured at {:.2f}x the FMA flop rate here (FMAs on rounded "

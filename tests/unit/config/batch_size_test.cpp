@@ -80,7 +80,7 @@ TEST(AutoBatch, DefaultTargetGrowsWithTheModel) {
 
 TEST(AutoBatch, BackingOffHalvesTheMicroBatchAndKeepsTheRows) {
   const auto halved = [](int64_t micro, int64_t accumulation) {
-    const std::optional<HalvedBatch> h = halve_micro_batch(micro, accumulation);
+    const std::optional<BatchSplit> h = halve_micro_batch(micro, accumulation);
     return h ? std::pair<int64_t, int64_t>{h->micro_batch, h->accumulation} : std::pair<int64_t, int64_t>{0, 0};
   };
   EXPECT_EQ(halved(64, 1), (std::pair<int64_t, int64_t>{32, 2}));
